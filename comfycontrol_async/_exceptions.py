@@ -1,0 +1,313 @@
+"""Every exception the SDK raises on purpose, in one tree.
+
+This module owns the error classes and the pure function that picks one for an HTTP status. It
+must not import aiohttp or do I/O: the transport turns aiohttp's exceptions into these, and the
+core maps statuses through :func:`make_status_error`.
+
+```
+ComfyControlError
+├── APIConnectionError            no HTTP answer (refused, reset, DNS)
+│   └── APITimeoutError
+├── APIStatusError                .status .message .body .request_id .method .url
+│   ├── BadRequestError           400
+│   ├── AuthenticationError       401
+│   ├── PermissionDeniedError     403
+│   ├── NotFoundError             404
+│   ├── RateLimitError            429   .retry_after
+│   └── ServerError               5xx
+├── ResponseValidationError       the answer did not fit the model (says where)
+├── PaginationError               a list walk could not go on (carries where to resume)
+│   └── ListChangedError          the list changed under a strict walk
+└── ClientClosedError             the client was used after aclose()
+```
+
+Bad arguments are not in the tree: they raise the built-in :class:`ValueError` (or
+:class:`TypeError`) before any request is sent.
+
+No message built here may contain a secret. The request URL is kept (it never holds the token:
+the token travels in a header), request headers are never kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ComfyControlError",
+    "ListChangedError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "ServerError",
+    "make_status_error",
+]
+
+_BODY_EXCERPT = 200
+
+
+class ComfyControlError(Exception):
+    """Base class of every error this SDK raises on purpose."""
+
+    message: str
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class APIConnectionError(ComfyControlError):
+    """No HTTP answer arrived: the connection was refused, reset or dropped, or DNS failed.
+
+    Attributes:
+        method: The HTTP method of the request, if known.
+        url: The request URL, if known.
+    """
+
+    def __init__(
+        self, message: str = "Connection error.", *, method: str | None = None, url: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+
+class APITimeoutError(APIConnectionError):
+    """The request did not complete within its timeout or deadline."""
+
+    def __init__(
+        self,
+        message: str = "Request timed out.",
+        *,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+
+
+class APIStatusError(ComfyControlError):
+    """The API answered with a status outside 2xx.
+
+    Attributes:
+        status: The HTTP status code.
+        message: The server's ``message`` when the body was the documented JSON error, else a
+            short description that includes the start of the raw text.
+        body: The raw text of the answer, exactly as received (may be HTML, empty or truncated).
+        request_id: The ``X-Request-Id`` header of the answer, if any.
+        method: The HTTP method of the request.
+        url: The request URL.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        body: str = "",
+        request_id: str | None = None,
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.request_id = request_id
+        self.method = method
+        self.url = url
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.url})" if self.method else ""
+        rid = f" [request id {self.request_id}]" if self.request_id else ""
+        return f"{self.status} {self.message}{where}{rid}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_status_error,
+            (type(self), self.message, self.status, self.body, self.request_id, self.method, self.url),
+        )
+
+
+def _rebuild_status_error(
+    cls: type[APIStatusError],
+    message: str,
+    status: int,
+    body: str,
+    request_id: str | None,
+    method: str,
+    url: str,
+) -> APIStatusError:
+    err = cls.__new__(cls)
+    APIStatusError.__init__(
+        err, message, status=status, body=body, request_id=request_id, method=method, url=url
+    )
+    if isinstance(err, RateLimitError):
+        err.retry_after = None
+    return err
+
+
+class BadRequestError(APIStatusError):
+    """400: the API rejected the request as invalid."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the token is missing, unknown or expired. Make a new one in the dashboard."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: a tier limit, or managed runners on a tier without them (they need Pro or Plus)."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the object does not exist, or belongs to another account."""
+
+
+class RateLimitError(APIStatusError):
+    """429: the rate limit (40 requests per 10 s per IP) was exceeded.
+
+    Attributes:
+        retry_after: Seconds the server asked us to wait, from ``Retry-After``, or ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 429,
+        body: str = "",
+        request_id: str | None = None,
+        method: str = "",
+        url: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, status=status, body=body, request_id=request_id, method=method, url=url
+        )
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """5xx: the service failed, or could not reach the runner it asked."""
+
+
+class ResponseValidationError(ComfyControlError):
+    """The answer was 2xx but did not fit the expected shape.
+
+    Attributes:
+        path: Where in the document the problem is, e.g. ``$.runners[3].created_at``.
+        body: The start of the raw text of the answer.
+    """
+
+    def __init__(self, message: str, *, path: str = "$", body: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.body = body
+
+
+class PaginationError(ComfyControlError):
+    """A list walk could not go on. It says where to resume.
+
+    Attributes:
+        next_page: The page to pass as ``start_page=`` to resume the walk.
+        items_yielded: How many items the walk had yielded before it stopped.
+    """
+
+    def __init__(self, message: str, *, next_page: int, items_yielded: int) -> None:
+        super().__init__(message)
+        self.next_page = next_page
+        self.items_yielded = items_yielded
+
+
+class ListChangedError(PaginationError):
+    """The list's ``total`` changed during a walk made with ``strict=True``.
+
+    Attributes:
+        old_total: The total seen on the first page.
+        new_total: The total seen later.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        next_page: int,
+        items_yielded: int,
+        old_total: int,
+        new_total: int,
+    ) -> None:
+        super().__init__(message, next_page=next_page, items_yielded=items_yielded)
+        self.old_total = old_total
+        self.new_total = new_total
+
+
+class ClientClosedError(ComfyControlError, RuntimeError):
+    """The client was used after ``aclose()``; make a new one."""
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) > _BODY_EXCERPT:
+        return flat[:_BODY_EXCERPT] + "..."
+    return flat
+
+
+def make_status_error(
+    status: int,
+    *,
+    api_message: str | None,
+    body: str,
+    request_id: str | None = None,
+    method: str = "",
+    url: str = "",
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Build the typed error for a non-2xx answer.
+
+    Args:
+        status: The HTTP status.
+        api_message: The ``message`` of a documented JSON error body, or ``None`` when the body
+            was not that JSON (HTML from a CDN, empty, truncated).
+        body: The raw text of the answer, kept whole on the error.
+        request_id: The ``X-Request-Id`` of the answer, if any.
+        method: The request method.
+        url: The request URL (never contains the token).
+        retry_after: Parsed ``Retry-After`` in seconds, for 429.
+
+    Returns:
+        An instance of the most specific subclass of :class:`APIStatusError`.
+    """
+    if api_message:
+        message = api_message
+    elif body.strip():
+        message = f"HTTP {status} with a non-JSON body: {_excerpt(body)!r}"
+    else:
+        message = f"HTTP {status} with an empty body"
+    if status == 429:
+        return RateLimitError(
+            message,
+            status=status,
+            body=body,
+            request_id=request_id,
+            method=method,
+            url=url,
+            retry_after=retry_after,
+        )
+    cls = _STATUS_CLASSES.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else APIStatusError
+    return cls(message, status=status, body=body, request_id=request_id, method=method, url=url)
