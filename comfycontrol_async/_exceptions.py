@@ -72,7 +72,11 @@ class APIConnectionError(ComfyControlError):
     """
 
     def __init__(
-        self, message: str = "Connection error.", *, method: str | None = None, url: str | None = None
+        self,
+        message: str = "Connection error.",
+        *,
+        method: str | None = None,
+        url: str | None = None,
     ) -> None:
         super().__init__(message)
         self.method = method
@@ -103,6 +107,7 @@ class APIStatusError(ComfyControlError):
         request_id: The ``X-Request-Id`` header of the answer, if any.
         method: The HTTP method of the request.
         url: The request URL.
+        retry_after: Seconds from the answer's ``Retry-After`` header, or ``None``.
     """
 
     def __init__(
@@ -114,6 +119,7 @@ class APIStatusError(ComfyControlError):
         request_id: str | None = None,
         method: str = "",
         url: str = "",
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -121,6 +127,7 @@ class APIStatusError(ComfyControlError):
         self.request_id = request_id
         self.method = method
         self.url = url
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         where = f" ({self.method} {self.url})" if self.method else ""
@@ -130,7 +137,16 @@ class APIStatusError(ComfyControlError):
     def __reduce__(self) -> tuple[Any, ...]:
         return (
             _rebuild_status_error,
-            (type(self), self.message, self.status, self.body, self.request_id, self.method, self.url),
+            (
+                type(self),
+                self.message,
+                self.status,
+                self.body,
+                self.request_id,
+                self.method,
+                self.url,
+                self.retry_after,
+            ),
         )
 
 
@@ -142,13 +158,19 @@ def _rebuild_status_error(
     request_id: str | None,
     method: str,
     url: str,
+    retry_after: float | None,
 ) -> APIStatusError:
     err = cls.__new__(cls)
     APIStatusError.__init__(
-        err, message, status=status, body=body, request_id=request_id, method=method, url=url
+        err,
+        message,
+        status=status,
+        body=body,
+        request_id=request_id,
+        method=method,
+        url=url,
+        retry_after=retry_after,
     )
-    if isinstance(err, RateLimitError):
-        err.retry_after = None
     return err
 
 
@@ -187,9 +209,14 @@ class RateLimitError(APIStatusError):
         retry_after: float | None = None,
     ) -> None:
         super().__init__(
-            message, status=status, body=body, request_id=request_id, method=method, url=url
+            message,
+            status=status,
+            body=body,
+            request_id=request_id,
+            method=method,
+            url=url,
+            retry_after=retry_after,
         )
-        self.retry_after = retry_after
 
 
 class ServerError(APIStatusError):
@@ -286,7 +313,7 @@ def make_status_error(
         request_id: The ``X-Request-Id`` of the answer, if any.
         method: The request method.
         url: The request URL (never contains the token).
-        retry_after: Parsed ``Retry-After`` in seconds, for 429.
+        retry_after: Parsed ``Retry-After`` in seconds, if the answer had one.
 
     Returns:
         An instance of the most specific subclass of :class:`APIStatusError`.
@@ -310,4 +337,12 @@ def make_status_error(
     cls = _STATUS_CLASSES.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else APIStatusError
-    return cls(message, status=status, body=body, request_id=request_id, method=method, url=url)
+    return cls(
+        message,
+        status=status,
+        body=body,
+        request_id=request_id,
+        method=method,
+        url=url,
+        retry_after=retry_after,
+    )

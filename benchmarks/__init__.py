@@ -1,0 +1,1 @@
+"""Benchmarks: run against the embedded fake server on loopback; see README.md here."""

@@ -1,0 +1,285 @@
+"""The pure core: building requests, reading answers and deciding retries, without I/O.
+
+Everything here is a plain synchronous function over plain values, testable without an event
+loop: the URL for an endpoint (ids percent-encoded as exactly one path segment), the checks on
+arguments, the typed error for a non-2xx answer, the ``Retry-After`` header, the backoff before
+the next attempt. This module must not import aiohttp, sleep, log or read the clock on its own:
+time and randomness come in as arguments.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import random
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import quote
+
+import attrs
+from yarl import URL
+
+from ._exceptions import APIStatusError, ResponseValidationError, make_status_error
+
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "Answer",
+    "RequestSpec",
+    "backoff_delay",
+    "build_url",
+    "check_id",
+    "check_page_args",
+    "encode_segment",
+    "error_for",
+    "is_idempotent",
+    "is_retryable_status",
+    "parse_base_url",
+    "parse_json_body",
+    "parse_retry_after",
+]
+
+RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+MAX_PER_PAGE: Final = 100
+_IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+# Characters that may stand unencoded inside one path segment (RFC 3986 pchar minus the
+# sub-delims we do not need). Everything else, "/", "?", "#", "%" and "." included, is encoded.
+_SEGMENT_SAFE: Final = "-_~"
+
+
+@attrs.frozen(kw_only=True)
+class RequestSpec:
+    """One request as the client means to send it.
+
+    Attributes:
+        method: The HTTP method, upper case.
+        url: The absolute URL, already encoded.
+        params: Query parameters.
+        json: A JSON body, or ``None``.
+        form: Multipart fields, name to ``str`` or ``(filename, bytes, content_type)``.
+        expect_body: ``False`` for endpoints that answer an empty 2xx body.
+    """
+
+    method: str
+    url: URL
+    params: Mapping[str, str] = attrs.field(factory=dict)
+    json: Any = None
+    form: tuple[tuple[str, str | tuple[str, bytes, str]], ...] | None = None
+    expect_body: bool = True
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether the request may be retried safely (GET only, per our retry policy)."""
+        return is_idempotent(self.method)
+
+
+@attrs.frozen(kw_only=True)
+class Answer:
+    """An HTTP answer, read whole: the transport's output and the core's input.
+
+    Attributes:
+        status: The HTTP status.
+        headers: The answer's headers (case-insensitive mapping).
+        body: The raw body bytes.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is 2xx (SPEC.md: any 2xx is a success)."""
+        return 200 <= self.status < 300
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's request id, if it sent one."""
+        return self.headers.get("X-Request-Id") or self.headers.get("x-request-id")
+
+    @property
+    def text(self) -> str:
+        """The body as text, undecodable bytes replaced."""
+        return self.body.decode("utf-8", errors="replace")
+
+
+def parse_base_url(value: object) -> URL:
+    """Check and normalise a base URL such as ``https://api.comfycontrol.app``.
+
+    Raises:
+        ValueError: The URL is not absolute http(s), or carries a query, fragment or user info.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("base_url must be a non-empty http(s) URL")
+    url = URL(value.strip())
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"base_url must be an absolute http(s) URL, got {value!r}")
+    if url.query_string or url.fragment:
+        raise ValueError("base_url must not carry a query string or a fragment")
+    if url.user or url.password:
+        raise ValueError("base_url must not carry credentials; pass the token instead")
+    path = url.path.rstrip("/")
+    if path.endswith("/v1"):
+        path = path[: -len("/v1")]
+    return url.with_path(path or "/")
+
+
+def encode_segment(value: str) -> str:
+    """Percent-encode ``value`` so that it stands as exactly one path segment.
+
+    Slashes, ``?``, ``#``, ``%`` and dots are encoded, so ``../x`` or ``.`` can never be read
+    as a relative step by a server or a proxy, and nothing can start a query or a fragment.
+    """
+    return quote(value, safe=_SEGMENT_SAFE, encoding="utf-8", errors="strict").replace(".", "%2E")
+
+
+def check_id(value: object, what: str = "id") -> str:
+    """Check an id argument: a non-empty string. Its format is never validated (SPEC.md).
+
+    Raises:
+        TypeError: ``value`` is not a string.
+        ValueError: ``value`` is empty or blank.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{what} must be a non-empty string")
+    return value
+
+
+def build_url(base: URL, *segments: str) -> URL:
+    """Join ``/v1`` and ``segments`` to ``base``; each segment is encoded as one segment.
+
+    Args:
+        base: The base URL from :func:`parse_base_url`.
+        *segments: Path parts, literal names and ids alike; each one stays one segment.
+    """
+    prefix = base.raw_path.rstrip("/")
+    path = prefix + "/v1/" + "/".join(encode_segment(s) for s in segments)
+    return base.with_path(path, encoded=True)
+
+
+def _check_int(name: str, value: object, low: int, high: int | None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def check_page_args(page: object, per_page: object) -> tuple[int, int]:
+    """Check ``page`` (>= 1) and ``per_page`` (1 to 100) as the API documents them.
+
+    Raises:
+        TypeError: A value is not an int.
+        ValueError: A value is out of range.
+    """
+    return _check_int("page", page, 1, None), _check_int("per_page", per_page, 1, MAX_PER_PAGE)
+
+
+def is_idempotent(method: str) -> bool:
+    """Whether ``method`` may be retried. POST and PUT are never retried."""
+    return method.upper() in _IDEMPOTENT
+
+
+def is_retryable_status(status: int) -> bool:
+    """Whether an answer with ``status`` is worth another attempt (for an idempotent request)."""
+    return status in RETRYABLE_STATUSES
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Read a ``Retry-After`` header: delay-seconds or an HTTP date.
+
+    Args:
+        value: The header value, or ``None``.
+        now: The current time, for HTTP dates (defaults to the system clock in UTC).
+
+    Returns:
+        Seconds to wait (never negative), or ``None`` when the header is absent or unreadable.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def backoff_delay(
+    attempt: int, *, base: float = 0.5, cap: float = 8.0, rng: random.Random | None = None
+) -> float:
+    """Exponential backoff with full jitter: a uniform draw in ``[0, min(cap, base * 2**attempt)]``.
+
+    Args:
+        attempt: How many attempts have failed so far, minus one (0 before the first retry).
+        base: The ceiling of the first delay.
+        cap: The largest ceiling.
+        rng: The random source (a seeded one in tests).
+    """
+    ceiling = min(cap, base * (2.0 ** max(0, attempt)))
+    draw = rng.random() if rng is not None else random.random()
+    return ceiling * draw
+
+
+def parse_json_body(answer: Answer) -> Any:
+    """Parse a 2xx body as JSON.
+
+    Raises:
+        ResponseValidationError: The body is empty or not JSON.
+    """
+    if not answer.body.strip():
+        raise ResponseValidationError("the answer was empty where JSON was expected", body="")
+    try:
+        return json.loads(answer.body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ResponseValidationError(
+            f"the answer is not valid JSON: {err}", body=answer.text[:200]
+        ) from None
+
+
+def _api_message(body: bytes) -> str | None:
+    """The ``message`` of a documented error body ``{"status": N, "message": "..."}``, if it is one."""
+    if not body.strip():
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(data, dict):
+        message = data.get("message")
+        if isinstance(message, str) and message.strip():
+            return message
+    return None
+
+
+def error_for(
+    answer: Answer, *, method: str, url: str, now: datetime | None = None
+) -> APIStatusError:
+    """The typed error for a non-2xx answer, also when its body is HTML, empty or truncated."""
+    retry_after = parse_retry_after(answer.headers.get("Retry-After"), now=now)
+    return make_status_error(
+        answer.status,
+        api_message=_api_message(answer.body),
+        body=answer.text,
+        request_id=answer.request_id,
+        method=method,
+        url=url,
+        retry_after=retry_after,
+    )

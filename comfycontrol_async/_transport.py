@@ -1,0 +1,229 @@
+"""The one module that talks to aiohttp.
+
+It owns the :class:`aiohttp.ClientSession` (made lazily inside the running loop, or lent by the
+caller and then never closed here), sends one attempt of one request, reads the answer whole and
+turns every aiohttp or socket exception into :class:`APIConnectionError` or
+:class:`APITimeoutError`. It does not retry, pace, decode or log: the client does that around it.
+``asyncio.CancelledError`` always passes through untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Final
+
+import aiohttp
+from yarl import URL
+
+from ._config import Timeout
+from ._core import Answer, RequestSpec
+from ._exceptions import APIConnectionError, APIStatusError, APITimeoutError, make_status_error
+
+__all__ = ["Transport"]
+
+# One pool for the whole client. The rate limit keeps a paced client far below it; with pacing
+# off, the fan-out's own concurrency bound is what matters, and 100 sockets serve it.
+_POOL_SIZE: Final = 100
+_DOWNLOAD_CHUNK: Final = 1 << 16
+
+
+def _timeout(total: float | None, connect: float | None) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=total, sock_connect=connect, connect=connect)
+
+
+class Transport:
+    """Sends single attempts over one aiohttp session.
+
+    Args:
+        session: A session the caller owns, or ``None`` to make (and later close) our own.
+        timeout: The default per-attempt timeout.
+        user_agent: The ``User-Agent`` header for every request.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None,
+        *,
+        timeout: Timeout,
+        user_agent: str,
+    ) -> None:
+        self._borrowed = session
+        self._own: aiohttp.ClientSession | None = None
+        self._timeout = timeout
+        self._user_agent = user_agent
+
+    @property
+    def owns_open_session(self) -> bool:
+        """Whether we made a session that is still open (and so must be closed by us)."""
+        return self._own is not None and not self._own.closed
+
+    def open_connections(self) -> int:
+        """How many connections the pool holds right now, idle or busy (for tests and checks)."""
+        session = self._borrowed or self._own
+        if session is None or session.closed or session.connector is None:
+            return 0
+        connector = session.connector
+        acquired = len(getattr(connector, "_acquired", ()))
+        idle = sum(len(v) for v in getattr(connector, "_conns", {}).values())
+        return acquired + idle
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._borrowed is not None:
+            return self._borrowed
+        if self._own is None or self._own.closed:
+            # Made here, inside the running loop, never at construction time.
+            connector = aiohttp.TCPConnector(limit=_POOL_SIZE, limit_per_host=_POOL_SIZE)
+            self._own = aiohttp.ClientSession(
+                connector=connector, timeout=_timeout(None, None), trust_env=False
+            )
+        return self._own
+
+    async def send(
+        self,
+        spec: RequestSpec,
+        *,
+        headers: Mapping[str, str],
+        timeout: float | None = None,
+    ) -> Answer:
+        """Send one attempt and read the whole answer.
+
+        Args:
+            spec: What to send.
+            headers: Headers for this attempt (the token among them).
+            timeout: Seconds for this attempt, overriding the default total.
+
+        Raises:
+            APITimeoutError: The attempt took longer than its timeout.
+            APIConnectionError: No HTTP answer could be read.
+        """
+        session = self._session()
+        total = self._timeout.total if timeout is None else timeout
+        all_headers = {"User-Agent": self._user_agent, "Accept": "application/json", **headers}
+        data: aiohttp.FormData | None = None
+        if spec.form is not None:
+            data = aiohttp.FormData(quote_fields=False)
+            for name, value in spec.form:
+                if isinstance(value, str):
+                    data.add_field(name, value)
+                else:
+                    filename, content, content_type = value
+                    data.add_field(name, content, filename=filename, content_type=content_type)
+        method, url = spec.method, str(spec.url)
+        try:
+            async with session.request(
+                spec.method,
+                spec.url,
+                params=dict(spec.params) if spec.params else None,
+                json=spec.json,
+                data=data,
+                headers=all_headers,
+                timeout=_timeout(total, self._timeout.connect),
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                return Answer(status=response.status, headers=response.headers, body=body)
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError as err:
+            raise APITimeoutError(
+                f"{method} {url} timed out after {total} s", method=method, url=url
+            ) from err
+        except aiohttp.ClientPayloadError as err:
+            raise APIConnectionError(
+                f"{method} {url}: the answer was cut off ({type(err).__name__})",
+                method=method,
+                url=url,
+            ) from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise APIConnectionError(
+                f"{method} {url}: no answer ({_describe(err)})", method=method, url=url
+            ) from err
+
+    @asynccontextmanager
+    async def _get_stream(
+        self, url: URL, timeout: float | None
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        # A plain GET with no Authorization header at all: signed URLs carry their own
+        # credentials, and our token must never reach a storage host.
+        session = self._session()
+        async with session.get(
+            url,
+            headers={"User-Agent": self._user_agent},
+            timeout=_timeout(timeout, self._timeout.connect),
+            allow_redirects=True,
+        ) as response:
+            yield response
+
+    async def download(
+        self, url: URL, path: str | os.PathLike[str], *, timeout: float | None
+    ) -> int:
+        """Stream ``url`` into the file at ``path`` without our token; return the bytes written.
+
+        The file is written to a temporary name beside ``path`` and renamed when complete, so a
+        failed download never leaves a partial file under the final name.
+
+        Raises:
+            APIStatusError: The storage host answered outside 2xx (403 for an expired URL).
+            APITimeoutError: The download took longer than ``timeout``.
+            APIConnectionError: No answer could be read.
+        """
+        target = os.fspath(path)
+        partial = target + ".part"
+        shown = str(url.with_query(None))  # a signed URL's query is a credential
+        try:
+            async with self._get_stream(url, timeout) as response:
+                if not 200 <= response.status < 300:
+                    text = await response.text(errors="replace")
+                    raise make_status_error(
+                        response.status,
+                        api_message=None,
+                        body=text,
+                        request_id=response.headers.get("X-Request-Id"),
+                        method="GET",
+                        url=shown,
+                    )
+                written = 0
+                with open(partial, "wb") as handle:
+                    async for chunk in response.content.iter_chunked(_DOWNLOAD_CHUNK):
+                        handle.write(chunk)
+                        written += len(chunk)
+            os.replace(partial, target)
+            return written
+        except asyncio.CancelledError:
+            _remove(partial)
+            raise
+        except APIStatusError:
+            _remove(partial)
+            raise
+        except TimeoutError as err:
+            _remove(partial)
+            raise APITimeoutError(f"GET {shown} timed out", method="GET", url=shown) from err
+        except (aiohttp.ClientError, OSError) as err:
+            _remove(partial)
+            if isinstance(err, OSError) and not isinstance(err, aiohttp.ClientError):
+                if err.filename is not None:
+                    raise
+            raise APIConnectionError(
+                f"GET {shown}: download failed ({_describe(err)})", method="GET", url=shown
+            ) from err
+
+    async def aclose(self) -> None:
+        """Close the session we made; a borrowed session stays open (it is the caller's)."""
+        own, self._own = self._own, None
+        if own is not None and not own.closed:
+            await own.close()
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

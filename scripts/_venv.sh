@@ -1,0 +1,31 @@
+# Sourced by scripts/test and scripts/demo: find an interpreter and make a virtual environment.
+# Nothing is assumed to be installed beyond a CPython 3.11+ (pyenv versions are found too).
+
+find_python() {
+  # find_python 3.12 -> prints a path to a working python3.12, or nothing
+  local want="$1" cand root
+  root="${PYENV_ROOT:-$HOME/.pyenv}"
+  for cand in "python$want" $(ls -d "$root"/versions/"$want".*/bin/python3 2>/dev/null | sort -V -r); do
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys, venv' >/dev/null 2>&1; then
+      if [ "$("$cand" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$want" ]; then
+        command -v "$cand"
+        return 0
+      fi
+    fi
+  done
+  return 1
+}
+
+ensure_venv() {
+  # ensure_venv PYTHON DIR EXTRA -> a venv at DIR with the project installed (EXTRA: "" or "[dev]")
+  local py="$1" dir="$2" extra="$3" stamp
+  stamp="$dir/.installed$extra"
+  if [ ! -x "$dir/bin/python" ]; then
+    "$py" -m venv "$dir"
+  fi
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -e ".$extra"
+    touch "$stamp"
+  fi
+}
