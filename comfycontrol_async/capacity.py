@@ -1,0 +1,437 @@
+"""Capacity sweeps: "which of my runners can take a 40 GB job right now?" in one call.
+
+:func:`sweep` (also ``await cc.capacity(...)``) lists runners and fans out their live stats in one
+pipeline: stats start while later pages are still being fetched. Every runner listed comes back
+as one :class:`CapacityRow`, with its stats or its error. :class:`CapacityReport` adds the
+aggregates, :meth:`CapacityReport.select` answers "who can take this job", and
+:meth:`CapacityReport.to_dict` gives plain data for JSON.
+
+VRAM figures: ComfyUI reports "VRAM" for ``cpu`` and ``mps`` devices that is really system RAM,
+so only GPU devices count towards VRAM here. A job runs on one device, so ``select`` compares
+``min_vram_free`` with the largest free VRAM of a single GPU of the runner (``best_vram_free``),
+not with the sum over its GPUs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import attrs
+
+from ._exceptions import APIStatusError, ComfyControlError
+from .models import Device, RunnerStats
+from .resources._fanout import DEFAULT_CONCURRENCY, ProgressCallback, StatsResult
+
+if TYPE_CHECKING:
+    from ._client import ComfyControl
+
+__all__ = [
+    "CapacityReport",
+    "CapacityRow",
+    "DeviceCapacity",
+    "GpuModelTotals",
+    "parse_size",
+    "sweep",
+]
+
+RunnerKind = Literal["managed", "own"]
+_UNITS: Final = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+_SIZE: Final = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(value: str | int | float) -> int:
+    """Bytes from ``24GiB``, ``40GB``, ``512 MiB``, or a plain number of bytes.
+
+    ``GB`` is 10^9 bytes and ``GiB`` 2^30, as their names say.
+
+    Raises:
+        ValueError: The text is not a size.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"a size cannot be negative: {value!r}")
+        return int(value)
+    match = _SIZE.match(value)
+    if not match:
+        raise ValueError(f"not a size: {value!r} (try 24GiB, 40GB or a number of bytes)")
+    number, unit = match.groups()
+    factor = _UNITS.get(unit.lower())
+    if factor is None:
+        raise ValueError(f"unknown unit {unit!r} in {value!r} (use B, KB, MB, GB, KiB, MiB, GiB)")
+    return int(float(number) * factor)
+
+
+@attrs.frozen(kw_only=True)
+class DeviceCapacity:
+    """One compute device of a runner, as the sweep saw it."""
+
+    name: str | None
+    model: str | None
+    type: str | None
+    is_gpu: bool
+    vram_free: int | None
+    vram_total: int | None
+
+
+@attrs.frozen(kw_only=True)
+class CapacityRow:
+    """One runner in a capacity report: its identity, and its capacity or its error.
+
+    Attributes:
+        kind: ``managed`` or ``own``.
+        runner_id: The runner's id.
+        name: Its name, if known.
+        tags: Its tags.
+        runner_type: ``pro``/``plus`` for managed runners, ``None`` for your own.
+        devices: Its devices, main first.
+        vram_free: Free VRAM summed over GPU devices, in bytes (``None`` if unknown).
+        vram_total: Total VRAM summed over GPU devices.
+        best_vram_free: The largest free VRAM of a single GPU (what one job can use).
+        ram_free: Free system RAM.
+        ram_total: Total system RAM.
+        comfyui_version: The ComfyUI version the runner reports.
+        error: A short description of the failure, when stats could not be read.
+        error_type: The error's class name.
+        status: The HTTP status of the failure, if it was an API answer.
+    """
+
+    kind: RunnerKind
+    runner_id: str
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    runner_type: str | None = None
+    devices: tuple[DeviceCapacity, ...] = ()
+    vram_free: int | None = None
+    vram_total: int | None = None
+    best_vram_free: int | None = None
+    ram_free: int | None = None
+    ram_total: int | None = None
+    comfyui_version: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+    status: int | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether stats were read for this runner."""
+        return self.error is None
+
+    @property
+    def gpu_models(self) -> tuple[str, ...]:
+        """The models of its GPUs, main first."""
+        return tuple(d.model or d.name or "?" for d in self.devices if d.is_gpu)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready)."""
+        data = attrs.asdict(self, recurse=True, value_serializer=_plain)
+        data["ok"] = self.ok
+        return data
+
+
+def _plain(_: object, __: object, value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class GpuModelTotals:
+    """Totals for one GPU model across the fleet."""
+
+    model: str
+    devices: int
+    runners: int
+    vram_free: int
+    vram_total: int
+
+
+def _device(device: Device) -> DeviceCapacity:
+    gpu = device.is_gpu
+    return DeviceCapacity(
+        name=device.name,
+        model=device.model,
+        type=device.type,
+        is_gpu=gpu,
+        vram_free=device.vram_free,
+        vram_total=device.vram_total,
+    )
+
+
+def _describe_error(error: Exception) -> tuple[str, str, int | None]:
+    if isinstance(error, APIStatusError):
+        return f"{error.status} {error.message}", type(error).__name__, error.status
+    if isinstance(error, ComfyControlError):
+        return error.message, type(error).__name__, None
+    return str(error) or type(error).__name__, type(error).__name__, None
+
+
+def row_from_result(kind: RunnerKind, result: StatsResult) -> CapacityRow:
+    """Build the row of one runner from its stats result (success or failure)."""
+    runner = result.runner
+    name = getattr(runner, "name", None)
+    tags = tuple(getattr(runner, "tags", ()) or ())
+    runner_type = getattr(runner, "runner_type", None)
+    if result.error is not None or result.stats is None:
+        err = result.error or ComfyControlError("no stats")
+        text, etype, status = _describe_error(err)
+        return CapacityRow(
+            kind=kind,
+            runner_id=result.runner_id,
+            name=name,
+            tags=tags,
+            runner_type=runner_type,
+            error=text,
+            error_type=etype,
+            status=status,
+            elapsed=result.elapsed,
+        )
+    stats: RunnerStats = result.stats
+    devices = tuple(_device(d) for d in stats.devices)
+    gpus = [d for d in devices if d.is_gpu]
+    frees = [d.vram_free for d in gpus if d.vram_free is not None]
+    totals = [d.vram_total for d in gpus if d.vram_total is not None]
+    return CapacityRow(
+        kind=kind,
+        runner_id=result.runner_id,
+        name=name,
+        tags=tags,
+        runner_type=runner_type,
+        devices=devices,
+        vram_free=sum(frees) if frees else (0 if not gpus else None),
+        vram_total=sum(totals) if totals else (0 if not gpus else None),
+        best_vram_free=max(frees) if frees else (0 if not gpus else None),
+        ram_free=stats.system.ram_free,
+        ram_total=stats.system.ram_total,
+        comfyui_version=stats.system.comfyui_version,
+        elapsed=result.elapsed,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class CapacityReport:
+    """The capacity of a fleet at one moment: a row per runner, and the totals.
+
+    Attributes:
+        rows: One row per runner swept, sorted by free VRAM (largest first), failures last.
+        elapsed: Seconds the sweep took.
+    """
+
+    rows: tuple[CapacityRow, ...]
+    elapsed: float = 0.0
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[CapacityRow], *, elapsed: float = 0.0) -> CapacityReport:
+        """Sort the rows (free VRAM first, failures last) and build the report."""
+        ordered = sorted(
+            rows,
+            key=lambda r: (not r.ok, -(r.best_vram_free or 0), -(r.vram_free or 0), r.name or ""),
+        )
+        return cls(rows=tuple(ordered), elapsed=elapsed)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def ok(self) -> tuple[CapacityRow, ...]:
+        """Rows whose stats were read."""
+        return tuple(r for r in self.rows if r.ok)
+
+    @property
+    def failures(self) -> tuple[CapacityRow, ...]:
+        """Rows whose stats failed."""
+        return tuple(r for r in self.rows if not r.ok)
+
+    @property
+    def vram_free(self) -> int:
+        """Free VRAM over every GPU of every runner read."""
+        return sum(r.vram_free or 0 for r in self.rows)
+
+    @property
+    def vram_total(self) -> int:
+        """Total VRAM over every GPU of every runner read."""
+        return sum(r.vram_total or 0 for r in self.rows)
+
+    @property
+    def gpus(self) -> int:
+        """GPU devices seen."""
+        return sum(1 for r in self.rows for d in r.devices if d.is_gpu)
+
+    def by_gpu_model(self) -> list[GpuModelTotals]:
+        """Free and total VRAM per GPU model, most free VRAM first."""
+        acc: dict[str, list[int]] = {}
+        runners: dict[str, set[str]] = {}
+        for row in self.rows:
+            for device in row.devices:
+                if not device.is_gpu:
+                    continue
+                model = device.model or device.name or "unknown"
+                slot = acc.setdefault(model, [0, 0, 0])
+                slot[0] += 1
+                slot[1] += device.vram_free or 0
+                slot[2] += device.vram_total or 0
+                runners.setdefault(model, set()).add(row.runner_id)
+        totals = [
+            GpuModelTotals(
+                model=m, devices=v[0], runners=len(runners[m]), vram_free=v[1], vram_total=v[2]
+            )
+            for m, v in acc.items()
+        ]
+        return sorted(totals, key=lambda t: (-t.vram_free, t.model))
+
+    def select(
+        self,
+        *,
+        min_vram_free: int | str | None = None,
+        tags: Sequence[str] | None = None,
+        device_type: str | None = None,
+        kind: RunnerKind | None = None,
+        min_ram_free: int | str | None = None,
+    ) -> list[CapacityRow]:
+        """The runners that can take a job, most free VRAM first.
+
+        Args:
+            min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on a single GPU.
+            tags: The runner must have all of these tags.
+            device_type: The runner must have a device of this type (``cuda``, ``cpu``...).
+            kind: Only ``managed`` or only ``own`` runners.
+            min_ram_free: Bytes (or a size string) of free system RAM.
+
+        Returns:
+            Matching rows; failed runners never match.
+        """
+        need_vram = None if min_vram_free is None else parse_size(min_vram_free)
+        need_ram = None if min_ram_free is None else parse_size(min_ram_free)
+        wanted = set(tags or ())
+        picked = []
+        for row in self.ok:
+            if kind is not None and row.kind != kind:
+                continue
+            if wanted and not wanted.issubset(row.tags):
+                continue
+            if device_type is not None and not any(d.type == device_type for d in row.devices):
+                continue
+            if need_vram is not None and (row.best_vram_free or 0) < need_vram:
+                continue
+            if need_ram is not None and (row.ram_free or 0) < need_ram:
+                continue
+            picked.append(row)
+        return picked
+
+    def summary(self) -> dict[str, Any]:
+        """The aggregates as plain data."""
+        return {
+            "runners": len(self.rows),
+            "ok": len(self.ok),
+            "failed": len(self.failures),
+            "gpus": self.gpus,
+            "vram_free": self.vram_free,
+            "vram_total": self.vram_total,
+            "elapsed": round(self.elapsed, 3),
+            "by_gpu_model": [attrs.asdict(t) for t in self.by_gpu_model()],
+            "failures_by_type": _count(r.error_type or "?" for r in self.failures),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole report as plain data (JSON-ready)."""
+        return {"summary": self.summary(), "runners": [r.to_dict() for r in self.rows]}
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+async def sweep(
+    client: ComfyControl,
+    *,
+    managed: bool = True,
+    own: bool = False,
+    tags: Sequence[str] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    progress: ProgressCallback | None = None,
+) -> CapacityReport:
+    """List runners and read their live stats in one pipeline; return the report.
+
+    Args:
+        client: The client to use.
+        managed: Include managed runners (needs Pro or Plus: 403 otherwise).
+        own: Include your own runners (active ones).
+        tags: Only runners with all of these tags (filtered as they are listed).
+        concurrency: Stats calls in flight at once, per kind.
+        timeout: Seconds for each runner's stats, retries included.
+        deadline: Seconds for the whole sweep.
+        progress: Called as ``progress(counts, result)`` after each runner.
+
+    Raises:
+        ValueError: Neither ``managed`` nor ``own``.
+        PermissionDeniedError: Managed runners were asked for on a tier without them.
+    """
+    if not managed and not own:
+        raise ValueError("a sweep needs managed=True, own=True, or both")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    wanted = set(tags or ())
+
+    async def one_kind(kind: RunnerKind) -> list[CapacityRow]:
+        listing: Any = (
+            client.managed_runners.list()
+            if kind == "managed"
+            else client.runners.list(status="active")
+        )
+        resource: Any = client.managed_runners if kind == "managed" else client.runners
+        source = _tag_filter(listing, wanted) if wanted else listing
+        rows: list[CapacityRow] = []
+        async with (
+            listing,
+            resource.stats_many(
+                source,
+                concurrency=concurrency,
+                timeout=timeout,
+                deadline=deadline,
+                progress=progress,
+            ) as results,
+        ):
+            async for result in results:
+                rows.append(row_from_result(kind, result))
+        return rows
+
+    kinds: list[RunnerKind] = []
+    if managed:
+        kinds.append("managed")
+    if own:
+        kinds.append("own")
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one_kind(k)) for k in kinds]
+    rows = [row for task in tasks for row in task.result()]
+    return CapacityReport.from_rows(rows, elapsed=loop.time() - started)
+
+
+async def _tag_filter(listing: Any, wanted: set[str]) -> Any:
+    async for runner in listing:
+        if wanted.issubset(runner.tags):
+            yield runner

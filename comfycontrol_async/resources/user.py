@@ -1,0 +1,27 @@
+"""``cc.user``: the caller's own profile (``GET /v1/user``)."""
+
+from __future__ import annotations
+
+from .._config import NOT_GIVEN, NotGiven
+from ..models import User
+from ._base import Resource
+
+__all__ = ["UserResource"]
+
+
+class UserResource(Resource):
+    """The account the token belongs to."""
+
+    async def get(self, *, deadline: float | NotGiven | None = NOT_GIVEN) -> User:
+        """Fetch the caller's profile, tier included.
+
+        Args:
+            deadline: Overall seconds for this call, retries included (default: the client's).
+
+        Returns:
+            The :class:`User`.
+
+        Raises:
+            AuthenticationError: The token is missing, unknown or expired.
+        """
+        return await self._get(User, "user", deadline=deadline)

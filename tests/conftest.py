@@ -1,0 +1,38 @@
+"""Shared fixtures. Decoding is strict here, so a model that drifts from the API fails CI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from comfycontrol_async._converter import set_strict
+
+from comfycontrol_async import ComfyControl
+from comfycontrol_async.testing import FakeComfyControl
+
+EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "api" / "examples"
+
+set_strict(True)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The user's own settings must never leak into a test.
+    for name in list(os.environ):
+        if name.startswith("COMFYCONTROL_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeComfyControl]:
+    async with FakeComfyControl(seed=1, managed_runners=12, runners=3) as server:
+        yield server
+
+
+@pytest.fixture
+async def client(fake: FakeComfyControl) -> AsyncIterator[ComfyControl]:
+    async with ComfyControl(fake.token("pro"), base_url=fake.url, rate_limit=None) as cc:
+        cc._backoff_base = cc._backoff_cap = 0.001
+        yield cc
