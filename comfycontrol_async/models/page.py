@@ -1,0 +1,49 @@
+"""One page of a list endpoint.
+
+Only the model lives here; ``comfycontrol_async._converter.decode_page`` builds it.
+"""
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from ._base import extra_field
+
+__all__ = ["Page"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class Page(Generic[T]):
+    """One page of a list: the items plus what is needed to find the next page.
+
+    The API answers ``{"<key>": [...], "total": N}`` and nothing else; ``page`` and ``per_page``
+    are the values the request was made with. Iterating a page, or taking its ``len``, works on
+    its items.
+
+    Attributes:
+        items: The items of this page, newest first.
+        total: How many items the whole list has, across all pages.
+        page: The page number requested (1-based).
+        per_page: The page size requested.
+        extra: Keys of the answer besides the list and ``total``, as received.
+    """
+
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+    extra: Mapping[str, Any] = extra_field()
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a later page may hold more items (``page * per_page < total``)."""
+        return self.page * self.per_page < self.total
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
