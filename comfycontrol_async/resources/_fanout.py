@@ -112,13 +112,9 @@ def _cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
         task.cancel()
 
 
-class StatsSweep:
-    """An async iterator of :class:`StatsResult`, in completion order.
-
-    Made by ``stats_many``. Use it with ``async for``; use ``async with`` (or ``aclose()``) to
-    stop early deterministically. Breaking out of ``async for`` and dropping the sweep also
-    cancels its tasks at once.
-    """
+class _SweepEngine:
+    """The state and tasks of one sweep. Tasks hold the engine, never the :class:`StatsSweep`,
+    so a sweep the caller drops (a ``break``) can be collected and cancel them."""
 
     def __init__(
         self,
@@ -154,7 +150,6 @@ class StatsSweep:
         self._source_error: BaseException | None = None
         self._deadline_at: float | None = None
         self._workers_left = 0
-        self._finalizer: weakref.finalize[Any, Any] | None = None
         self.duplicates = 0
 
     def _known_total(self) -> int | None:
@@ -174,39 +169,18 @@ class StatsSweep:
         self._tasks.add(loop.create_task(self._produce(), name="stats_many-producer"))
         for i in range(self._concurrency):
             self._tasks.add(loop.create_task(self._work_loop(), name=f"stats_many-worker-{i}"))
-        # Dropped without aclose() (a `break` out of `async for`): cancel the tasks at once.
-        self._finalizer = weakref.finalize(self, _cancel_all, self._tasks)
 
     async def aclose(self) -> None:
-        """Stop the sweep: cancel every task and wait for them to end. Idempotent."""
         self._closed = True
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        if self._finalizer is not None:
-            self._finalizer.detach()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> StatsResult:
+    async def next(self) -> StatsResult:
         if self._closed:
             raise StopAsyncIteration
-        if not self._started:
-            self._start()
         try:
             result = await self._results.get()
         except BaseException:
@@ -218,11 +192,6 @@ class StatsSweep:
                 raise self._source_error
             raise StopAsyncIteration
         return result
-
-    async def collect(self) -> list[StatsResult]:
-        """Run the whole sweep and return every result (completion order)."""
-        async with self:
-            return [result async for result in self]
 
     # -- the tasks ---------------------------------------------------------------------------
 
@@ -326,6 +295,81 @@ class StatsSweep:
         self._results.put_nowait(result)
         if self._progress_cb is not None:
             self._progress_cb(p, result)
+
+
+class StatsSweep:
+    """An async iterator of :class:`StatsResult`, in completion order.
+
+    Made by ``stats_many``. Use it with ``async for``; use ``async with`` (or ``aclose()``) to
+    stop early deterministically. Breaking out of ``async for`` and dropping the sweep also
+    cancels its tasks at once (they are cancelled when the sweep object is collected).
+
+    Attributes:
+        progress: The running counts (done, ok, failed, total when known).
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[str, float | NotGiven | None], Awaitable[RunnerStats]],
+        source: object,
+        *,
+        concurrency: object,
+        timeout: float | None,
+        deadline: float | None,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self._engine = _SweepEngine(
+            fetch,
+            source,
+            concurrency=concurrency,
+            timeout=timeout,
+            deadline=deadline,
+            progress=progress,
+        )
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    @property
+    def progress(self) -> SweepProgress:
+        """The running counts."""
+        return self._engine.progress
+
+    @property
+    def duplicates(self) -> int:
+        """How many repeated runners were dropped."""
+        return self._engine.duplicates
+
+    async def aclose(self) -> None:
+        """Stop the sweep: cancel every task and wait for them to end. Idempotent."""
+        await self._engine.aclose()
+        if self._finalizer is not None:
+            self._finalizer.detach()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> StatsResult:
+        engine = self._engine
+        if not engine._started and not engine._closed:
+            engine._start()
+            # Dropped without aclose() (a `break` out of `async for`): cancel at once.
+            self._finalizer = weakref.finalize(self, _cancel_all, engine._tasks)
+        return await engine.next()
+
+    async def collect(self) -> list[StatsResult]:
+        """Run the whole sweep and return every result (completion order)."""
+        async with self:
+            return [result async for result in self]
 
 
 def _paginator_total(source: object) -> int | None:
