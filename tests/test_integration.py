@@ -26,10 +26,11 @@ from comfycontrol_async import (
     ServerError,
     Timeout,
     Workflow,
+    WorkflowOutput,
     WorkflowSummary,
 )
 from comfycontrol_async.placeholders import PlaceholderError
-from comfycontrol_async.testing import FakeComfyControl
+from comfycontrol_async.testing import FakeComfyControl, ManualClock
 
 from .conftest import EXAMPLES
 
@@ -353,3 +354,45 @@ class TestWrites:
             )
         assert len(info.value.problems) == 3
         assert fake.requests == []
+
+
+class TestDownloads:
+    async def test_expired_urls_are_renewed(self, tmp_path: Path) -> None:
+        clock = ManualClock()
+        async with FakeComfyControl(clock=clock, signed_url_ttl=300) as fake:
+            async with await make_client(fake) as cc:
+                created = await cc.workflows.create(name="w", workflow={"1": {"inputs": {}}})
+                fake.advance(3600)  # the whole lifecycle passes
+                assert (await cc.workflows.get(created.id)).status == "completed"
+                stale = await cc.workflows.outputs(created.id)
+                fake.advance(301)  # every signed URL has expired now
+                real = cc.workflows.outputs
+                asked = 0
+
+                async def stale_first(wid: str, **kwargs: Any) -> list[WorkflowOutput]:
+                    nonlocal asked
+                    asked += 1
+                    return stale if asked == 1 else await real(wid, **kwargs)
+
+                cc.workflows.outputs = stale_first  # type: ignore[method-assign]
+                paths = await cc.workflows.download_outputs(created.id, tmp_path)
+        assert asked == 2
+        assert sorted(p.name for p in paths) == sorted(p.name for p in tmp_path.iterdir())
+        assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+        assert not list(tmp_path.glob("*.part"))
+        storage = [r for r in fake.requests if "/storage/" in r.path]
+        assert [r.status for r in storage][0] == 403
+        assert all(r.status == 200 for r in storage[1:])
+
+    async def test_unknown_workflow_is_an_error(
+        self, fake: FakeComfyControl, client: ComfyControl, tmp_path: Path
+    ) -> None:
+        with pytest.raises(NotFoundError):
+            await client.workflows.download_outputs("no-such-workflow", tmp_path)
+
+    async def test_outputs_of_unfinished_workflow(
+        self, fake: FakeComfyControl, client: ComfyControl
+    ) -> None:
+        running = fake.add_workflow(fake.user("pro"), name="r", status="running")
+        with pytest.raises(BadRequestError):
+            await client.workflows.outputs(running["id"])

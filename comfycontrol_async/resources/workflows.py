@@ -274,21 +274,29 @@ class Workflows(Resource):
         taken: set[str] = set()
         names = [_output_filename(output, taken) for output in outputs]
         written: builtins.list[Path] = []
-        for index, (output, name) in enumerate(zip(outputs, names, strict=True)):
+        for output, name in zip(outputs, names, strict=True):
             path = target / name
             try:
                 await self._client._transport.download(
                     URL(output.src, encoded=True), path, timeout=timeout
                 )
             except APIStatusError as err:
+                # Signed URLs live about 5 minutes: an expired one answers 403 (or 401).
                 if err.status not in (401, 403):
                     raise
-                fresh = {o.id: o for o in await self.outputs(wid)}
-                renewed = fresh.get(output.id) or (fresh and list(fresh.values())[index])
-                if not renewed:
+                renewed = _renewed(output, await self.outputs(wid))
+                if renewed is None:
                     raise
                 await self._client._transport.download(
                     URL(renewed.src, encoded=True), path, timeout=timeout
                 )
             written.append(path)
         return written
+
+
+def _renewed(output: WorkflowOutput, fresh: builtins.list[WorkflowOutput]) -> WorkflowOutput | None:
+    """The same output (by id) in a freshly fetched list, with a newly signed URL."""
+    for candidate in fresh:
+        if candidate.id == output.id:
+            return candidate
+    return None
