@@ -173,7 +173,8 @@ class ComfyControl:
                 f"refusing to send the API token over plain http to {self._base_url.host}; "
                 "use https, or pass allow_insecure_http=True if you really mean it"
             )
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+        retries: object = max_retries
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}")
         if deadline is not None and not (math.isfinite(deadline) and deadline > 0):
             raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
@@ -324,14 +325,17 @@ class ComfyControl:
                 answer = await self._transport.send(spec, headers=self._auth, timeout=per_attempt)
             except APIConnectionError as err:
                 elapsed = loop.time() - started
-                if isinstance(err, APITimeoutError) and deadline_at is not None:
-                    if loop.time() >= deadline_at - 1e-3:
-                        raise APITimeoutError(
-                            f"{method} {url}: deadline of {deadline} s exceeded "
-                            f"after {attempt} attempt(s)",
-                            method=method,
-                            url=url,
-                        ) from err
+                if (
+                    isinstance(err, APITimeoutError)
+                    and deadline_at is not None
+                    and loop.time() >= deadline_at - 1e-3
+                ):
+                    raise APITimeoutError(
+                        f"{method} {url}: deadline of {deadline} s exceeded "
+                        f"after {attempt} attempt(s)",
+                        method=method,
+                        url=url,
+                    ) from err
                 log.info(
                     "%s %s failed: %s (attempt %d, %.3f s)",
                     method,

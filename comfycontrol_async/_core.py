@@ -255,7 +255,7 @@ def parse_json_body(answer: Answer) -> Any:
 
 
 def _api_message(body: bytes) -> str | None:
-    """The ``message`` of a documented error body ``{"status": N, "message": "..."}``, if it is one."""
+    """The ``message`` of a documented error body ``{"status": N, "message": "..."}``, if any."""
     if not body.strip():
         return None
     try:

@@ -425,8 +425,13 @@ async def sweep(
         kinds.append("managed")
     if own:
         kinds.append("own")
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one_kind(k)) for k in kinds]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one_kind(k)) for k in kinds]
+    except BaseExceptionGroup as failed:
+        # One kind failed (e.g. a 403 listing managed runners): the other was cancelled.
+        # Raise the typed error itself, as documented, not the group around it.
+        raise failed.exceptions[0] from None
     rows = [row for task in tasks for row in task.result()]
     return CapacityReport.from_rows(rows, elapsed=loop.time() - started)
 

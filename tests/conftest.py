@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from comfycontrol_async._converter import set_strict
 
 from comfycontrol_async import ComfyControl
+from comfycontrol_async._converter import set_strict
 from comfycontrol_async.testing import FakeComfyControl
 
 EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "api" / "examples"

@@ -16,6 +16,7 @@ from yarl import URL
 
 from comfycontrol_async import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
@@ -42,7 +43,7 @@ def example(name: str) -> Any:
 
 
 def calls(m: aioresponses, method: str = "GET") -> list[tuple[URL, dict[str, Any]]]:
-    out = []
+    out: list[tuple[URL, dict[str, Any]]] = []
     for (meth, url), reqs in m.requests.items():
         if meth == method:
             out.extend((url, r.kwargs) for r in reqs)
@@ -216,7 +217,9 @@ class TestErrors:
             (404, "error-404-requested-entity-not-found.json", NotFoundError),
         ],
     )
-    async def test_typed_errors(self, cc: ComfyControl, status: int, name: str, cls: type) -> None:
+    async def test_typed_errors(
+        self, cc: ComfyControl, status: int, name: str, cls: type[APIStatusError]
+    ) -> None:
         raw = (EXAMPLES / name).read_text()
         with aioresponses() as m:
             m.get(

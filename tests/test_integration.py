@@ -146,7 +146,7 @@ class TestReads:
             break
         connector = client._transport._own.connector  # type: ignore[union-attr]
         assert connector is not None
-        assert not getattr(connector, "_acquired")  # nothing held: back in the pool
+        assert not connector._acquired  # nothing held: back in the pool
 
 
 class TestErrorsOverTheWire:
@@ -301,7 +301,7 @@ class TestWrites:
                 assert form["#sampler"] == "dpmpp_2m"
                 assert form["tags"] == "managed"
                 assert form["$input_image"] == ("in.png", b"\x89PNG fake")
-                assert form["workflow_json"][0].endswith(".json")  # type: ignore[index]
+                assert form["workflow_json"][0].endswith(".json")
                 done = await cc.workflows.wait(created.id, poll_interval=0.02, timeout=10)
                 assert isinstance(done, Workflow)
                 assert done.status == "completed"
@@ -374,14 +374,14 @@ class TestDownloads:
                     asked += 1
                     return stale if asked == 1 else await real(wid, **kwargs)
 
-                cc.workflows.outputs = stale_first  # type: ignore[method-assign]
+                cc.workflows.outputs = stale_first  # type: ignore[method-assign,assignment]
                 paths = await cc.workflows.download_outputs(created.id, tmp_path)
         assert asked == 2
         assert sorted(p.name for p in paths) == sorted(p.name for p in tmp_path.iterdir())
         assert all(p.exists() and p.stat().st_size > 0 for p in paths)
         assert not list(tmp_path.glob("*.part"))
         storage = [r for r in fake.requests if "/storage/" in r.path]
-        assert [r.status for r in storage][0] == 403
+        assert storage[0].status == 403
         assert all(r.status == 200 for r in storage[1:])
 
     async def test_unknown_workflow_is_an_error(

@@ -45,9 +45,7 @@ def other_tasks() -> set[asyncio.Task[Any]]:
     """Pending tasks of the client side (the fake's own handler tasks are not ours)."""
     current = asyncio.current_task()
     return {
-        t
-        for t in asyncio.all_tasks()
-        if t is not current and not t.done() and not _server_side(t)
+        t for t in asyncio.all_tasks() if t is not current and not t.done() and not _server_side(t)
     }
 
 
@@ -97,7 +95,7 @@ class TestStatsMany:
                 finally:
                     in_flight -= 1
 
-            cc.managed_runners.stats = counted  # type: ignore[method-assign]
+            cc.managed_runners.stats = counted  # type: ignore[method-assign,assignment]
             results = await cc.managed_runners.stats_many(
                 fake.managed_runner_ids(), concurrency=3
             ).collect()
@@ -195,7 +193,7 @@ class TestStatsMany:
             assert other_tasks() - before == set()
             connector = cc._transport._own.connector  # type: ignore[union-attr]
             assert connector is not None
-            assert not getattr(connector, "_acquired")
+            assert not connector._acquired
 
 
 class TestPacing:
@@ -249,6 +247,13 @@ class TestCapacity:
         models = report.by_gpu_model()
         assert sum(m.devices for m in models) == report.gpus
         assert report.vram_free == sum(m.vram_free for m in models)
+
+    async def test_free_tier_gets_the_typed_error(self, fake: FakeComfyControl) -> None:
+        async with await make_client(fake, "free") as cc:
+            with pytest.raises(PermissionDeniedError, match="Pro or Plus"):
+                await cc.capacity(managed=True, own=True)
+            own_only = await cc.capacity(managed=False, own=True)
+        assert {r.kind for r in own_only.rows} <= {"own"}
 
     async def test_tags_filter_and_kinds(self, fake: FakeComfyControl) -> None:
         async with await make_client(fake) as cc:
