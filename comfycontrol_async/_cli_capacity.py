@@ -180,12 +180,15 @@ _DROP_ORDER: Final = ("tags", "ComfyUI", "RAM free/total", "kind")
 
 
 def _cells(ctx: Ctx, row: CapacityRow) -> dict[str, str | Text]:
+    # cpu and mps report system RAM as "VRAM": a runner without a GPU has no VRAM to show.
+    has_gpu = any(d.is_gpu for d in row.devices)
+    vram = gib_pair(row.vram_free, row.vram_total) if has_gpu else "no GPU"
     return {
         "kind": row.kind,
         "name": row.name or row.runner_id,
         "GPU": gpu_text(row) if row.ok else "-",
-        "VRAM free/total": gib_pair(row.vram_free, row.vram_total) if row.ok else "-",
-        "best GPU": gib(row.best_vram_free) if row.ok else "-",
+        "VRAM free/total": vram if row.ok else "-",
+        "best GPU": gib(row.best_vram_free) if row.ok and has_gpu else "-",
         "RAM free/total": gib_pair(row.ram_free, row.ram_total) if row.ok else "-",
         "ComfyUI": row.comfyui_version or "-",
         "tags": tags_text(row.tags),
