@@ -1,0 +1,1123 @@
+"""The auto-paginator, against an in-memory newest-first list served page by page.
+
+Nothing here measures time: overlap and memory are checked by counting fetches in flight and
+pages held, and every wait is on a condition (``until``), so the tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import pickle
+import random
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from typing import Any
+
+import attrs
+import pytest
+
+from comfycontrol_async._exceptions import (
+    APIConnectionError,
+    ComfyControlError,
+    ListChangedError,
+    NotFoundError,
+    PaginationError,
+    ServerError,
+)
+from comfycontrol_async._pagination import DEFAULT_PREFETCH, MAX_PER_PAGE, Paginator
+
+# -- the fake list ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Item:
+    id: str
+
+
+@attrs.frozen
+class FakePage:
+    items: list[Item]
+    total: int
+    page: int
+    per_page: int
+
+
+class FakeList:
+    """A newest-first list served page by page, with hooks to change it and to misbehave.
+
+    ``snapshot="request"`` reads the list when a call starts (calls then see the list in the
+    order they were made); ``"response"`` reads it after the latency, so concurrent calls may
+    see it in any order.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        *,
+        latency: float | Callable[[int], float] = 0.0,
+        snapshot: str = "request",
+    ) -> None:
+        self.items = [Item(f"item-{k:06d}") for k in range(n)]
+        self.latency = latency
+        self.snapshot = snapshot
+        self.calls: list[int] = []
+        self.sizes: list[int] = []  # per_page of each call
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.completed = 0
+        self.cancelled: list[int] = []
+        self.before: dict[int, Callable[[FakeList], object]] = {}  # page -> change, 1st call
+        self.on_call: Callable[[FakeList, int], object] | None = None
+        self.fail: dict[int, BaseException] = {}  # page -> raised, once
+        self.block: set[int] = set()  # pages that wait for ``release``
+        self.release = asyncio.Event()
+        self.lie: Callable[[int, int], int] | None = None  # (page, real total) -> total sent
+        self._made = 0
+
+    def insert(self, count: int = 1) -> list[Item]:
+        new = [Item(f"new-{self._made + k:06d}") for k in range(count)]
+        self._made += count
+        self.items[:0] = new
+        return new
+
+    def delete(self, index: int) -> Item:
+        return self.items.pop(index)
+
+    def _serve(self, page: int, per_page: int) -> FakePage:
+        start = (page - 1) * per_page
+        total = len(self.items)
+        if self.lie is not None:
+            total = self.lie(page, total)
+        return FakePage(self.items[start : start + per_page], total, page, per_page)
+
+    async def fetch(self, page: int, per_page: int) -> FakePage:
+        self.calls.append(page)
+        self.sizes.append(per_page)
+        hook = self.before.pop(page, None)
+        if hook is not None:
+            hook(self)
+        if self.on_call is not None:
+            self.on_call(self, page)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            served = self._serve(page, per_page) if self.snapshot == "request" else None
+            delay = self.latency(page) if callable(self.latency) else self.latency
+            if delay:
+                await asyncio.sleep(delay)
+            if page in self.block:
+                await self.release.wait()
+            error = self.fail.pop(page, None)
+            if error is not None:
+                raise error
+            if served is None:
+                served = self._serve(page, per_page)
+            self.completed += 1
+            return served
+        except asyncio.CancelledError:
+            self.cancelled.append(page)
+            raise
+        finally:
+            self.in_flight -= 1
+
+
+def ids(items: Iterable[Item]) -> list[str]:
+    return [item.id for item in items]
+
+
+async def until(condition: Callable[[], bool], spins: int = 10_000) -> None:
+    """Let the loop run (no clock involved) until ``condition()`` holds."""
+    for _ in range(spins):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never became true")
+
+
+async def drain(iterator: AsyncIterable[Any]) -> list[Any]:
+    return [x async for x in iterator]
+
+
+def server_error(status: int = 503) -> ServerError:
+    return ServerError(
+        "unavailable", status=status, body="<html>busy</html>", method="GET", url="https://x/v1/a"
+    )
+
+
+@pytest.fixture(autouse=True)
+async def _no_stray_tasks_or_loop_errors() -> AsyncIterator[None]:
+    """Every test must leave no task behind and no unretrieved exception in the loop."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    before = asyncio.all_tasks()
+    yield
+    gc.collect(1)  # the young generations are enough to free what a test left, and cheap
+    await asyncio.sleep(0)
+    me = asyncio.current_task()
+    assert {t for t in asyncio.all_tasks() if t not in before and t is not me} == set()
+    assert errors == []
+    loop.set_exception_handler(None)
+
+
+# -- walking ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 4, DEFAULT_PREFETCH, 50])
+async def test_every_item_in_order_in_exactly_the_pages_needed(prefetch: int) -> None:
+    fake = FakeList(1234)
+    walk = Paginator(fake.fetch, prefetch=prefetch)
+    got = await drain(walk)
+    assert ids(got) == ids(fake.items)
+    assert sorted(fake.calls) == list(range(1, 14))  # 13 requests, never page 14
+    assert walk.requests_made == 13
+    assert (walk.total, walk.first_total, walk.total_changed) == (1234, 1234, False)
+    assert walk.totals_seen == [1234]
+    assert walk.items_yielded == 1234
+    assert walk.duplicates_dropped == 0
+    assert walk.next_page == 14
+
+
+@pytest.mark.parametrize("prefetch", [0, 4, DEFAULT_PREFETCH])
+async def test_max_items_sends_only_the_requests_it_needs(prefetch: int) -> None:
+    fake = FakeList(1234)
+    got = await Paginator(fake.fetch, max_items=150, prefetch=prefetch).collect()
+    assert ids(got) == ids(fake.items[:150])
+    assert sorted(fake.calls) == [1, 2]
+
+
+async def test_max_items_on_a_page_boundary_and_in_async_for() -> None:
+    fake = FakeList(1234)
+    walk = Paginator(fake.fetch, max_items=200, per_page=50)
+    assert ids(await drain(walk)) == ids(fake.items[:200])
+    assert sorted(fake.calls) == [1, 2, 3, 4]
+    assert walk.next_page == 5
+
+
+async def test_max_items_mid_page_resumes_from_that_page() -> None:
+    fake = FakeList(500)
+    walk = Paginator(fake.fetch, max_items=150)
+    assert len(await drain(walk)) == 150
+    assert walk.next_page == 2  # page 2 was only half yielded
+
+
+async def test_max_items_zero_sends_nothing() -> None:
+    fake = FakeList(10)
+    assert await Paginator(fake.fetch, max_items=0).collect() == []
+    assert await drain(Paginator(fake.fetch, max_items=0).pages()) == []
+    assert fake.calls == []
+
+
+async def test_an_empty_list_is_one_request() -> None:
+    fake = FakeList(0)
+    walk = Paginator(fake.fetch)
+    assert await walk.collect() == []
+    assert fake.calls == [1]
+    assert walk.total == 0
+    pages = await drain(Paginator(fake.fetch).pages())
+    assert [(p.page, p.items, p.total) for p in pages] == [(1, [], 0)]
+
+
+async def test_an_empty_page_ends_the_walk(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeList(250)
+    fake.lie = lambda page, total: 1000  # announces 10 pages, has 3
+    walk = Paginator(fake.fetch, prefetch=0)
+    with caplog.at_level(logging.WARNING, logger="comfycontrol_async"):
+        got = await walk.collect()
+    assert ids(got) == ids(fake.items)
+    assert fake.calls == [1, 2, 3, 4]
+    assert "page 4 came back empty" in caplog.text
+
+
+async def test_an_empty_page_ends_the_walk_with_prefetch() -> None:
+    fake = FakeList(250)
+    fake.lie = lambda page, total: 1000
+    got = await Paginator(fake.fetch, prefetch=3).collect()
+    assert ids(got) == ids(fake.items)
+    assert max(fake.calls) <= 7  # pages already asked for are cancelled, none added
+
+
+async def test_a_total_below_the_items_is_trusted_for_the_page_count() -> None:
+    fake = FakeList(1000)
+    fake.lie = lambda page, total: 250  # full pages keep coming, the total says 3 pages
+    got = await Paginator(fake.fetch).collect()
+    assert len(got) == 300
+    assert sorted(fake.calls) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("prefetch", [0, 3])
+async def test_a_total_that_keeps_growing_hits_the_page_cap(prefetch: int) -> None:
+    fake = FakeList(1000)
+    fake.lie = lambda page, total: page * 10 + 1  # always "one more page"
+    walk = Paginator(fake.fetch, per_page=10, prefetch=prefetch)
+    got: list[Item] = []
+    with pytest.raises(PaginationError, match="more pages than its first total") as info:
+        async for item in walk:
+            got.append(item)
+    # First total 11 (2 pages): twice that plus 4 pages walked, page 9 refused.
+    assert (info.value.next_page, info.value.items_yielded) == (9, 80)
+    assert len(got) == 80
+    assert max(fake.calls) == 8
+    assert not isinstance(info.value, ListChangedError)
+    # The error is resumable like any other: a new walk starts with a new cap.
+    rest = await Paginator(fake.fetch, per_page=10, start_page=9, max_items=30).collect()
+    assert ids(got + rest) == ids(fake.items[:110])
+
+
+async def test_start_page_past_the_end_is_one_request() -> None:
+    fake = FakeList(1234)
+    assert await Paginator(fake.fetch, start_page=20).collect() == []
+    assert fake.calls == [20]
+
+
+async def test_per_page_is_passed_through() -> None:
+    seen: list[tuple[int, int]] = []
+    fake = FakeList(95)
+
+    async def fetch(page: int, per_page: int) -> FakePage:
+        seen.append((page, per_page))
+        return await fake.fetch(page, per_page)
+
+    got = await Paginator(fetch, per_page=7, prefetch=0).collect()
+    assert ids(got) == ids(fake.items)
+    assert seen == [(p, 7) for p in range(1, 15)]
+
+
+# -- prefetch ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_order_is_kept_under_random_latencies(seed: int) -> None:
+    rng = random.Random(seed)
+    fake = FakeList(1003, latency=lambda page: rng.random() * 0.002)
+    walk = Paginator(fake.fetch, per_page=37, prefetch=5)
+    assert ids(await drain(walk)) == ids(fake.items)
+    fake2 = FakeList(1003, latency=lambda page: rng.random() * 0.002)
+    pages = await drain(Paginator(fake2.fetch, per_page=37, prefetch=5).pages())
+    assert [p.page for p in pages] == list(range(1, 29))
+    assert ids(i for p in pages for i in p.items) == ids(fake2.items)
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 4, 10])
+async def test_fetches_overlap_up_to_prefetch_and_never_more(prefetch: int) -> None:
+    fake = FakeList(2000, latency=0.001)
+    got = await Paginator(fake.fetch, prefetch=prefetch).collect()
+    assert len(got) == 2000
+    # 20 pages: with prefetch=4, four fetches run at once, so the walk takes ~6 latencies, not 20.
+    assert fake.max_in_flight == max(1, prefetch)
+
+
+@pytest.mark.parametrize("prefetch", [0, 2, 5])
+async def test_at_most_prefetch_plus_one_pages_are_held(prefetch: int) -> None:
+    fake = FakeList(1000)
+    walk = Paginator(fake.fetch, per_page=50, prefetch=prefetch)
+    held_max = 0
+    async for index, _item in _enumerate(walk):
+        if index % 50 == 25:
+            # A slow consumer: let every fetch started so far finish before going on.
+            await until(lambda: not walk._tasks)
+        held = fake.completed - index // 50  # pages served but not yet fully consumed
+        assert held <= prefetch + 1
+        held_max = max(held_max, held)
+    assert held_max == prefetch + 1
+
+
+async def _enumerate(iterator: AsyncIterable[Item]) -> AsyncIterator[tuple[int, Item]]:
+    index = 0
+    async for item in iterator:
+        yield index, item
+        index += 1
+
+
+# -- releasing --------------------------------------------------------------------------------
+
+
+async def test_break_cancels_the_fetches_in_flight_at_once() -> None:
+    fake = FakeList(1000)
+    fake.block = set(range(2, 11))
+    before = asyncio.all_tasks()
+    walk = Paginator(fake.fetch, prefetch=4)
+    count = 0
+    async for _item in walk:
+        count += 1
+        if count == 1:
+            await until(lambda: fake.in_flight == 4)  # pages 2-5 are being fetched
+        if count == 30:
+            break
+    # The iterator was freed by the break; its finalizer cancelled the four fetches.
+    assert all(t.done() or t.cancelling() for t in asyncio.all_tasks() - before)
+    await until(lambda: fake.in_flight == 0)
+    assert sorted(fake.cancelled) == [2, 3, 4, 5]
+    assert asyncio.all_tasks() == before
+    assert (walk.items_yielded, walk.next_page) == (30, 1)
+    await walk.aclose()  # still fine, and idempotent
+
+
+@pytest.mark.parametrize("how", ["aclose", "async with", "iterator aclose"])
+async def test_closing_cancels_and_waits_for_the_fetches(how: str) -> None:
+    fake = FakeList(1000)
+    fake.block = set(range(2, 11))
+    before = asyncio.all_tasks()
+    walk = Paginator(fake.fetch, prefetch=3)
+    if how == "async with":
+        async with walk as entered:
+            assert entered is walk
+            it = aiter(walk)  # kept alive on purpose: closing must not depend on the GC
+            await anext(it)
+            await until(lambda: fake.in_flight == 3)
+    else:
+        it = aiter(walk)
+        await anext(it)
+        await until(lambda: fake.in_flight == 3)
+        if how == "aclose":
+            await walk.aclose()
+        else:
+            await it.aclose()  # type: ignore[attr-defined]
+    # No loop iteration needed: closing waited for the cancelled fetches.
+    assert fake.in_flight == 0
+    assert sorted(fake.cancelled) == [2, 3, 4]
+    assert asyncio.all_tasks() == before
+    with pytest.raises(StopAsyncIteration):
+        await anext(it)
+    await walk.aclose()
+
+
+async def test_a_dropped_iterator_is_released() -> None:
+    fake = FakeList(1000)
+    fake.block = set(range(2, 11))
+    walk = Paginator(fake.fetch, prefetch=2)
+    it = aiter(walk)
+    await anext(it)
+    await until(lambda: fake.in_flight == 2)
+    del it
+    await until(lambda: fake.in_flight == 0)
+    assert sorted(fake.cancelled) == [2, 3]
+
+
+async def test_anext_of_a_fresh_iterator_keeps_it_alive_while_it_runs() -> None:
+    fake = FakeList(300)
+    walk = Paginator(fake.fetch, prefetch=2)
+    first = await anext(aiter(walk))  # the iterator is dropped right after this
+    assert first == fake.items[0]
+    await until(lambda: fake.in_flight == 0)
+    assert walk.items_yielded == 1
+
+
+async def test_abandoning_from_another_thread_goes_through_the_loop() -> None:
+    fake = FakeList(1000)
+    fake.block = set(range(2, 11))
+    walk = Paginator(fake.fetch, prefetch=2)
+    it = aiter(walk)
+    await anext(it)
+    await until(lambda: fake.in_flight == 2)
+    await asyncio.to_thread(walk._abandon)  # what a GC run in another thread would do
+    await until(lambda: fake.in_flight == 0)
+    assert sorted(fake.cancelled) == [2, 3]
+    with pytest.raises(StopAsyncIteration):
+        await anext(it)
+
+
+async def test_cancelling_the_consumer_cancels_the_fetches() -> None:
+    fake = FakeList(1000)
+    fake.block = set(range(3, 11))
+    walk = Paginator(fake.fetch, prefetch=4)
+    got: list[Item] = []
+
+    async def consume() -> None:
+        async for item in walk:
+            got.append(item)
+
+    consumer = asyncio.create_task(consume())
+    await until(lambda: len(got) == 200 and fake.in_flight == 4)  # waiting for page 3
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    assert fake.in_flight == 0  # already: the paginator waited for them
+    assert sorted(fake.cancelled) == [3, 4, 5, 6]
+    assert walk.next_page == 3
+
+
+async def test_a_timeout_around_the_walk_works() -> None:
+    fake = FakeList(1000)
+    fake.block = {2}
+    walk = Paginator(fake.fetch, prefetch=3)
+    got: list[Item] = []
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.01):
+            async for item in walk:
+                got.append(item)
+    assert len(got) == 100
+    assert fake.in_flight == 0
+    assert 2 in fake.cancelled
+
+
+async def test_a_cancelled_error_from_fetch_page_is_not_swallowed() -> None:
+    fake = FakeList(500)
+    fake.fail[2] = asyncio.CancelledError()
+    with pytest.raises(asyncio.CancelledError):
+        await Paginator(fake.fetch, prefetch=2).collect()
+    assert fake.in_flight == 0
+
+
+async def test_aclose_from_another_task_ends_the_iteration() -> None:
+    fake = FakeList(1000)
+    fake.block = {2}
+    walk = Paginator(fake.fetch, prefetch=0)
+    got: list[Item] = []
+
+    async def consume() -> None:
+        async for item in walk:
+            got.append(item)
+
+    consumer = asyncio.create_task(consume())
+    await until(lambda: len(got) == 100 and fake.in_flight == 1)
+    await walk.aclose()
+    await consumer  # ends normally
+    assert fake.cancelled == [2]
+    assert walk.next_page == 2
+
+
+@pytest.mark.parametrize("prefetch", [0, 1])
+@pytest.mark.parametrize("mode", ["items", "pages"])
+async def test_a_walk_closed_while_a_page_was_on_its_way_stops_cleanly(
+    mode: str, prefetch: int
+) -> None:
+    fake = FakeList(1000)
+    walk: Paginator[Item]
+
+    async def fetch(page: int, per_page: int) -> FakePage:
+        result = await fake.fetch(page, per_page)
+        if page == 2:
+            # As if aclose() ran after the answer came, before the consumer's turn.
+            asyncio.get_running_loop().call_soon(walk._finish)
+        return result
+
+    walk = Paginator(fetch, prefetch=prefetch)
+    if mode == "items":
+        assert len(await drain(walk)) == 100
+    else:
+        assert len(await drain(walk.pages())) == 1
+    assert fake.calls[:2] == [1, 2]
+
+
+async def test_the_pages_iterator_can_be_closed() -> None:
+    fake = FakeList(1000)
+    fake.block = set(range(2, 11))
+    walk = Paginator(fake.fetch, prefetch=2)
+    pages = walk.pages()
+    await anext(pages)
+    await until(lambda: fake.in_flight == 2)
+    await pages.aclose()  # type: ignore[attr-defined]
+    assert fake.in_flight == 0
+    assert walk.next_page == 2
+
+
+def test_a_dropped_iterator_after_its_loop_closed() -> None:
+    fake = FakeList(1000)
+    walk = Paginator(fake.fetch, prefetch=0)
+    loop = asyncio.new_event_loop()
+    it = aiter(walk)
+    try:
+        loop.run_until_complete(anext(it))
+    finally:
+        loop.close()
+    del it  # the finalizer must not touch the closed loop
+    assert "closed" in repr(walk)
+
+
+async def test_two_consumers_at_once_are_refused() -> None:
+    fake = FakeList(300)
+    fake.block = {1}
+    walk = Paginator(fake.fetch)
+    it = aiter(walk)
+
+    async def take() -> Item:
+        return await anext(it)
+
+    first = asyncio.create_task(take())
+    await until(lambda: fake.in_flight == 1)
+    with pytest.raises(RuntimeError, match="already being awaited"):
+        await anext(it)
+    fake.release.set()
+    assert await first == fake.items[0]
+    await walk.aclose()
+
+
+# -- lists that change during the walk --------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefetch", [0, 4])
+async def test_an_insert_repeats_an_item_which_is_dropped(
+    prefetch: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeList(500)
+    original = ids(fake.items)
+    fake.before[3] = lambda f: f.insert()  # pushes page 2's last item onto page 3
+    walk = Paginator(fake.fetch, prefetch=prefetch, description="GET /v1/workflow")
+    with caplog.at_level(logging.WARNING, logger="comfycontrol_async"):
+        got = ids(await drain(walk))
+    assert got == original  # each once, in order; the new item is at the head, behind us
+    assert walk.duplicates_dropped == 1
+    assert (walk.first_total, walk.total, walk.total_changed) == (500, 501, True)
+    assert walk.totals_seen == [500, 501]
+    assert sorted(fake.calls) == [1, 2, 3, 4, 5, 6]  # 501 items: a 6th page appeared
+    [record] = [r for r in caplog.records if r.name == "comfycontrol_async"]
+    assert record.levelno == logging.WARNING
+    assert "GET /v1/workflow" in record.getMessage()
+    assert "500 -> 501" in record.getMessage()
+
+
+async def test_many_inserts_between_two_pages_are_all_dropped() -> None:
+    fake = FakeList(500)
+    original = ids(fake.items)
+    fake.before[3] = lambda f: f.insert(150)  # more than a page
+    walk = Paginator(fake.fetch, prefetch=0)
+    got = ids(await drain(walk))
+    assert got == original
+    assert walk.duplicates_dropped == 150
+
+
+async def test_strict_raises_list_changed_before_the_changed_page() -> None:
+    fake = FakeList(500)
+    fake.before[3] = lambda f: f.insert()
+    walk = Paginator(fake.fetch, strict=True, prefetch=2)
+    got: list[Item] = []
+    with pytest.raises(ListChangedError) as info:
+        async for item in walk:
+            got.append(item)
+    err = info.value
+    assert (err.old_total, err.new_total) == (500, 501)
+    assert (err.next_page, err.items_yielded) == (3, 200)
+    assert len(got) == 200
+    assert walk.total_changed
+    assert fake.in_flight == 0
+
+
+async def test_strict_applies_to_pages_too() -> None:
+    fake = FakeList(500)
+    fake.before[2] = lambda f: f.delete(0)
+    with pytest.raises(ListChangedError, match="strict=True"):
+        await drain(Paginator(fake.fetch, strict=True).pages())
+
+
+async def test_strict_with_no_change_walks_normally() -> None:
+    fake = FakeList(500)
+    assert ids(await Paginator(fake.fetch, strict=True).collect()) == ids(fake.items)
+
+
+@pytest.mark.parametrize("prefetch", [0, 4])
+async def test_settle_yields_the_items_added_during_the_walk(prefetch: int) -> None:
+    fake = FakeList(500)
+    original = ids(fake.items)
+    added: list[Item] = []
+    fake.before[3] = lambda f: added.extend(f.insert(2))
+    fake.before[5] = lambda f: added.extend(f.insert(1))
+    walk = Paginator(fake.fetch, prefetch=prefetch, settle=True)
+    got = ids(await drain(walk))
+    # Everything once; the additions last, newest first, as the list has them.
+    assert got == original + ids(fake.items[:3])
+    assert sorted(ids(added)) == sorted(got[500:])
+    assert walk.items_settled == 3
+    assert fake.calls.count(1) == 2  # page 1 re-read once
+
+
+async def test_settle_reads_more_than_one_page_when_many_were_added() -> None:
+    fake = FakeList(300)
+    original = ids(fake.items)
+    fake.before[3] = lambda f: f.insert(130)
+    walk = Paginator(fake.fetch, prefetch=0, settle=True)
+    got = ids(await drain(walk))
+    assert got == original + ids(fake.items[:130])
+    assert fake.calls == [1, 2, 3, 4, 5, 1, 2]
+
+
+async def test_settle_on_a_list_that_did_not_change_costs_one_request() -> None:
+    fake = FakeList(250)
+    walk = Paginator(fake.fetch, settle=True)
+    assert ids(await walk.collect()) == ids(fake.items)
+    assert sorted(fake.calls) == [1, 1, 2, 3]
+    assert walk.items_settled == 0
+
+
+async def test_settle_on_a_list_that_was_empty() -> None:
+    fake = FakeList(0)
+    # The first page says 0; three items arrive before the settle pass reads page 1.
+    fake.on_call = lambda f, page: f.insert(3) if len(f.calls) == 2 else None
+    walk = Paginator(fake.fetch, settle=True)
+    assert ids(await walk.collect()) == ids(fake.items)
+    assert fake.calls == [1, 1]
+    assert walk.items_settled == 3
+
+
+async def test_settle_reads_no_more_pages_than_the_cap() -> None:
+    fake = FakeList(10)
+    fake.on_call = _on_call(2, lambda f: f.insert(100))  # just before the settle pass
+    walk = Paginator(fake.fetch, per_page=10, settle=True)
+    got = await walk.collect()
+    assert fake.calls == [1, 1, 2, 3, 4, 5, 6]  # the cap: 1 page announced, x2, +4
+    assert walk.items_settled == 60
+    assert len(got) == 70
+
+
+async def test_settle_is_not_run_when_max_items_stopped_the_walk() -> None:
+    fake = FakeList(500)
+    fake.before[2] = lambda f: f.insert()
+    got = await Paginator(fake.fetch, settle=True, max_items=150, prefetch=0).collect()
+    assert len(got) == 150
+    assert fake.calls == [1, 2]
+
+
+@pytest.mark.parametrize("prefetch", [0, 4])
+async def test_a_delete_skip_is_recovered_in_order(prefetch: int) -> None:
+    fake = FakeList(500)
+    original = ids(fake.items)
+    fake.before[3] = lambda f: f.delete(10)  # pulls page 3's first item up onto page 2
+    walk = Paginator(fake.fetch, prefetch=prefetch)
+    got = ids(await drain(walk))
+    assert got == original  # item 10 was yielded before it went; item 200 was recovered
+    assert (walk.items_recovered, walk.rereads) == (1, 1)
+    assert (walk.first_total, walk.total) == (500, 499)
+    # One extra request: a small window of the list around the end of page 2, read with a
+    # page size of its own.
+    assert len(fake.calls) == 6
+    [(window, size)] = [(p, s) for p, s in zip(fake.calls, fake.sizes, strict=True) if s != 100]
+    assert (window - 1) * size <= 196 and window * size >= 201
+
+
+async def test_a_larger_delete_is_recovered_across_pages() -> None:
+    fake = FakeList(1000)
+    original = ids(fake.items)
+    fake.before[4] = lambda f: [f.delete(5) for _ in range(130)]  # more than a page
+    walk = Paginator(fake.fetch, prefetch=0)
+    got = ids(await drain(walk))
+    assert got == original[:5] + original[5:135] + original[135:]
+    assert walk.items_recovered == 130
+
+
+async def test_a_delete_between_the_page_and_its_re_read_is_covered() -> None:
+    fake = FakeList(500)
+    original = ids(fake.items)
+    fake.before[3] = lambda f: f.delete(10)
+    fake.on_call = lambda f, page: f.delete(0) if len(f.calls) == 4 else None  # the re-read
+    got = ids(await drain(Paginator(fake.fetch, prefetch=0)))
+    assert got == original
+
+
+async def test_a_drop_to_a_short_list_is_recovered() -> None:
+    fake = FakeList(1000)
+    original = ids(fake.items)
+    fake.before[8] = lambda f: [f.delete(0) for _ in range(600)]  # page 8 is now empty
+    walk = Paginator(fake.fetch, prefetch=0)
+    assert ids(await drain(walk)) == original
+    assert walk.items_recovered == 300
+    assert len(fake.calls) == 8 + 5  # windows of the list's end, right to left
+
+
+async def test_a_drop_beyond_the_re_read_limit_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeList(3000)
+    original = ids(fake.items)
+    fake.before[14] = lambda f: [f.delete(0) for _ in range(1200)]
+    walk = Paginator(fake.fetch, prefetch=0)
+    with caplog.at_level(logging.WARNING, logger="comfycontrol_async"):
+        got = ids(await drain(walk))
+    assert "some items may have been skipped" in caplog.text
+    assert len(fake.calls) == 14 + 8 + 4  # at most 8 windows of up to 100 items re-read
+    recovered = walk.items_recovered
+    assert 500 < recovered < 800
+    # The 1,200 items skipped: the ones nearest the boundary were found, in order.
+    assert got == original[:1300] + original[2500 - recovered :]
+
+
+@pytest.mark.parametrize("deletes", [1, 3])
+async def test_a_skip_between_pages_answered_out_of_order_is_found(deletes: int) -> None:
+    # Page 3 is answered first; then two items are added at the head and some far below are
+    # deleted; then page 2 is answered. Page 2 now ends two items before page 3 begins, so two
+    # items were skipped, while the total went from 500 to 501 or 499: a drop from page 2 to
+    # page 3 in the first case, a rise in the second. Both are found by their content.
+    fake = FakeList(500, snapshot="response")
+    original = ids(fake.items)
+    fake.block = {2}
+    walk = Paginator(fake.fetch, prefetch=2)
+    it = aiter(walk)
+    await anext(it)
+    await until(lambda: fake.completed == 2)  # pages 1 and 3
+    fake.insert(2)
+    gone = {fake.delete(450).id for _ in range(deletes)}
+    fake.release.set()
+    got = [original[0], *ids([x async for x in it])]
+    assert got == [i for i in original if i not in gone]
+    assert walk.items_recovered == 2  # the last two items of page 2 as it was
+    assert walk.rereads <= 3  # one small window per boundary checked
+
+
+def _on_call(number: int, change: Callable[[FakeList], object]) -> Callable[[FakeList, int], None]:
+    """A change made just before the ``number``-th call is answered."""
+
+    def hook(f: FakeList, page: int) -> None:
+        if len(f.calls) == number:
+            change(f)
+
+    return hook
+
+
+@pytest.mark.parametrize(
+    ("change", "description"),
+    [
+        (lambda f: f.insert(10), "the anchors moved further on"),
+        (lambda f: f.insert(150), "the anchors moved more than a window further on"),
+        (lambda f: [f.delete(0) for _ in range(10)], "the anchors moved back"),
+        (lambda f: [f.delete(0) for _ in range(150)], "the anchors moved more than a window back"),
+    ],
+)
+async def test_the_skip_is_found_when_the_list_moved_again_before_the_re_read(
+    change: Callable[[FakeList], object], description: str
+) -> None:
+    fake = FakeList(500)
+    original = ids(fake.items)
+    fake.before[3] = lambda f: f.delete(10)  # skips item 200
+    fake.on_call = _on_call(4, change)  # the re-read sees a list moved by many more items
+    walk = Paginator(fake.fetch, prefetch=0)
+    # The items deleted were yielded before; the ones moved up by the later deletions are
+    # found at the next boundary.
+    assert ids(await drain(walk)) == original, description
+    assert walk.items_recovered >= 1
+
+
+async def test_a_skip_whose_anchor_items_were_all_deleted_is_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = FakeList(300)
+    fake.before[3] = lambda f: f.delete(10)  # skips item 200
+    # Before the re-read, every item of page 3 goes: nothing marks the end of the skip.
+    fake.on_call = _on_call(4, lambda f: f.items.__delitem__(slice(200, None)))
+    walk = Paginator(fake.fetch, prefetch=0)
+    with caplog.at_level(logging.WARNING, logger="comfycontrol_async"):
+        got = ids(await drain(walk))
+    assert "may be missing" in caplog.text
+    assert len(got) == 200 + 99  # pages 1-2, and page 3 as it was read
+
+
+async def test_a_list_emptied_before_the_re_read() -> None:
+    fake = FakeList(300)
+    fake.before[3] = lambda f: f.delete(10)
+    fake.on_call = _on_call(4, lambda f: f.items.clear())
+    walk = Paginator(fake.fetch, prefetch=0)
+    assert len(await walk.collect()) == 299
+    assert walk.rereads == 1
+
+
+async def test_a_skip_at_the_end_of_a_list_that_lost_its_last_page() -> None:
+    fake = FakeList(300)
+    original = ids(fake.items)
+    # Page 3 comes back empty after 120 deletions from the head; the last 180 items are now
+    # pages 1-2, and everything after the last item yielded was skipped.
+    fake.before[3] = lambda f: [f.delete(0) for _ in range(120)]
+    walk = Paginator(fake.fetch, per_page=100, prefetch=0)
+    assert ids(await drain(walk)) == original
+    assert walk.items_recovered == 100
+
+
+async def test_a_skip_at_the_end_found_after_the_list_grew_back() -> None:
+    fake = FakeList(300)
+    original = ids(fake.items)
+    fake.before[3] = lambda f: [f.delete(0) for _ in range(120)]  # page 3 comes back empty
+    fake.on_call = _on_call(4, lambda f: f.insert(300))  # ...and the skipped run moves down
+    walk = Paginator(fake.fetch, prefetch=0)
+    assert ids(await drain(walk)) == original
+    assert walk.items_recovered == 100
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("change", ["insert", "delete", "mixed"])
+async def test_a_list_changing_all_along_yields_no_repeat_and_skips_nothing(
+    seed: int, change: str
+) -> None:
+    rng = random.Random(seed)
+    # Read after a random latency, so concurrent pages see the list in any order.
+    fake = FakeList(600, latency=lambda page: rng.random() * 0.002, snapshot="response")
+    original = ids(fake.items)
+    deleted: set[str] = set()
+
+    def mutate(f: FakeList, page: int) -> None:
+        if rng.random() < 0.5:
+            return
+        for _ in range(rng.randint(1, 3)):
+            if change == "insert" or (change == "mixed" and rng.random() < 0.5):
+                f.insert()
+            elif f.items:
+                deleted.add(f.delete(rng.randrange(len(f.items))).id)
+
+    fake.on_call = mutate
+    walk = Paginator(fake.fetch, per_page=25, prefetch=4)
+    got = ids(await drain(walk))
+    assert len(got) == len(set(got))  # never twice
+    kept = [i for i in original if i not in deleted]
+    assert set(kept) <= set(got)  # never skipped
+    kept_set = set(kept)
+    assert [i for i in got if i in kept_set] == kept  # in list order
+    assert walk.total_changed
+
+
+async def test_dedup_memory_is_bounded_on_long_walks() -> None:
+    n = 60_000
+
+    async def fetch(page: int, per_page: int) -> FakePage:
+        start = (page - 1) * per_page
+        items = [Item(str(k)) for k in range(start, min(n, start + per_page))]
+        return FakePage(items, n, page, per_page)
+
+    walk = Paginator(fetch, prefetch=2)
+    count = peak = 0
+    async for _item in walk:
+        count += 1
+        if count % 500 == 0:
+            peak = max(peak, len(walk._seen), len(walk._window))
+    assert count == n
+    assert peak == walk._window_size == 2_000
+
+
+async def test_the_dedup_key_is_configurable() -> None:
+    fake = FakeList(10)
+    fake.items = [Item(f"{k % 5}") for k in range(10)]
+    got = await Paginator(fake.fetch, key=lambda item: item.id, per_page=3).collect()
+    assert ids(got) == ["0", "1", "2", "3", "4"]
+
+
+async def test_pages_are_raw() -> None:
+    fake = FakeList(500)
+    fake.before[3] = lambda f: f.insert()
+    walk = Paginator(fake.fetch, prefetch=0)
+    pages = await drain(walk.pages())
+    assert [p.page for p in pages] == [1, 2, 3, 4, 5, 6]
+    flat = ids(i for p in pages for i in p.items)
+    assert len(flat) == 501  # the repeat is kept: pages are as the server sent them
+    assert walk.duplicates_dropped == 0
+    assert walk.items_yielded == 501
+    assert walk.total_changed
+
+
+async def test_pages_with_max_items_stop_after_the_page_that_reaches_it() -> None:
+    fake = FakeList(1234)
+    walk = Paginator(fake.fetch, max_items=150)
+    pages = await drain(walk.pages())
+    assert [len(p.items) for p in pages] == [100, 100]
+    assert sorted(fake.calls) == [1, 2]
+    assert walk.next_page == 3
+
+
+# -- errors and resuming ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefetch", [0, 3])
+async def test_a_failure_says_where_to_resume_and_keeps_its_type(prefetch: int) -> None:
+    fake = FakeList(1234)
+    original = server_error()
+    fake.fail[5] = original
+    walk = Paginator(fake.fetch, prefetch=prefetch, description="GET /v1/runner")
+    got: list[Item] = []
+    with pytest.raises(PaginationError) as info:
+        async for item in walk:
+            got.append(item)
+    err = info.value
+    assert isinstance(err, ServerError)  # ``except ServerError`` still works
+    assert err.__cause__ is original
+    assert (err.status, err.body, err.message) == (503, "<html>busy</html>", "unavailable")
+    assert (err.next_page, err.items_yielded) == (5, 400)
+    assert walk.next_page == 5
+    assert len(got) == 400
+    assert "503 unavailable" in str(err)
+    assert "GET /v1/runner" in str(err)
+    assert "resume with start_page=5" in str(err)
+    assert type(err).__name__ == "PaginationError[ServerError]"
+    assert fake.in_flight == 0
+    rest = await Paginator(fake.fetch, start_page=err.next_page).collect()
+    assert ids(got + rest) == ids(fake.items)  # exactly the rest
+
+
+async def test_a_failure_on_the_first_page_is_catchable_by_its_own_type() -> None:
+    fake = FakeList(10)
+    fake.fail[1] = NotFoundError("no such list", status=404, method="GET", url="u")
+    with pytest.raises(NotFoundError) as info:
+        await Paginator(fake.fetch).collect()
+    assert isinstance(info.value, PaginationError)
+    assert (info.value.next_page, info.value.items_yielded) == (1, 0)
+
+
+async def test_a_failure_in_pages_mode() -> None:
+    fake = FakeList(500)
+    fake.fail[3] = APIConnectionError("reset", method="GET", url="u")
+    walk = Paginator(fake.fetch, prefetch=2)
+    seen: list[int] = []
+    with pytest.raises(APIConnectionError) as info:
+        async for page in walk.pages():
+            seen.append(len(page.items))
+    assert seen == [100, 100]
+    assert isinstance(info.value, PaginationError)
+    assert (info.value.next_page, info.value.items_yielded) == (3, 200)
+
+
+async def test_a_failed_prefetched_page_stops_further_prefetch() -> None:
+    fake = FakeList(2000)
+    fake.fail[3] = server_error()
+    fake.block = {2}
+    walk = Paginator(fake.fetch, prefetch=3)
+    it = aiter(walk)
+    await anext(it)
+    await until(lambda: 3 not in fake.fail and fake.in_flight == 1)  # 3 failed, 2 waits
+    fake.release.set()
+    with pytest.raises(ServerError):
+        while True:
+            await anext(it)
+    assert max(fake.calls) == 4  # nothing scheduled past the failure
+
+
+@pytest.mark.parametrize(
+    "error",
+    [server_error(), NotFoundError("gone", status=404), APIConnectionError("reset", url="u")],
+)
+async def test_the_resumable_error_pickles(error: ComfyControlError) -> None:
+    fake = FakeList(300)
+    fake.fail[2] = error
+    with pytest.raises(PaginationError) as info:
+        await Paginator(fake.fetch).collect()
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert type(copy) is type(info.value)
+    assert isinstance(copy, type(error))
+    assert (copy.next_page, copy.items_yielded) == (2, 100)
+    assert str(copy) == str(info.value)
+
+
+async def test_an_error_from_a_nested_walk_is_wrapped_plainly() -> None:
+    inner_fake = FakeList(10)
+    inner_fake.fail[1] = server_error()
+    inner = Paginator(inner_fake.fetch)
+    with pytest.raises(PaginationError) as inner_info:
+        await inner.collect()
+
+    async def fetch(page: int, per_page: int) -> FakePage:
+        raise inner_info.value
+
+    with pytest.raises(PaginationError, match="resume with start_page=1") as info:
+        await Paginator(fetch).collect()
+    assert info.value.__cause__ is inner_info.value
+
+
+async def test_an_error_class_that_cannot_be_combined_is_wrapped_plainly() -> None:
+    class Odd(ComfyControlError):
+        def __new__(cls, message: str, code: int) -> Odd:
+            return super().__new__(cls, message)
+
+        def __init__(self, message: str, code: int) -> None:
+            super().__init__(message)
+            self.code = code
+
+    original = Odd("odd", 7)
+    fake = FakeList(300)
+    fake.fail[2] = original
+    with pytest.raises(PaginationError, match="Odd: odd") as info:
+        await Paginator(fake.fetch).collect()
+    assert not isinstance(info.value, Odd)
+    assert info.value.__cause__ is original
+    assert (info.value.next_page, info.value.items_yielded) == (2, 100)
+
+
+async def test_other_exceptions_pass_through_untouched() -> None:
+    fake = FakeList(500)
+    boom = KeyError("bug")
+    fake.fail[2] = boom
+    with pytest.raises(KeyError) as info:
+        await Paginator(fake.fetch, prefetch=2).collect()
+    assert info.value is boom
+    assert fake.in_flight == 0
+
+
+async def test_a_failing_key_function_releases_the_walk() -> None:
+    fake = FakeList(500)
+    fake.block = set(range(2, 11))
+    walk = Paginator(fake.fetch, key=lambda item: item.missing, prefetch=2)  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        await walk.collect()
+    assert fake.calls == [1]
+
+
+# -- arguments and lifecycle ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"per_page": 0}, ValueError),
+        ({"per_page": MAX_PER_PAGE + 1}, ValueError),
+        ({"start_page": 0}, ValueError),
+        ({"max_items": -1}, ValueError),
+        ({"prefetch": -1}, ValueError),
+        ({"settle": True, "start_page": 2}, ValueError),
+        ({"per_page": 10.0}, TypeError),
+        ({"per_page": True}, TypeError),
+        ({"max_items": "5"}, TypeError),
+        ({"key": "id"}, TypeError),
+    ],
+)
+def test_bad_arguments_raise_before_any_request(kwargs: dict[str, Any], error: type) -> None:
+    fake = FakeList(10)
+    with pytest.raises(error):
+        Paginator(fake.fetch, **kwargs)
+    assert fake.calls == []
+
+
+def test_fetch_page_must_be_callable() -> None:
+    with pytest.raises(TypeError):
+        Paginator("nope")  # type: ignore[arg-type]
+
+
+def test_a_paginator_is_made_without_an_event_loop() -> None:
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()
+    fake = FakeList(10)
+    walk = Paginator(fake.fetch)
+    assert walk.requests_made == 0
+    assert walk.total is None
+    assert walk.next_page == 1
+    assert "0 items yielded" in repr(walk)
+
+
+async def test_a_paginator_is_single_use() -> None:
+    fake = FakeList(150)
+    walk = Paginator(fake.fetch)
+    assert len(await walk.collect()) == 150
+    with pytest.raises(RuntimeError, match="single-use"):
+        aiter(walk)
+    with pytest.raises(RuntimeError, match="single-use"):
+        walk.pages()
+    with pytest.raises(RuntimeError, match=r"with collect\(\)"):
+        await walk.collect()
+    other = Paginator(fake.fetch)
+    aiter(other)
+    with pytest.raises(RuntimeError, match="with async for"):
+        await other.collect()
+
+
+async def test_a_paginator_closed_before_use_cannot_be_iterated() -> None:
+    fake = FakeList(10)
+    walk = Paginator(fake.fetch)
+    await walk.aclose()
+    await walk.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        aiter(walk)
+    assert fake.calls == []
+
+
+async def test_an_exhausted_iterator_stays_exhausted() -> None:
+    fake = FakeList(150)
+    walk = Paginator(fake.fetch)
+    it = aiter(walk)
+    assert len(await drain(it)) == 150
+    with pytest.raises(StopAsyncIteration):
+        await anext(it)
+    assert "closed" in repr(walk)
+    pages_it = Paginator(fake.fetch).pages()
+    assert len(await drain(pages_it)) == 2
+    with pytest.raises(StopAsyncIteration):
+        await anext(pages_it)
+    assert aiter(pages_it) is pages_it
