@@ -12,7 +12,11 @@ from comfycontrol_async import ComfyControl
 from comfycontrol_async._converter import set_strict
 from comfycontrol_async.testing import FakeComfyControl
 
-EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "api" / "examples"
+# The published example payloads: from ../shared/api/examples beside the repository when it is
+# there (as in CI), else from the copy in tests/examples, which test_core keeps identical.
+SHARED_EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "api" / "examples"
+VENDORED_EXAMPLES = Path(__file__).resolve().parent / "examples"
+EXAMPLES = SHARED_EXAMPLES if SHARED_EXAMPLES.is_dir() else VENDORED_EXAMPLES
 
 set_strict(True)
 

@@ -13,7 +13,6 @@ import json
 import pickle
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -49,10 +48,7 @@ from comfycontrol_async.models import (
     WorkflowSummary,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "api" / "examples"
-requires_examples = pytest.mark.skipif(
-    not EXAMPLES.is_dir(), reason=f"the API examples are not at {EXAMPLES}"
-)
+from .conftest import EXAMPLES
 
 LENIENT = make_converter(strict=False)
 STRICT = make_converter(strict=True)
@@ -187,7 +183,6 @@ EXAMPLE_MODELS = {
 }
 
 
-@requires_examples
 def test_every_model_example_is_covered() -> None:
     names = {
         p.name
@@ -197,7 +192,6 @@ def test_every_model_example_is_covered() -> None:
     assert names == set(EXAMPLE_MODELS)
 
 
-@requires_examples
 @both_modes
 def test_user_get(conv: cattrs.Converter) -> None:
     user = decode(example("user-get.json"), User, converter=conv)
@@ -213,7 +207,6 @@ def test_user_get(conv: cattrs.Converter) -> None:
     )
 
 
-@requires_examples
 @both_modes
 def test_runner_get_create_update(conv: cattrs.Converter) -> None:
     got = decode(example("runners-get.json"), Runner, converter=conv)
@@ -239,7 +232,6 @@ def test_runner_get_create_update(conv: cattrs.Converter) -> None:
     assert updated.updated_at == utc(2024, 1, 16, 14, 20)
 
 
-@requires_examples
 @both_modes
 def test_runners_list(conv: cattrs.Converter) -> None:
     page = decode_page(
@@ -256,7 +248,6 @@ def test_runners_list(conv: cattrs.Converter) -> None:
     assert page.extra == {}
 
 
-@requires_examples
 @both_modes
 def test_managed_runners(conv: cattrs.Converter) -> None:
     one = decode(example("managed-runners-get.json"), ManagedRunner, converter=conv)
@@ -283,7 +274,6 @@ def test_managed_runners(conv: cattrs.Converter) -> None:
     assert page.items[1].tags == ["managed", "gpu-rtx4090", "standard"]
 
 
-@requires_examples
 @both_modes
 def test_managed_runner_stats(conv: cattrs.Converter) -> None:
     stats = decode(example("managed-runners-stats.json"), RunnerStats, converter=conv)
@@ -315,7 +305,6 @@ def test_managed_runner_stats(conv: cattrs.Converter) -> None:
     assert stats.extra == {}
 
 
-@requires_examples
 @both_modes
 def test_runner_history(conv: cattrs.Converter) -> None:
     history = decode_list(example("runners-history.json"), WorkflowSummary, converter=conv)
@@ -334,7 +323,6 @@ def test_runner_history(conv: cattrs.Converter) -> None:
     assert running.tags == ["controlnet", "test"]
 
 
-@requires_examples
 @both_modes
 def test_templates_list(conv: cattrs.Converter) -> None:
     page = decode_page(
@@ -478,7 +466,6 @@ def test_bare_arrays(conv: cattrs.Converter) -> None:
 # --- what the decoded objects are ----------------------------------------------------------
 
 
-@requires_examples
 @both_modes
 def test_decoded_objects_equal_constructed_ones(conv: cattrs.Converter) -> None:
     # The fast path builds instances without the models' __init__: they must be the same.
@@ -1174,7 +1161,6 @@ def test_stats_repr_hides_argv_and_secrets() -> None:
 # --- repr of decoded runners -------------------------------------------------------------------
 
 
-@requires_examples
 @both_modes
 def test_decoded_runner_never_shows_its_token(conv: cattrs.Converter) -> None:
     runners = [

@@ -6,7 +6,6 @@ import json
 import pickle
 import random
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from multidict import CIMultiDict
@@ -39,13 +38,21 @@ from comfycontrol_async._core import (
     parse_retry_after,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "api" / "examples"
+from .conftest import EXAMPLES, VENDORED_EXAMPLES
+
 BASE = parse_base_url("https://api.comfycontrol.app")
 
 
 def answer(status: int, body: bytes | str = b"", **headers: str) -> Answer:
     raw = body.encode() if isinstance(body, str) else body
     return Answer(status=status, headers=CIMultiDict(headers), body=raw)
+
+
+def test_vendored_examples_are_the_published_ones() -> None:
+    vendored = {p.name: p.read_bytes() for p in VENDORED_EXAMPLES.glob("*.json")}
+    published = {p.name: p.read_bytes() for p in EXAMPLES.glob("*.json")}
+    assert len(vendored) == 16
+    assert vendored == published
 
 
 class TestUrls:

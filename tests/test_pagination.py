@@ -972,6 +972,24 @@ async def test_a_failed_prefetched_page_stops_further_prefetch() -> None:
     assert max(fake.calls) == 4  # nothing scheduled past the failure
 
 
+async def test_a_failed_page_never_reached_leaves_no_unretrieved_exception() -> None:
+    fake = FakeList(1000)
+    fake.fail[2] = server_error(500)
+    fake.fail[4] = server_error(502)  # fails too, but the walk stops at page 2
+    fake.block = {2}
+    walk = Paginator(fake.fetch, prefetch=4)
+    it = aiter(walk)
+    await anext(it)
+    await until(lambda: 4 not in fake.fail and fake.in_flight == 1)
+    fake.release.set()
+    with pytest.raises(ServerError) as info:
+        while True:
+            await anext(it)
+    assert info.value.status == 500
+    del it, info
+    # The fixture checks that page 4's exception was not reported as never retrieved.
+
+
 @pytest.mark.parametrize(
     "error",
     [server_error(), NotFoundError("gone", status=404), APIConnectionError("reset", url="u")],

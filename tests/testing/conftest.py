@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,7 +13,7 @@ from multidict import CIMultiDictProxy
 
 from comfycontrol_async.testing import FakeComfyControl, ManualClock, RecordedRequest
 
-EXAMPLES = Path(__file__).parent / "examples"
+from ..conftest import EXAMPLES
 
 
 def example(name: str) -> Any:
