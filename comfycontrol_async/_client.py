@@ -45,7 +45,7 @@ from ._exceptions import (
     RateLimitError,
 )
 from ._logging import body_excerpt, configure_from_env, log, register_secret, verbose
-from ._ratelimit import Pacer, RetryQuota
+from ._ratelimit import Pacer, RetryQuota, Slot
 from ._transport import Transport
 from ._version import __version__
 from .resources._fanout import attempt_counter
@@ -312,7 +312,7 @@ class ComfyControl:
         attempt = 0
         while True:
             attempt += 1
-            await self._wait_for_slot(deadline_at, method, url)
+            slot = await self._wait_for_slot(deadline_at, method, url)
             per_attempt = self._timeout.total
             if deadline_at is not None:
                 remaining = deadline_at - loop.time()
@@ -324,6 +324,7 @@ class ComfyControl:
             try:
                 answer = await self._transport.send(spec, headers=self._auth, timeout=per_attempt)
             except APIConnectionError as err:
+                self._pacer.release(slot)
                 elapsed = loop.time() - started
                 if (
                     isinstance(err, APITimeoutError)
@@ -349,6 +350,9 @@ class ComfyControl:
                     raise
                 await asyncio.sleep(delay)
                 continue
+            finally:
+                # Cancelled or failed or answered: the slot counts one more window from now.
+                self._pacer.release(slot)
             elapsed = loop.time() - started
             log.debug(
                 "%s %s -> %d (attempt %d, %.3f s, request id %s)",
@@ -381,10 +385,9 @@ class ComfyControl:
             log.info("%s %s -> %d, retrying (attempt %d)", method, path, answer.status, attempt)
             await asyncio.sleep(delay)
 
-    async def _wait_for_slot(self, deadline_at: float | None, method: str, url: str) -> None:
+    async def _wait_for_slot(self, deadline_at: float | None, method: str, url: str) -> Slot:
         if deadline_at is None:
-            await self._pacer.acquire()
-            return
+            return await self._pacer.acquire()
         loop = asyncio.get_running_loop()
         remaining = deadline_at - loop.time()
         if remaining <= 0 or self._pacer.delay_for_next() > remaining:
@@ -395,7 +398,7 @@ class ComfyControl:
             )
         try:
             async with asyncio.timeout(remaining):
-                await self._pacer.acquire()
+                return await self._pacer.acquire()
         except TimeoutError:
             raise APITimeoutError(
                 f"{method} {url}: the deadline passed while waiting for a rate-limit slot",
