@@ -43,6 +43,7 @@ from ._exceptions import (
     APITimeoutError,
     ClientClosedError,
     RateLimitError,
+    ResponseValidationError,
 )
 from ._logging import body_excerpt, configure_from_env, log, register_secret, verbose
 from ._ratelimit import Pacer, RetryQuota, Slot
@@ -297,13 +298,9 @@ class ComfyControl:
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Any:
         """Run one logical request and return its parsed JSON (``None`` for an empty body)."""
-        answer = await self._send(spec, deadline=self._deadline(deadline))
-        if not spec.expect_body:
-            # Documented as "200, empty body"; whatever a server puts there is ignored.
-            return None
-        return _core.parse_json_body(answer)
+        return await self._send(spec, deadline=self._deadline(deadline))
 
-    async def _send(self, spec: _core.RequestSpec, *, deadline: float | None) -> _core.Answer:
+    async def _send(self, spec: _core.RequestSpec, *, deadline: float | None) -> Any:
         self._check_open()
         loop = asyncio.get_running_loop()
         deadline_at = None if deadline is None else loop.time() + deadline
@@ -366,8 +363,29 @@ class ComfyControl:
             if self._verbose:
                 log.debug("%s %s answer: %s", method, path, body_excerpt(answer.body))
             if answer.ok:
+                if not spec.expect_body:
+                    # Documented as "200, empty body"; whatever a server puts there is ignored.
+                    self._quota.refill()
+                    return None
+                try:
+                    data = _core.parse_json_body(answer)
+                except ResponseValidationError:
+                    # A 2xx body that is not JSON at all (cut short, an HTML page from a proxy,
+                    # empty) is a fault on the way, not a change of the API: retried like a 5xx.
+                    delay = self._retry_delay(spec, attempt, None, deadline_at)
+                    if delay is None:
+                        raise
+                    log.info(
+                        "%s %s -> %d, not JSON, retrying (attempt %d)",
+                        method,
+                        path,
+                        answer.status,
+                        attempt,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
                 self._quota.refill()
-                return answer
+                return data
             error = _core.error_for(answer, method=method, url=url)
             if isinstance(error, RateLimitError):
                 paused = self._pacer.pause(error.retry_after)

@@ -19,7 +19,15 @@ import sys
 import weakref
 from typing import Any, Final
 
-__all__ = ["REDACTED", "body_excerpt", "log", "redact", "register_secret", "verbose"]
+__all__ = [
+    "REDACTED",
+    "body_excerpt",
+    "log",
+    "redact",
+    "redact_text",
+    "register_secret",
+    "verbose",
+]
 
 log = logging.getLogger("comfycontrol_async")
 
@@ -30,6 +38,18 @@ _SECRET_KEYS: Final = re.compile(
     r"(authorization|token|secret|password|passwd|api[-_]?key|cookie|credential|signature|sig)",
     re.IGNORECASE,
 )
+# In text that is not JSON (a truncated answer): a headers object, even cut short, and any
+# "key": "value" pair whose key names a credential.
+_TEXT_HEADERS: Final = re.compile(r'("headers"\s*:\s*)\{[^}]*(\}|$)', re.IGNORECASE)
+# ... and a server's command line (an argv list, even cut short), which may hold its keys.
+_TEXT_ARGV: Final = re.compile(r'("argv"\s*:\s*)\[[^\]]*(\]|$)', re.IGNORECASE)
+_TEXT_SECRET_PAIR: Final = re.compile(
+    r'("[^"]*(?:authorization|token|secret|password|api[-_]?key|cookie|signature|sig)[^"]*"'
+    r'\s*:\s*)"[^"]*("|$)',
+    re.IGNORECASE,
+)
+# A URL's query string (signed URLs carry their signature there).
+_URL_QUERY: Final = re.compile(r"(https?://[^\s\"'?#]*)\?[^\s\"'#]*", re.IGNORECASE)
 
 
 class _Secret(str):
@@ -99,7 +119,17 @@ def redact(value: Any, *, key: str | None = None) -> Any:
         return {k: redact(v, key=str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
+    if isinstance(value, str) and "?" in value:
+        return redact_text(value)
     return value
+
+
+def redact_text(text: str) -> str:
+    """Text with URL query strings, headers objects, argv lists and credential pairs masked."""
+    text = _URL_QUERY.sub(r"\1?" + REDACTED, text)
+    text = _TEXT_HEADERS.sub(r"\1{" + REDACTED + "}", text)
+    text = _TEXT_ARGV.sub(r'\1"' + REDACTED + '"', text)
+    return _TEXT_SECRET_PAIR.sub(r'\1"' + REDACTED + '"', text)
 
 
 def body_excerpt(body: bytes) -> str:
@@ -108,7 +138,7 @@ def body_excerpt(body: bytes) -> str:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         text = body[:_EXCERPT].decode("utf-8", errors="replace")
-        return _scrub(text) + ("..." if len(body) > _EXCERPT else "")
+        return _scrub(redact_text(text)) + ("..." if len(body) > _EXCERPT else "")
     text = json.dumps(redact(data), ensure_ascii=False)
     return _scrub(text[:_EXCERPT]) + ("..." if len(text) > _EXCERPT else "")
 

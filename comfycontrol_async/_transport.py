@@ -206,9 +206,10 @@ class Transport:
             _remove(partial)
             if not isinstance(err, aiohttp.ClientError) and err.filename is not None:
                 raise  # our own file could not be written: not a network problem
+            # Only the class name: aiohttp's own message may quote the signed URL whole.
             raise APIConnectionError(
-                f"GET {shown}: download failed ({_describe(err)})", method="GET", url=shown
-            ) from err
+                f"GET {shown}: download failed ({type(err).__name__})", method="GET", url=shown
+            ) from None
 
     async def aclose(self) -> None:
         """Close the session we made; a borrowed session stays open (it is the caller's)."""

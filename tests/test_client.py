@@ -253,9 +253,10 @@ class TestErrors:
         from comfycontrol_async import ResponseValidationError
 
         with aioresponses() as m:
-            m.get(f"{API}/v1/user", status=200, body='{"id": ')
+            m.get(f"{API}/v1/user", status=200, body='{"id": ', repeat=3)
             with pytest.raises(ResponseValidationError):
                 await cc.user.get()
+            assert count(m) == 3  # not JSON: retried like a 5xx (max_retries=2), then raised
             m.get(f"{API}/v1/user", status=200, payload={"id": "x"})
             with pytest.raises(ResponseValidationError) as info:
                 await cc.user.get()

@@ -22,6 +22,7 @@ __all__ = [
     "repr_extra",
     "repr_header_names",
     "repr_opaque_object",
+    "repr_signed_url",
 ]
 
 REDACTED = "***"
@@ -58,6 +59,12 @@ def _scrub(value: Any) -> Any:
 def repr_extra(value: Mapping[str, Any]) -> str:
     """Repr of an ``extra`` mapping with sensitive values hidden, at any depth."""
     return repr(_scrub(value))
+
+
+def repr_signed_url(value: str) -> str:
+    """A signed URL without its query string: the signature is a credential."""
+    base, sep, _ = value.partition("?")
+    return repr(base + ("?***" if sep else ""))
 
 
 def repr_header_names(value: Mapping[str, str]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from ._base import extra_field
+from ._base import extra_field, repr_signed_url
 
 __all__ = ["WorkflowOutput"]
 
@@ -29,5 +29,5 @@ class WorkflowOutput:
 
     id: str
     workflow_id: str
-    src: str
+    src: str = attrs.field(repr=repr_signed_url)
     extra: Mapping[str, Any] = extra_field()
