@@ -15,6 +15,7 @@ from comfycontrol_async import (
     AuthenticationError,
     BadRequestError,
     ComfyControl,
+    ListChangedError,
     ManagedRunner,
     NotFoundError,
     PermissionDeniedError,
@@ -398,3 +399,50 @@ class TestDownloads:
         running = fake.add_workflow(fake.user("pro"), name="r", status="running")
         with pytest.raises(BadRequestError):
             await client.workflows.outputs(running["id"])
+
+
+class TestListsThatChange:
+    """SPEC.md: newest first, so an insert repeats an item and a delete skips one."""
+
+    @pytest.mark.parametrize("prefetch", [0, 10])
+    async def test_insert_mid_walk_yields_no_duplicate_and_reports(self, prefetch: int) -> None:
+        async with FakeComfyControl(managed_runners=250) as fake:
+            before = fake.managed_runner_ids()
+            fake.mutate_between_pages(LIST_MANAGED, insert=3, after_page=1)
+            async with await make_client(fake) as cc:
+                walk = cc.managed_runners.list(per_page=100, prefetch=prefetch)
+                got = [r.id async for r in walk]
+            assert len(got) == len(set(got))  # the three repeats were dropped
+            assert set(before) <= set(got)
+            assert walk.total_changed
+            assert (walk.first_total, walk.total) == (250, 253)
+            assert walk.duplicates_dropped == 3
+
+    async def test_settle_picks_up_the_new_head(self) -> None:
+        async with FakeComfyControl(managed_runners=250) as fake:
+            fake.mutate_between_pages(LIST_MANAGED, insert=2, after_page=1)
+            async with await make_client(fake) as cc:
+                got = [r.id async for r in cc.managed_runners.list(settle=True, prefetch=0)]
+            assert sorted(got) == sorted(fake.managed_runner_ids())
+
+    @pytest.mark.parametrize("prefetch", [0, 10])
+    async def test_delete_mid_walk_skips_nothing(self, prefetch: int) -> None:
+        async with FakeComfyControl(managed_runners=250) as fake:
+            fake.mutate_between_pages(LIST_MANAGED, delete=2, after_page=1)
+            async with await make_client(fake) as cc:
+                walk = cc.managed_runners.list(per_page=100, prefetch=prefetch)
+                got = [r.id async for r in walk]
+            after = fake.managed_runner_ids()
+            assert len(got) == len(set(got))
+            assert set(after) <= set(got)  # every survivor yielded: the skip was recovered
+            assert walk.total_changed
+
+    async def test_strict_walk_raises(self) -> None:
+        async with FakeComfyControl(managed_runners=250) as fake:
+            fake.mutate_between_pages(LIST_MANAGED, insert=1, after_page=1)
+            async with await make_client(fake) as cc:
+                walk = cc.managed_runners.list(strict=True, prefetch=0)
+                with pytest.raises(ListChangedError) as info:
+                    await walk.collect()
+            assert (info.value.old_total, info.value.new_total) == (250, 251)
+            assert info.value.next_page == 2

@@ -381,3 +381,20 @@ def test_page_iterates_its_items() -> None:
     assert len(page) == 3
     assert page.extra == {}
     assert len(Page[str](items=[], total=0, page=1, per_page=3)) == 0
+
+
+def test_runner_repr_masks_endpoint_credentials() -> None:
+    import json
+
+    from comfycontrol_async._converter import decode, make_converter
+
+    from .conftest import EXAMPLES
+
+    raw = json.loads((EXAMPLES / "runners-get.json").read_text())
+    raw["endpoint"] = "https://admin:hunter2@comfy.example.com:8188/base"
+    runner = decode(raw, Runner, converter=make_converter(strict=True))
+    assert runner.endpoint == raw["endpoint"]  # the value itself is untouched
+    shown = repr(runner)
+    assert "hunter2" not in shown
+    assert "admin" not in shown
+    assert "***@comfy.example.com:8188/base" in shown

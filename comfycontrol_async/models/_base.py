@@ -23,6 +23,7 @@ __all__ = [
     "repr_header_names",
     "repr_opaque_object",
     "repr_signed_url",
+    "repr_url_without_credentials",
 ]
 
 REDACTED = "***"
@@ -65,6 +66,16 @@ def repr_signed_url(value: str) -> str:
     """A signed URL without its query string: the signature is a credential."""
     base, sep, _ = value.partition("?")
     return repr(base + ("?***" if sep else ""))
+
+
+def repr_url_without_credentials(value: str) -> str:
+    """A URL with any ``user:password@`` masked (runner endpoints may carry them)."""
+    scheme, sep, rest = value.partition("://")
+    authority, slash, path = rest.partition("/")
+    if sep and "@" in authority:
+        authority = REDACTED + "@" + authority.rpartition("@")[2]
+        return repr(scheme + sep + authority + slash + path)
+    return repr(value)
 
 
 def repr_header_names(value: Mapping[str, str]) -> str:

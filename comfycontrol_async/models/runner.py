@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ._base import extra_field, repr_header_names
+from ._base import extra_field, repr_header_names, repr_url_without_credentials
 
 __all__ = ["Runner", "RunnerStatus"]
 
@@ -41,7 +41,7 @@ class Runner:
     user_id: str
     name: str
     status: str
-    endpoint: str
+    endpoint: str = attrs.field(repr=repr_url_without_credentials)
     tags: list[str]
     headers: dict[str, str] = attrs.field(repr=repr_header_names)
     created_at: datetime
