@@ -40,6 +40,7 @@ from ._exceptions import (
 )
 from ._pagination import Paginator
 from ._version import __version__
+from .capacity import CapacityReport, CapacityRow
 from .models import (
     Device,
     ManagedRunner,
@@ -54,6 +55,7 @@ from .models import (
     WorkflowOutput,
     WorkflowSummary,
 )
+from .placeholders import PlaceholderError
 from .resources._fanout import StatsResult, StatsSweep, SweepProgress
 
 __all__ = [
@@ -66,6 +68,8 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CapacityReport",
+    "CapacityRow",
     "ClientClosedError",
     "ComfyControl",
     "ComfyControlError",
@@ -78,6 +82,7 @@ __all__ = [
     "PaginationError",
     "Paginator",
     "PermissionDeniedError",
+    "PlaceholderError",
     "RateLimit",
     "RateLimitError",
     "ResponseValidationError",

@@ -43,7 +43,7 @@ from ._client import ComfyControl
 from .capacity import CapacityReport, CapacityRow, parse_size
 from .resources._fanout import DEFAULT_CONCURRENCY, StatsResult, SweepProgress
 
-__all__ = ["SweepBar", "Selection", "add_parser", "print_report", "run_sweep"]
+__all__ = ["Selection", "SweepBar", "add_parser", "print_report", "run_sweep"]
 
 
 class Selection:
