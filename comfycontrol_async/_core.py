@@ -10,7 +10,6 @@ time and randomness come in as arguments.
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import random
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 import attrs
+import orjson
 from yarl import URL
 
 from ._exceptions import APIStatusError, ResponseValidationError, make_status_error
@@ -247,10 +247,13 @@ def parse_json_body(answer: Answer) -> Any:
     if not answer.body.strip():
         raise ResponseValidationError("the answer was empty where JSON was expected", body="")
     try:
-        return json.loads(answer.body)
+        # orjson parses about twice as fast as the standard library, which is most of what a
+        # page of 100 items costs once decoding into models is fast (benchmarks/RESULTS.md).
+        return orjson.loads(answer.body)
     except (ValueError, UnicodeDecodeError) as err:
         raise ResponseValidationError(
-            f"the answer is not valid JSON: {err}", body=answer.text[:200]
+            f"the answer is not valid JSON: {err}",
+            body=answer.body[:200].decode("utf-8", errors="replace"),
         ) from None
 
 
@@ -259,7 +262,7 @@ def _api_message(body: bytes) -> str | None:
     if not body.strip():
         return None
     try:
-        data = json.loads(body)
+        data = orjson.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
     if isinstance(data, dict):
