@@ -51,14 +51,15 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 #: The most pages fetched concurrently ahead of the consumer once the first page has given the
-#: total. The window starts at :data:`INITIAL_WINDOW` and doubles with every page the consumer
-#: takes, so a consumer that stops early wastes at most a few requests of the shared rate
-#: budget, while a full walk of 100 pages reaches full width in three round trips (about 4x the
-#: latency of one page instead of 100x; the goal is <= 1.5x the limit set by latency). At
-#: ``per_page=100`` at most 6,500 items are held.
-DEFAULT_PREFETCH: Final = 64
-#: Pages fetched ahead right after the first page; the window doubles from there.
+#: total (the size of the client's connection pool). The window starts at
+#: :data:`INITIAL_WINDOW` and grows fourfold with every page the consumer takes, so a consumer
+#: that stops after the first page wastes at most 8 requests of the shared rate budget, while a
+#: full walk of 100 pages has every page asked for by its third round trip (the benchmark goal
+#: is <= 1.5x the limit set by latency). At ``per_page=100`` at most 10,100 items are held.
+DEFAULT_PREFETCH: Final = 100
+#: Pages fetched ahead right after the first page; the window grows from there.
 INITIAL_WINDOW: Final = 8
+_WINDOW_GROWTH: Final = 4
 #: The API's maximum ``per_page`` (and the paginator's default).
 MAX_PER_PAGE: Final = 100
 
@@ -256,7 +257,7 @@ class Paginator(Generic[T]):
 
     **Prefetch.** Once the total is known, later pages are fetched concurrently while the
     consumer works through the current one: :data:`INITIAL_WINDOW` (8) pages ahead at first,
-    twice as many after each page the consumer takes, up to ``prefetch`` (default 64,
+    four times as many after each page the consumer takes, up to ``prefetch`` (default 100,
     :data:`DEFAULT_PREFETCH`). So at most ``prefetch`` fetches are in flight, at most
     ``prefetch + 1`` pages are held in memory, and a consumer that stops after the first page
     has cost at most 8 extra requests. Items still come out strictly in list order; a failure
@@ -723,7 +724,7 @@ class Paginator(Generic[T]):
             return
         cursor = self._cursor
         high = min(cursor - 1 + self._ramp, last, self._cap)
-        self._ramp = min(self._prefetch, self._ramp * 2)
+        self._ramp = min(self._prefetch, self._ramp * _WINDOW_GROWTH)
         if any(t.done() and not t.cancelled() and t.exception() for t in self._ahead.values()):
             return  # a page ahead failed: the walk will stop there, fetch nothing more
         committed = self.items_yielded + len(self._buffer)
