@@ -84,24 +84,19 @@ async def runners_list(ctx: Ctx) -> int:
     args = ctx.args
     async with open_client(ctx) as cc:
         runners = await cc.runners.list(status=args.status, max_items=args.limit).collect()
-    if ctx.json:
-        ctx.print_json(plain(runners))
-        return EXIT_OK
-    table = Table(title=f"{len(runners)} runner(s)", title_justify="left")
-    for column in ("id", "name", "status", "endpoint", "tags", "headers"):
-        table.add_column(column, overflow="fold")
-    for r in runners:
-        add_row(
-            table,
+    return ctx.print_items(
+        runners,
+        noun="runner",
+        columns=("id", "name", "status", "endpoint", "tags", "headers"),
+        cells=lambda r: (
             r.id,
             r.name,
             r.status,
             safe_url(r.endpoint),
             tags_text(r.tags),
             header_names(r.headers),
-        )
-    ctx.out.print(table)
-    return EXIT_OK
+        ),
+    )
 
 
 async def runners_get(ctx: Ctx) -> int:
@@ -173,16 +168,12 @@ def _managed_rows(runner: ManagedRunner) -> list[tuple[str, str]]:
 async def managed_list(ctx: Ctx) -> int:
     async with open_client(ctx) as cc:
         runners = await cc.managed_runners.list(max_items=ctx.args.limit).collect()
-    if ctx.json:
-        ctx.print_json(plain(runners))
-        return EXIT_OK
-    table = Table(title=f"{len(runners)} managed runner(s)", title_justify="left")
-    for column in ("id", "name", "type", "status", "tags"):
-        table.add_column(column, overflow="fold")
-    for r in runners:
-        add_row(table, r.id, r.name, r.runner_type, r.status, tags_text(r.tags))
-    ctx.out.print(table)
-    return EXIT_OK
+    return ctx.print_items(
+        runners,
+        noun="managed runner",
+        columns=("id", "name", "type", "status", "tags"),
+        cells=lambda r: (r.id, r.name, r.runner_type, r.status, tags_text(r.tags)),
+    )
 
 
 async def managed_get(ctx: Ctx) -> int:

@@ -17,8 +17,8 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
-from typing import Any, Final, NoReturn
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, NoReturn, TypeVar
 
 import attrs
 from rich.console import Console
@@ -60,6 +60,8 @@ __all__ = [
     "safe_url",
     "scrub_text",
 ]
+
+T = TypeVar("T")
 
 EXIT_OK: Final = 0
 EXIT_API: Final = 1
@@ -118,6 +120,26 @@ class Ctx:
         text = json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
+
+    def print_items(
+        self,
+        items: Sequence[T],
+        *,
+        noun: str,
+        columns: Sequence[str],
+        cells: Callable[[T], Sequence[str | Text]],
+    ) -> int:
+        """Print a list command's result: JSON, or a table with one row per item."""
+        if self.json:
+            self.print_json(plain(items))
+            return EXIT_OK
+        table = Table(title=f"{len(items)} {noun}(s)", title_justify="left")
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for item in items:
+            add_row(table, *cells(item))
+        self.out.print(table)
+        return EXIT_OK
 
     def line(self, text: str) -> None:
         """A line of plain text on stdout (server strings in it are made harmless)."""

@@ -151,24 +151,19 @@ async def workflows_list(ctx: Ctx) -> int:
     args = ctx.args
     async with open_client(ctx) as cc:
         items = await cc.workflows.list(status=args.status, max_items=args.limit).collect()
-    if ctx.json:
-        ctx.print_json(plain(items))
-        return EXIT_OK
-    table = Table(title=f"{len(items)} workflow(s)", title_justify="left")
-    for column in ("id", "name", "status", "tags", "created", "completed"):
-        table.add_column(column, overflow="fold")
-    for wf in items:
-        add_row(
-            table,
+    return ctx.print_items(
+        items,
+        noun="workflow",
+        columns=("id", "name", "status", "tags", "created", "completed"),
+        cells=lambda wf: (
             wf.id,
             wf.name,
             wf.status,
             tags_text(wf.tags),
             when(wf.created_at),
             when(wf.completed_at),
-        )
-    ctx.out.print(table)
-    return EXIT_OK
+        ),
+    )
 
 
 async def workflows_get(ctx: Ctx) -> int:
@@ -245,16 +240,12 @@ def _template_rows(t: Template) -> list[tuple[str, str]]:
 async def templates_list(ctx: Ctx) -> int:
     async with open_client(ctx) as cc:
         items = await cc.templates.list(max_items=ctx.args.limit).collect()
-    if ctx.json:
-        ctx.print_json(plain(items))
-        return EXIT_OK
-    table = Table(title=f"{len(items)} template(s)", title_justify="left")
-    for column in ("id", "name", "description", "updated"):
-        table.add_column(column, overflow="fold")
-    for t in items:
-        add_row(table, t.id, t.name, t.description, when(t.updated_at))
-    ctx.out.print(table)
-    return EXIT_OK
+    return ctx.print_items(
+        items,
+        noun="template",
+        columns=("id", "name", "description", "updated"),
+        cells=lambda t: (t.id, t.name, t.description, when(t.updated_at)),
+    )
 
 
 def _print_template(ctx: Ctx, template: Template, *, body_only: bool = False) -> None:
