@@ -51,15 +51,14 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 #: The most pages fetched concurrently ahead of the consumer once the first page has given the
-#: total (the size of the client's connection pool). The window starts at
-#: :data:`INITIAL_WINDOW` and grows fourfold with every page the consumer takes, so a consumer
-#: that stops after the first page wastes at most 8 requests of the shared rate budget, while a
-#: full walk of 100 pages has every page asked for by its third round trip (the benchmark goal
-#: is <= 1.5x the limit set by latency). At ``per_page=100`` at most 10,100 items are held.
+#: total (the size of the client's connection pool). While the consumer reads the first page
+#: only :data:`INITIAL_WINDOW` pages are asked for, so one that stops there wastes at most 8
+#: requests of the shared rate budget; once it has read a whole page the window opens fully,
+#: so a walk of 100 pages asks for every page by its second round trip (the benchmark goal is
+#: <= 1.5x the limit set by latency). At ``per_page=100`` at most 10,100 items are held.
 DEFAULT_PREFETCH: Final = 100
-#: Pages fetched ahead right after the first page; the window grows from there.
+#: Pages fetched ahead while the consumer reads the first page.
 INITIAL_WINDOW: Final = 8
-_WINDOW_GROWTH: Final = 4
 #: The API's maximum ``per_page`` (and the paginator's default).
 MAX_PER_PAGE: Final = 100
 
@@ -256,13 +255,12 @@ class Paginator(Generic[T]):
     forever.
 
     **Prefetch.** Once the total is known, later pages are fetched concurrently while the
-    consumer works through the current one: :data:`INITIAL_WINDOW` (8) pages ahead at first,
-    four times as many after each page the consumer takes, up to ``prefetch`` (default 100,
-    :data:`DEFAULT_PREFETCH`). So at most ``prefetch`` fetches are in flight, at most
-    ``prefetch + 1`` pages are held in memory, and a consumer that stops after the first page
-    has cost at most 8 extra requests. Items still come out strictly in list order; a failure
-    of a page fetched ahead stops further prefetch and is raised when the consumer reaches
-    that page.
+    consumer works through the current one: :data:`INITIAL_WINDOW` (8) pages ahead while it
+    reads the first page, then up to ``prefetch`` (default 100, :data:`DEFAULT_PREFETCH`). So
+    at most ``prefetch`` fetches are in flight, at most ``prefetch + 1`` pages are held in
+    memory, and a consumer that stops within the first page has cost at most 8 extra
+    requests. Items still come out strictly in list order; a failure of a page fetched ahead
+    stops further prefetch and is raised when the consumer reaches that page.
     ``prefetch=0`` walks strictly one page after another. The client's pacing still applies
     to every fetch.
 
@@ -422,8 +420,10 @@ class Paginator(Generic[T]):
         self._buffer: deque[T] = deque()
         self._buffer_page = self._start_page
         self._window_size = max(_DEDUP_MIN_KEYS, self._per_page * (self._prefetch + 2))
-        # Pages allowed ahead right now: grows from INITIAL_WINDOW up to ``prefetch``.
+        # Pages allowed ahead right now: INITIAL_WINDOW until the consumer has read a whole
+        # page, then ``prefetch``.
         self._ramp = min(self._prefetch, INITIAL_WINDOW)
+        self._last = 0  # the last page the totals seen so far announce
         self._window: deque[Hashable] = deque()
         self._seen: set[Hashable] = set()
         self._head: frozenset[Hashable] = frozenset()
@@ -680,6 +680,11 @@ class Paginator(Generic[T]):
                 next_page=page_no,
                 items_yielded=self.items_yielded,
             )
+        if page_no > self._start_page and self._ramp < self._prefetch:
+            # The consumer read a whole page: a walk, not a peek. Open the window fully now,
+            # before waiting for this page, so the rest is asked for in one round trip.
+            self._ramp = self._prefetch
+            self._fill()
         task = self._ahead.pop(page_no, None)
         if task is None:
             task = self._spawn(page_no)
@@ -720,11 +725,16 @@ class Paginator(Generic[T]):
                 task.cancel()
             self._ahead.clear()
             return
-        if self._prefetch == 0:
+        self._last = last
+        self._fill()
+
+    def _fill(self) -> None:
+        """Ask for the pages of the window ahead of the cursor that are not asked for yet."""
+        if self._prefetch == 0 or self._forward_done or self._cap is None:
             return
         cursor = self._cursor
-        high = min(cursor - 1 + self._ramp, last, self._cap)
-        self._ramp = min(self._prefetch, self._ramp * _WINDOW_GROWTH)
+        per_page = self._per_page
+        high = min(cursor - 1 + self._ramp, self._last, self._cap)
         if any(t.done() and not t.cancelled() and t.exception() for t in self._ahead.values()):
             return  # a page ahead failed: the walk will stop there, fetch nothing more
         committed = self.items_yielded + len(self._buffer)
