@@ -134,6 +134,19 @@ class TestReads:
                 assert len(some) == 150
                 assert len(routed(fake, LIST_MANAGED)) == 2
 
+    async def test_a_peek_costs_at_most_the_initial_window(self) -> None:
+        async with FakeComfyControl(managed_runners=2000) as fake:
+            fake.set_latency(0.01, route=LIST_MANAGED)
+            async with await make_client(fake) as cc:
+                async with cc.managed_runners.list() as walk:
+                    async for _ in walk:
+                        break
+                asked = len(routed(fake, LIST_MANAGED))
+                assert 1 < asked <= 9  # page 1 and at most 8 pages ahead, of 20
+                fake.clear_requests()
+                assert len(await cc.managed_runners.list().collect()) == 2000
+                assert len(routed(fake, LIST_MANAGED)) == 20
+
     async def test_pages(self, fake: FakeComfyControl, client: ComfyControl) -> None:
         pages = [p async for p in client.managed_runners.list(per_page=5).pages()]
         assert [len(p.items) for p in pages] == [5, 5, 2]
