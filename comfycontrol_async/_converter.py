@@ -35,26 +35,29 @@ rules, for :class:`RunnerStats`, :class:`SystemInfo` and :class:`Device`:
 
 In strict mode the stats are checked like every other model.
 
-**Speed.** Decoding takes an optimistic fast path first. Each model is structured by a
-function cattrs generates for it (no per-call dispatch), built on the assumption that every
-field is present (the API sends optional fields as ``null``), and handed a constructor that
-fills the frozen model's slots directly instead of going through attrs' ``__init__``. Scalars
-are checked with a type test; lists of strings and string maps are taken as they are once
-checked; timestamps go through :meth:`datetime.fromisoformat`; the ``extra`` split costs one
-``len()`` when the payload has no unknown keys. Whatever the fast path refuses (an absent
-optional key, a bad value, an unknown key in strict mode) is decoded again by twin functions
-generated with cattrs' detailed validation: they accept every valid payload and, for an
-invalid one, say exactly where and why.
+**Speed.** Decoding takes an optimistic fast path first. Each model is structured by a function
+generated for it here, stats included, that makes no call per field: it reads each key once,
+tests each value inline with ``type(x) is`` tests (lists of strings and string maps are taken as
+they are once checked, timestamps go through :meth:`datetime.fromisoformat`), and stores the
+values straight into the frozen model's slots instead of going through attrs' ``__init__``.
+When the payload has no unknown keys, which one ``len()`` or one set test tells, ``extra`` is a
+new empty dict and nothing else is built. Whatever the fast path refuses (a bad value, an
+unknown key in strict mode, anything unusual) is decoded again by a slower path that accepts
+every valid payload and, for an invalid one, says exactly where and why: twin functions
+generated with cattrs' detailed validation, and for the lenient stats the careful functions
+that apply the rules above.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import string
+import sysconfig
 import types
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar, cast
 
 import attrs
 import cattrs
@@ -65,7 +68,7 @@ from cattrs.errors import (
     IterableValidationNote,
     StructureHandlerNotFoundError,
 )
-from cattrs.gen import make_dict_structure_fn, make_dict_structure_fn_from_attrs, override
+from cattrs.gen import make_dict_structure_fn, override
 
 from ._exceptions import ResponseValidationError
 from .models import (
@@ -103,8 +106,8 @@ STRICT_ENV_VAR: Final = "COMFYCONTROL_STRICT_DECODE"
 
 _TRUTHY: Final = frozenset({"1", "true", "yes", "on"})
 
-# Models decoded by generated functions in both modes (the stats models are handled apart:
-# generated functions when strict, tolerant hand-written ones when lenient).
+# Models decoded alike in both modes but for unknown keys (the stats models are handled apart:
+# their slow path is the careful functions below when lenient, the detailed twin when strict).
 _MODELS: Final[tuple[type[Any], ...]] = (
     User,
     Runner,
@@ -465,49 +468,159 @@ def _lenient_stats(data: Any, _: Any) -> RunnerStats:
 # Fast construction
 
 
-def _fast_constructor(cls: type[Any]) -> Callable[..., Any] | None:
-    """A keyword-only constructor for ``cls`` that fills its slots directly.
+def _bypass_refused(cls: type[Any]) -> bool:
+    """Whether building ``cls`` without its ``__init__`` could skip something ``__init__`` does.
 
-    attrs' ``__init__`` for a frozen slotted class sets each field through
-    ``object.__setattr__``: that is the largest single cost of decoding (a third of it for a
-    Runner). The function made here sets each slot through its member descriptor instead and
-    applies the same defaults, so it builds an instance equal to the one ``__init__`` would, in
-    about half the time. Only decoding uses it; the models' ``__init__`` is untouched.
-
-    Returns ``None`` (use the class itself) unless ``cls`` is a slotted attrs class whose fields
-    are all keyword-only, without validators, converters or ``takes_self`` factories, and which
-    has no ``__attrs_pre_init__``/``__attrs_post_init__``: nothing ``__init__`` does beyond
-    storing values may be skipped.
+    False only for a slotted attrs class whose fields are all keyword-only, without validators,
+    converters or ``takes_self`` factories, and which has no ``__attrs_pre_init__`` or
+    ``__attrs_post_init__``: then ``__init__`` does nothing beyond storing values and defaults.
     """
     if (
-        "__slots__" not in vars(cls)
+        not attrs.has(cls)
+        or "__slots__" not in vars(cls)
         or hasattr(cls, "__attrs_pre_init__")
         or hasattr(cls, "__attrs_post_init__")
     ):
-        return None
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_unset": attrs.NOTHING}
-    params: list[str] = []
-    body: list[str] = []
-    for index, a in enumerate(attrs.fields(cls)):
-        slot = getattr(cls, a.name, None)
+        return True
+    for a in attrs.fields(cls):
+        default = a.default
         if (
             not a.init
             or not a.kw_only
             or a.validator is not None
             or a.converter is not None
-            or not isinstance(slot, types.MemberDescriptorType)
+            or not isinstance(getattr(cls, a.name, None), types.MemberDescriptorType)
             or not a.alias.isidentifier()
+            or (isinstance(default, attrs.Factory) and default.takes_self)  # type: ignore[arg-type]
+        ):
+            return True
+    return False
+
+
+def _builder_class(cls: type[Any]) -> type[Any] | None:
+    """A private subclass of ``cls`` whose instances generated code fills, then makes ``cls``.
+
+    The subclass adds no slot and takes back ``object``'s ``__init__``, ``__setattr__`` and
+    ``__delattr__``: a blank instance is made by a plain call, and each field is stored by a
+    plain attribute store, which CPython specialises into a direct write to the model's slot
+    (the frozen model's own ``__setattr__`` rules that out on the model). Assigning
+    ``__class__`` then turns the filled instance into a ``cls``, indistinguishable from one
+    made by ``__init__``. ``None`` when ``cls`` has its own ``__new__`` or ``__init_subclass__``,
+    on a free-threaded build (where assigning ``__class__`` may stop every thread), or when
+    this interpreter refuses the assignment (tried once, here).
+    """
+    if cls not in _builders:
+        _builders[cls] = _make_builder_class(cls)
+    return _builders[cls]
+
+
+_builders: dict[type[Any], type[Any] | None] = {}
+
+
+def _make_builder_class(cls: type[Any]) -> type[Any] | None:
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return None
+    for base in cls.__mro__:
+        if base not in (object, Generic) and (
+            "__new__" in vars(base) or "__init_subclass__" in vars(base)
         ):
             return None
-        arg, setter = a.alias, f"_set{index}"
-        namespace[setter] = slot.__set__
+    builder = type(
+        f"_{cls.__name__}Builder",
+        (cls,),
+        {
+            "__slots__": (),
+            "__module__": __name__,
+            "__init__": object.__init__,
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+        },
+    )
+    try:
+        builder().__class__ = cls
+    except TypeError:
+        return None
+    return builder
+
+
+class _Assembly:
+    """How generated code makes an instance of a model from values it holds in variables.
+
+    attrs' ``__init__`` for a frozen slotted class sets each field through
+    ``object.__setattr__``, once the largest single cost of decoding. Unless
+    :func:`_bypass_refused`, the code made here skips it: it fills an instance of the
+    :func:`_builder_class` and turns it into the model (about four times faster than
+    ``__init__``), or, where there is no builder class, makes the instance with
+    ``object.__new__`` and sets each slot through its member descriptor (about 1.5 times as
+    fast). Otherwise it calls the class.
+
+    ``tag`` prefixes the names the code uses, so that one generated function can build several
+    models; :attr:`namespace` holds what those names refer to.
+    """
+
+    def __init__(self, cls: type[Any], tag: str) -> None:
+        self.cls = cls
+        self.tag = tag
+        self.fields = attrs.fields(cls)
+        self.namespace: dict[str, Any] = {f"_cls_{tag}": cls}
+        self.bypass = not _bypass_refused(cls)
+        self.builder = _builder_class(cls) if self.bypass else None
+        if self.builder is not None:
+            self.namespace[f"_builder_{tag}"] = self.builder
+        elif self.bypass:
+            self.namespace["_new"] = object.__new__
+            for a in self.fields:
+                self.namespace[f"_set_{tag}_{a.name}"] = getattr(cls, a.name).__set__
+
+    def build(self, obj: str, values: Mapping[str, str]) -> list[str]:
+        """Lines that leave in ``obj`` the model made of ``values`` (field name -> expression).
+
+        Every field needs a value unless the class itself is called (no bypass).
+        """
+        tag = self.tag
+        if not self.bypass:
+            args = [f"{a.alias}={values[a.name]}" for a in self.fields if a.name in values]
+            return [f"{obj} = _cls_{tag}({', '.join(args)})"]
+        if self.builder is None:
+            lines = [f"{obj} = _new(_cls_{tag})"]
+            lines += [f"_set_{tag}_{a.name}({obj}, {values[a.name]})" for a in self.fields]
+            return lines
+        lines = [f"{obj} = _builder_{tag}()"]
+        lines += [f"{obj}.{a.name} = {values[a.name]}" for a in self.fields]
+        return [*lines, f"{obj}.__class__ = _cls_{tag}"]
+
+
+def _compile(name: str, lines: list[str], namespace: dict[str, Any], what: str) -> Any:
+    """Compile the generated function ``name`` from ``lines``; return it."""
+    code = compile("\n".join(lines), f"<comfycontrol_async {what}>", "exec")
+    exec(code, namespace)
+    function = namespace[name]
+    function.__qualname__ = name
+    function.__module__ = __name__
+    return function
+
+
+def _fast_constructor(cls: type[Any]) -> Callable[..., Any] | None:
+    """A keyword-only constructor for ``cls`` that skips its ``__init__`` (see :class:`_Assembly`).
+
+    It applies the same defaults, so it builds an instance equal to the one ``__init__`` would,
+    several times faster. Only decoding uses it; the models' ``__init__`` is untouched. Returns
+    ``None`` (use the class itself) when :func:`_bypass_refused` says ``__init__`` may not be
+    skipped.
+    """
+    if _bypass_refused(cls):
+        return None
+    asm = _Assembly(cls, "m")
+    namespace: dict[str, Any] = {**asm.namespace, "_unset": attrs.NOTHING}
+    params: list[str] = []
+    values: dict[str, str] = {}
+    for index, a in enumerate(asm.fields):
+        arg = a.alias
         default = a.default
         if default is attrs.NOTHING:
             params.append(arg)
-            value = arg
+            values[a.name] = arg
         elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            if default.takes_self:
-                return None
             params.append(f"{arg}=_unset")
             if default.factory is dict:
                 made = "{}"
@@ -516,29 +629,293 @@ def _fast_constructor(cls: type[Any]) -> Callable[..., Any] | None:
             else:
                 namespace[f"_factory{index}"] = default.factory
                 made = f"_factory{index}()"
-            value = f"{made} if {arg} is _unset else {arg}"
+            values[a.name] = f"({made} if {arg} is _unset else {arg})"
         else:
             namespace[f"_default{index}"] = default
             params.append(f"{arg}=_default{index}")
-            value = arg
-        body.append(f"    {setter}(obj, {value})")
+            values[a.name] = arg
     name = f"build_{cls.__name__}"
     lines = [
         f"def {name}(*, {', '.join(params)}):",
-        "    obj = _new(_cls)",
-        *body,
+        *_indent(asm.build("obj", values)),
         "    return obj",
     ]
-    code = compile("\n".join(lines), f"<comfycontrol_async constructor {cls.__qualname__}>", "exec")
-    exec(code, namespace)
-    build = namespace[name]
-    build.__qualname__ = name
-    build.__module__ = __name__
+    build = _compile(name, lines, namespace, f"constructor {cls.__qualname__}")
     return cast(Callable[..., Any], build)
 
 
 # --------------------------------------------------------------------------------------------
-# Structure functions for the models
+# Generated fast structure functions
+#
+# Each model gets a structure function generated for it that makes no call per field: each
+# field is read with one subscript (required) or ``get`` (optional), tested inline with
+# ``type(x) is`` tests, and stored straight into the new instance (see _Assembly). Whether all
+# the keys are known costs one ``len()``: the keys read and found are counted as they go, and
+# only when some optional field is absent or null does it take a ``frozenset.issuperset``.
+# Then ``extra`` is a new empty dict, and nothing else is built. What such a function does
+# not take it hands on: those of the regular models, and of the stats in strict mode, raise
+# _Refused and the decode functions ask the detailed twin; those of the lenient stats call the
+# careful functions above themselves, and so never fail, even when cattrs' ``structure``
+# calls them. Being stricter than the slow path is fine; accepting what it would reject, or
+# building something else from what it accepts, is not.
+
+
+class _Refused(ValueError):
+    """The fast path does not take this payload; the slow path will decode it or say why not."""
+
+
+# The inline test of each field type, as source lines: ``$v`` is the variable holding the value
+# (rebound to the value to store where they differ), ``$x`` a free name, ``$bail`` the statement
+# that leaves when the value does not fit, ``$none`` the statement run when the value is None
+# (read as absent). Values are tested for their type before ``None``: in the usual payload
+# they are there.
+_CHECKS: Final[dict[Any, str]] = {
+    str: "if type($v) is not str:\n    $bail",
+    str | None: "if type($v) is not str:\n    if $v is not None:\n        $bail\n    $none",
+    int: "if type($v) is not int:\n    $bail",
+    int | None: "if type($v) is not int:\n    if $v is not None:\n        $bail\n    $none",
+    bool: "if type($v) is not bool:\n    $bail",
+    bool | None: "if type($v) is not bool:\n    if $v is not None:\n        $bail\n    $none",
+    list[str]: (
+        "if type($v) is list:\n"
+        "    for $x in $v:\n"
+        "        if type($x) is not str:\n"
+        "            $bail\n"
+        "elif $v is None:\n"
+        "    $v = []\n"
+        "    $none\n"
+        "else:\n"
+        "    $bail"
+    ),
+    list[str] | None: (
+        "if type($v) is list:\n"
+        "    for $x in $v:\n"
+        "        if type($x) is not str:\n"
+        "            $bail\n"
+        "elif $v is None:\n"
+        "    $none\n"
+        "else:\n"
+        "    $bail"
+    ),
+    dict[str, str]: (
+        "if type($v) is dict:\n"
+        "    for $x in $v.values():\n"
+        "        if type($x) is not str:\n"
+        "            $bail\n"
+        "elif $v is None:\n"
+        "    $v = {}\n"
+        "    $none\n"
+        "else:\n"
+        "    $bail"
+    ),
+    dict[str, Any]: "if type($v) is not dict:\n    $bail",
+    # _structure_datetime without its retry for a lower-case "z". What does not parse raises
+    # here, instead of bailing out: these are only used where bailing out raises too.
+    datetime: "$v = _fromiso($v)\nif $v.tzinfo is None:\n    $v = $v.replace(tzinfo=_UTC)",
+    datetime | None: (
+        "if $v is None:\n"
+        "    $none\n"
+        "else:\n"
+        "    $v = _fromiso($v)\n"
+        "    if $v.tzinfo is None:\n"
+        "        $v = $v.replace(tzinfo=_UTC)"
+    ),
+}
+_RAISING_CHECKS: Final = frozenset({datetime, datetime | None})
+
+_BASE_NAMESPACE: Final[dict[str, Any]] = {
+    "_Refused": _Refused,
+    "_fromiso": _fromisoformat,
+    "_UTC": UTC,
+}
+
+
+def _indent(lines: list[str], depth: int = 1) -> list[str]:
+    return [("    " * depth) + line for line in lines]
+
+
+def _check(tp: Any, value: str, bail: str, none: str = "pass") -> list[str]:
+    """The lines that test ``value`` as a ``tp``; see _CHECKS."""
+    template = string.Template(_CHECKS[tp])
+    return template.substitute(v=value, x=f"{value}_item", bail=bail, none=none).split("\n")
+
+
+def _extra(
+    conv: _ModelConverter, data: str, var: str, tag: str, all_known: str, bail: str
+) -> list[str]:
+    """The lines that set ``var`` to the ``extra`` of ``data`` (strict: bail on unknown keys)."""
+    lines = [f"if {all_known}:", f"    {var} = {{}}", "else:"]
+    if conv.strict:
+        return [*lines, f"    {bail}"]
+    return [*lines, f"    {var} = {{k: w for k, w in {data}.items() if k not in _known_{tag}}}"]
+
+
+def _raise_refused(label: str) -> str:
+    return f"raise _Refused({label!r})"
+
+
+def _flat_block(
+    conv: _ModelConverter, asm: _Assembly, data: str, obj: str, bail: Callable[[str], str]
+) -> list[str]:
+    """The lines that decode the dict in ``data`` into a new instance of a flat model, ``obj``.
+
+    ``bail(label)`` is the statement that leaves (``raise`` or ``return``) when the value of
+    the field ``label`` names does not fit, or when strict decoding meets an unknown key.
+    Required fields, timestamps and field types without an inline test (which go through the
+    converter's own hook) can raise instead, so they are only allowed where bailing out raises.
+    """
+    cls, tag = asm.cls, asm.tag
+    raising = bail("").startswith("raise ")
+    fields = [a for a in asm.fields if a.name != "extra"]
+    if len(fields) == len(asm.fields):
+        raise TypeError(f"{cls.__name__} has no extra field")
+    known = frozenset(a.name for a in fields)
+    asm.namespace[f"_known_{tag}"] = known
+    asm.namespace[f"_all_known_{tag}"] = known.issuperset
+    # ``count`` (when some field is read with get) counts the keys known to be there: the
+    # fields read with a subscript, and those read with get that are not None. When it equals
+    # len(data), all of data's keys are known, without looking at them.
+    count = f"{tag}_known_keys"
+    lines = [f"{count} = {len(fields)}"]
+    values: dict[str, str] = {}
+    for index, a in enumerate(fields):
+        label = f"{cls.__name__}.{a.name}"
+        values[a.name] = value = f"{tag}{index}"
+        absent = "pass"
+        if a.default is attrs.NOTHING and raising:
+            lines.append(f"{value} = {data}[{a.name!r}]")
+        elif a.default is None:
+            lines.append(f"{value} = {data}.get({a.name!r})")
+            absent = f"{count} -= 1"
+        else:
+            raise TypeError(f"{label}: no fast decoding for this default here")
+        if a.type in _CHECKS and (raising or a.type not in _RAISING_CHECKS):
+            lines += _check(a.type, value, bail(label), absent)
+        elif raising:
+            asm.namespace[f"_hook_{value}"] = conv.get_structure_hook(a.type)
+            asm.namespace[f"_type_{value}"] = a.type
+            if absent != "pass":
+                lines += [f"if {value} is None:", f"    {absent}"]
+            lines.append(f"{value} = _hook_{value}({value}, _type_{value})")
+        else:
+            raise TypeError(f"{label}: no inline test for {a.type!r}")
+    values["extra"] = f"{tag}_extra"
+    if raising and all(a.default is attrs.NOTHING for a in fields):
+        lines = lines[1:]  # no count needed: every field was there, by subscript
+        all_known = f"len({data}) == {len(fields)}"
+    else:
+        all_known = f"len({data}) == {count} or _all_known_{tag}({data})"
+    lines += _extra(conv, data, values["extra"], tag, all_known, bail(cls.__name__))
+    return lines + asm.build(obj, values)
+
+
+def _fast_flat_hook(conv: _ModelConverter, cls: type[Any], careful: _Hook | None) -> _Hook:
+    """The fast structure function of a model that holds no other model.
+
+    What it does not take it hands to ``careful`` (the lenient stats functions) or, without
+    one, refuses by raising.
+    """
+    asm = _Assembly(cls, "f")
+
+    def bail(label: str) -> str:
+        return "return _careful(data, _)" if careful is not None else _raise_refused(label)
+
+    block = _flat_block(conv, asm, "data", "obj", bail)
+    name = f"structure_{cls.__name__}"
+    lines = [
+        f"def {name}(data, _=None):",
+        "    if type(data) is not dict:",
+        f"        {bail(cls.__name__)}",
+        *_indent(block),
+        "    return obj",
+    ]
+    namespace = {**_BASE_NAMESPACE, **asm.namespace, "_careful": careful}
+    what = f"fast {'strict' if conv.strict else 'lenient'} {cls.__qualname__}"
+    return cast(_Hook, _compile(name, lines, namespace, what))
+
+
+def _fast_stats_hook(conv: _ModelConverter) -> _Hook:
+    """The fast structure function of RunnerStats, with its system and devices decoded inline.
+
+    Lenient: what it does not take, it hands whole to the careful :func:`_lenient_stats`.
+    """
+    types_ = {a.name: a.type for a in attrs.fields(RunnerStats)}
+    expected = {
+        "system": SystemInfo,
+        "devices": list[Device],
+        "dev_mode": bool | None,
+        "extensions": list[str],
+        "extra": Mapping[str, Any],
+    }
+    if types_ != expected:
+        raise TypeError("RunnerStats changed: _fast_stats_hook must follow")
+    strict = conv.strict
+    stats, system, device = (
+        _Assembly(RunnerStats, "r"),
+        _Assembly(SystemInfo, "s"),
+        _Assembly(Device, "d"),
+    )
+
+    def bail(label: str) -> str:
+        return _raise_refused(label) if strict else "return _careful(data, _)"
+
+    known = frozenset(types_) - {"extra"}
+    absent = "known_keys -= 1"  # see _flat_block
+    all_known = "len(data) == known_keys or _all_known_r(data)"
+    empty_system = {a.name: "None" for a in system.fields if a.name != "extra"} | {"extra": "{}"}
+    lines = [
+        "def structure_RunnerStats(data, _=None):",
+        "    if type(data) is not dict:",
+        f"        {bail('RunnerStats')}",
+        f"    known_keys = {len(known)}",
+        '    raw_system = data.get("system")',
+        "    if type(raw_system) is dict:",
+        *_indent(_flat_block(conv, system, "raw_system", "system", bail), 2),
+        # Absent, or (lenient only) null: an empty SystemInfo.
+        '    elif raw_system is None and "system" not in data:'
+        if strict
+        else "    elif raw_system is None:",
+        "        known_keys -= 1",
+        *_indent(system.build("system", empty_system), 2),
+        "    else:",
+        f"        {bail('RunnerStats.system')}",
+        '    devices = data.get("devices")',
+        "    if type(devices) is list:",
+        "        items = []",
+        "        for raw_device in devices:",
+        "            if type(raw_device) is not dict:",
+        f"                {bail('RunnerStats.devices')}",
+        *_indent(_flat_block(conv, device, "raw_device", "device", bail), 3),
+        "            items.append(device)",
+        "        devices = items",
+        "    elif devices is None:",
+        "        devices = []",
+        "        known_keys -= 1",
+        "    else:",
+        f"        {bail('RunnerStats.devices')}",
+        '    dev_mode = data.get("dev_mode")',
+        *_indent(_check(bool | None, "dev_mode", bail("RunnerStats.dev_mode"), absent)),
+        '    extensions = data.get("extensions")',
+        *_indent(_check(list[str], "extensions", bail("RunnerStats.extensions"), absent)),
+        *_indent(_extra(conv, "data", "extra", "r", all_known, bail("RunnerStats"))),
+        *_indent(stats.build("obj", {name: name for name in types_})),
+        "    return obj",
+    ]
+    namespace = {
+        **_BASE_NAMESPACE,
+        **stats.namespace,
+        **system.namespace,
+        **device.namespace,
+        "_known_r": known,
+        "_all_known_r": known.issuperset,
+        "_careful": None if strict else _lenient_stats,
+    }
+    what = f"fast {'strict' if strict else 'lenient'} RunnerStats"
+    return cast(_Hook, _compile("structure_RunnerStats", lines, namespace, what))
+
+
+# --------------------------------------------------------------------------------------------
+# The converters
 
 
 class _ModelConverter(cattrs.Converter):
@@ -557,47 +934,6 @@ class _ModelConverter(cattrs.Converter):
         self.strict = strict
         self.model_hooks: dict[type[Any], _Hook] = {}
         self.detailed_twin: _ModelConverter | None = None
-
-
-def _fast_model_hook(conv: _ModelConverter, cls: type[Any]) -> _Hook:
-    """The optimistic structure function of ``cls``: right for the common payload, else raises.
-
-    It treats every field as present (the API sends optional fields as ``null``), so cattrs'
-    generated function needs no per-field presence test and unknown keys show as a longer
-    ``len(data)``. Anything else (an absent optional key, an unknown key in strict mode, a bad
-    value) raises, and the caller hands the payload to the detailed twin, which decodes it
-    correctly or explains why not. Being stricter than the twin is fine; accepting what it
-    would reject is not.
-    """
-    fields = attrs.fields(cls)
-    present = [a if a.name == "extra" else a.evolve(default=attrs.NOTHING) for a in fields]
-    base = cast(
-        _Hook,
-        make_dict_structure_fn_from_attrs(
-            present,
-            # cattrs calls ``cl`` to build the instance and reads its name; any callable works.
-            cast(type[Any], _fast_constructor(cls) or cls),
-            conv,
-            _cattrs_forbid_extra_keys=False,
-            _cattrs_detailed_validation=False,
-            extra=override(omit=True),
-        ),
-    )
-    known = frozenset(a.name for a in fields if a.name != "extra")
-    count = len(known)
-    strict = conv.strict
-    set_field = object.__setattr__  # the models are frozen; their own __init__ sets this way
-
-    def structure(data: Any, _: Any) -> Any:
-        obj = base(data, cls)
-        if len(data) == count:
-            return obj
-        if strict:
-            raise _Invalid("unknown keys")  # the twin says which, and where
-        set_field(obj, "extra", {k: v for k, v in data.items() if k not in known})
-        return obj
-
-    return structure
 
 
 def _detailed_model_hook(conv: _ModelConverter, cls: type[Any]) -> _Hook:
@@ -683,24 +1019,34 @@ def _configure(conv: _ModelConverter, *, detailed: bool) -> None:
     _register_exact(conv, dict[str, str], _structure_str_map)
     _register_exact(conv, dict[str, Any], _structure_object)
     _register_exact(conv, list[tuple[str, str]], _structure_params)
-    make_hook = _detailed_model_hook if detailed else _fast_model_hook
 
     def register(cls: type[Any], hook: _Hook) -> None:
         conv.register_structure_hook(cls, hook)
         conv.model_hooks[cls] = hook
 
-    if conv.strict:
-        register(SystemInfo, make_hook(conv, SystemInfo))
-        register(Device, make_hook(conv, Device))
-        devices = _model_list_hook(conv.model_hooks[Device], Device, detailed=detailed)
+    strict = conv.strict
+    if detailed:
+        if strict:
+            register(SystemInfo, _detailed_model_hook(conv, SystemInfo))
+            register(Device, _detailed_model_hook(conv, Device))
+            devices = _model_list_hook(conv.model_hooks[Device], Device, detailed=True)
+            _register_exact(conv, list[Device], devices)
+            register(RunnerStats, _detailed_model_hook(conv, RunnerStats))
+        else:
+            register(SystemInfo, _lenient_system)
+            register(Device, _lenient_device)
+            register(RunnerStats, _lenient_stats)
+        for cls in _MODELS:
+            register(cls, _detailed_model_hook(conv, cls))
+        return
+    register(SystemInfo, _fast_flat_hook(conv, SystemInfo, None if strict else _lenient_system))
+    register(Device, _fast_flat_hook(conv, Device, None if strict else _lenient_device))
+    if strict:
+        devices = _model_list_hook(conv.model_hooks[Device], Device, detailed=False)
         _register_exact(conv, list[Device], devices)
-        register(RunnerStats, make_hook(conv, RunnerStats))
-    else:
-        register(SystemInfo, _lenient_system)
-        register(Device, _lenient_device)
-        register(RunnerStats, _lenient_stats)
+    register(RunnerStats, _fast_stats_hook(conv))
     for cls in _MODELS:
-        register(cls, make_hook(conv, cls))
+        register(cls, _fast_flat_hook(conv, cls, None))
 
 
 def make_converter(*, strict: bool = False) -> cattrs.Converter:
@@ -714,9 +1060,9 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     Returns:
         A ``cattrs.Converter`` to pass as ``converter=`` to :func:`decode`,
         :func:`decode_list` and :func:`decode_page`. Use it through those functions: its own
-        ``structure`` method takes the fast path only, which rejects payloads that leave out
-        optional keys and raises cattrs' and Python's errors instead of
-        ``ResponseValidationError``.
+        ``structure`` method takes the fast path only, which refuses anything unusual (a value
+        of the wrong type, an unknown key when strict) by raising Python's or cattrs' errors
+        instead of ``ResponseValidationError`` (lenient stats excepted: they never fail).
     """
     fast = _ModelConverter(strict=strict, detailed=False)
     _configure(fast, detailed=False)
@@ -736,6 +1082,9 @@ def _env_strict() -> bool:
 
 _strict_default: bool = _env_strict()
 _defaults: dict[bool, cattrs.Converter] = {}
+# _defaults[_strict_default] once built, and its model hooks, for decode(). One tuple, so that
+# a thread switching modes cannot leave the two out of step.
+_current: tuple[cattrs.Converter | None, Mapping[type[Any], _Hook]] = (None, {})
 
 
 def get_converter() -> cattrs.Converter:
@@ -748,7 +1097,13 @@ def get_converter() -> cattrs.Converter:
     conv = _defaults.get(strict)
     if conv is None:
         conv = _defaults[strict] = make_converter(strict=strict)
+    _set_current(conv)
     return conv
+
+
+def _set_current(conv: cattrs.Converter | None) -> None:
+    global _current
+    _current = (conv, conv.model_hooks if isinstance(conv, _ModelConverter) else {})
 
 
 def set_strict(enabled: bool) -> None:
@@ -759,6 +1114,7 @@ def set_strict(enabled: bool) -> None:
     """
     global _strict_default
     _strict_default = bool(enabled)
+    _set_current(_defaults.get(_strict_default))
 
 
 def is_strict() -> bool:
@@ -815,14 +1171,21 @@ def decode(data: Any, cls: type[T], *, converter: cattrs.Converter | None = None
     Raises:
         ResponseValidationError: ``data`` does not fit ``cls``; ``path`` says where.
     """
-    conv = get_converter() if converter is None else converter
-    hook = _hook_for(conv, cls)
+    # _hook_for(conv, cls), spelled out for the default converter: this runs for every answer.
+    default, default_hooks = _current
+    conv = default if converter is None else converter
+    hook = default_hooks.get(cls) if conv is default else None
+    if hook is None or conv is None:
+        if conv is None:
+            conv = get_converter()
+        hook = _hook_for(conv, cls)
     try:
-        return cast(T, hook(data, cls))
+        result: T = hook(data, cls)
     except StructureHandlerNotFoundError:
         raise  # ``cls`` is not a model: a bug in the caller, not in the answer
     except Exception as exc:
         return _slow_decode(conv, data, cls, exc, "$")
+    return result
 
 
 def _decode_items(conv: cattrs.Converter, raw: list[Any], cls: type[T], key: str | None) -> list[T]:

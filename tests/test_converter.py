@@ -11,6 +11,7 @@ import copy
 import functools
 import json
 import pickle
+import sysconfig
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import attrs
 import cattrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from comfycontrol_async import _converter
@@ -1355,3 +1356,300 @@ def test_fast_constructor_refuses_classes_it_cannot_build_faithfully() -> None:
     assert build(x=1) == Plain(x=1)
     assert build(x=1, y=[2], z="q") == Plain(x=1, y=[2], z="q")
     assert build(x=1).y is not build(x=1).y
+
+
+# --- the fast path and the slow path agree -----------------------------------------------------
+#
+# Decoding first tries functions generated for each model, then falls back to a slow path: the
+# detailed twin, and for the lenient stats the careful functions that apply the stats rules.
+# Whatever the fast path accepts, the slow path must accept too and build the very same thing.
+
+
+def _careful_path_refused(data: Any, _: Any) -> Any:
+    raise _converter._Refused("the careful path was taken")
+
+
+# A lenient converter whose stats functions raise instead of handing a payload to the careful
+# functions, so that what its fast path alone makes can be told apart.
+with pytest.MonkeyPatch.context() as _patch:
+    for _name in ("_lenient_stats", "_lenient_system", "_lenient_device"):
+        _patch.setattr(_converter, _name, _careful_path_refused)
+    LENIENT_FAST_ONLY = make_converter(strict=False)
+
+CAREFUL: dict[type[Any], Callable[[Any, Any], Any]] = {
+    RunnerStats: _converter._lenient_stats,
+    SystemInfo: _converter._lenient_system,
+    Device: _converter._lenient_device,
+}
+
+
+def typed(value: Any) -> Any:
+    """``value`` with every type and every key order spelled out: 8 and 8.0, or True and 1,
+    or two orders of the same ``extra``, compare different."""
+    if attrs.has(type(value)):
+        fields = attrs.fields(type(value))
+        return (type(value), tuple((a.name, typed(getattr(value, a.name))) for a in fields))
+    if isinstance(value, dict):
+        return (dict, tuple((typed(k), typed(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return (type(value), tuple(typed(v) for v in value))
+    return (type(value), value)
+
+
+def fast_path(conv: cattrs.Converter, data: Any, cls: type[Any]) -> Any:
+    return getattr(conv, "model_hooks", {})[cls](data, cls)
+
+
+def slow_path(conv: cattrs.Converter, data: Any, cls: type[Any]) -> Any:
+    if conv is LENIENT_FAST_ONLY and cls in CAREFUL:
+        return CAREFUL[cls](data, cls)
+    twin = getattr(conv, "detailed_twin", None)
+    assert twin is not None
+    return twin.model_hooks[cls](data, cls)
+
+
+def assert_paths_agree(conv: cattrs.Converter, data: Any, cls: type[Any]) -> None:
+    """The fast structure function of ``cls`` refuses ``data`` or agrees with the slow path."""
+    try:
+        fast = fast_path(conv, data, cls)
+    except Exception:
+        event(f"{cls.__name__}: refused by the fast path")
+        return
+    event(f"{cls.__name__}: taken by the fast path")
+    slow = slow_path(conv, data, cls)  # must not raise: the fast path took it
+    assert typed(fast) == typed(slow), data
+    assert type(fast) is cls
+
+
+# Values that fit each field type, and odd ones (edge cases, near misses) for it.
+FITTING: dict[Any, st.SearchStrategy[Any]] = {
+    str: st.text(max_size=5),
+    int: st.integers(),
+    bool: st.booleans(),
+    datetime: st.sampled_from(
+        ["2024-01-15T10:30:00Z", "2024-01-15T10:30:00.123456+02:00", "2024-01-15T10:30:00"]
+    ),
+    list[str]: st.lists(st.text(max_size=3), max_size=3),
+    dict[str, str]: st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+    dict[str, Any]: st.dictionaries(st.text(max_size=3), json_values, max_size=2),
+    list[tuple[str, str]]: st.lists(st.lists(st.text(max_size=3), min_size=2, max_size=2)),
+}
+ODD: dict[Any, st.SearchStrategy[Any]] = {
+    str: st.sampled_from([b"x", 0, ["x"]]),
+    int: st.sampled_from([8.0e9, 1.5, True, False, float("nan"), float("inf"), "0", -(2**70)]),
+    bool: st.sampled_from([0, 1, "true", 1.0]),
+    datetime: st.sampled_from(["2024-01-15T10:30:00z", "2024-01-15", "15/01/2024", "", 0]),
+    list[str]: st.lists(json_scalars, min_size=1, max_size=3),
+    dict[str, str]: st.dictionaries(st.text(max_size=3), json_scalars, min_size=1, max_size=2),
+    dict[str, Any]: st.lists(json_scalars, max_size=2),
+    list[tuple[str, str]]: st.lists(st.lists(json_scalars, max_size=3), min_size=1, max_size=2),
+}
+
+
+def _base_type(tp: Any) -> Any:
+    plain = [arg for arg in getattr(tp, "__args__", ()) if arg is not type(None)]
+    return plain[0] if len(plain) == 1 and len(tp.__args__) == 2 else tp
+
+
+def plausible(cls: type[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """Objects for ``cls`` that mostly fit: every required field and some optional ones with a
+    fitting value (or null), then a change or two: an odd value, null, any JSON value, an
+    absent required field or an unknown key."""
+    fields = [a for a in attrs.fields(cls) if a.name != "extra"]
+    fit = {a.name: FITTING[_base_type(a.type)] for a in fields}
+    required = {a.name: fit[a.name] for a in fields if a.default is attrs.NOTHING}
+    optional = {a.name: fit[a.name] | st.none() for a in fields if a.default is not attrs.NOTHING}
+    base = st.fixed_dictionaries(required, optional=optional)
+    odd = st.sampled_from(fields).flatmap(
+        lambda a: st.tuples(
+            st.just(a.name), ODD[_base_type(a.type)] | st.none() | json_values | st.just(KeyError)
+        )
+    )
+    unknown = st.tuples(st.sampled_from(["other", "extra", "0"]), json_values)
+    changes = st.lists(odd | unknown, max_size=2)
+
+    def apply(pair: tuple[dict[str, Any], list[tuple[str, Any]]]) -> dict[str, Any]:
+        data, edits = pair
+        for key, value in edits:
+            data[key] = value
+            if value is KeyError:
+                del data[key]
+        return data
+
+    return st.tuples(base, st.just([]) | changes).map(apply)
+
+
+def plausible_stats() -> st.SearchStrategy[Any]:
+    devices = st.lists(plausible(Device) | json_scalars, max_size=3) | json_values
+    top = st.fixed_dictionaries(
+        {},
+        optional={
+            "system": plausible(SystemInfo) | json_values,
+            "devices": devices,
+            "dev_mode": FITTING[bool] | ODD[bool] | st.none(),
+            "extensions": FITTING[list[str]] | ODD[list[str]] | st.none(),
+            "cluster": json_values,
+        },
+    )
+    return top | json_values
+
+
+@settings(max_examples=400, deadline=None)
+@given(plausible_stats())
+def test_fast_and_slow_paths_agree_on_stats(data: Any) -> None:
+    for conv in (LENIENT_FAST_ONLY, STRICT):
+        assert_paths_agree(conv, data, RunnerStats)
+        if isinstance(data, dict):
+            assert_paths_agree(conv, data.get("system"), SystemInfo)
+            devices = data.get("devices")
+            for device in devices if isinstance(devices, list) else [devices]:
+                assert_paths_agree(conv, device, Device)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from([Runner, ManagedRunner, Workflow, User, Template]).flatmap(
+        lambda cls: st.tuples(st.just(cls), plausible(cls))
+    )
+)
+def test_fast_and_slow_paths_agree_on_models(case: tuple[type[Any], dict[str, Any]]) -> None:
+    cls, data = case
+    for conv in (LENIENT, STRICT):
+        assert_paths_agree(conv, data, cls)
+
+
+STATS_MULTI_DEVICE: dict[str, Any] = {
+    **STATS_MODERN,
+    "devices": [
+        {**STATS_MODERN["devices"][0], "name": f"cuda:{i} NVIDIA H100", "index": i}
+        for i in range(4)
+    ]
+    + [{"name": "cpu", "type": "cpu", "index": None, "vram_total": 1, "vram_free": 1}],
+}
+
+
+def usual_payloads() -> list[tuple[Any, type[Any]]]:
+    """Payloads as the API sends them, one per model (list items and page items apart)."""
+    pages = {
+        "runners-list.json": ("runners", Runner),
+        "managed-runners-list.json": ("runners", ManagedRunner),
+        "templates-list.json": ("templates", TemplateSummary),
+    }
+    usual: list[tuple[Any, type[Any]]] = []
+    for name, cls in EXAMPLE_MODELS.items():
+        data = example(name)
+        if cls is Page:
+            key, cls = pages[name]
+            usual += [(item, cls) for item in data[key]]
+        elif cls is list:
+            usual += [(item, WorkflowSummary) for item in data]
+        else:
+            usual.append((data, cls))
+    without_optional = {k: v for k, v in WORKFLOW_COMPLETED.items() if v is not None}
+    usual += [(WORKFLOW_COMPLETED, Workflow), (WORKFLOW_FAILED, Workflow)]
+    usual += [(without_optional, Workflow), (TEMPLATE, Template)]
+    usual += [(output, WorkflowOutput) for output in OUTPUTS]
+    usual += [(STATS_MODERN, RunnerStats), (STATS_MULTI_DEVICE, RunnerStats)]
+    usual += [({"devices": STATS_MODERN["devices"]}, RunnerStats), ({}, RunnerStats)]
+    return usual
+
+
+@pytest.mark.parametrize("conv", [LENIENT_FAST_ONLY, STRICT], ids=["lenient", "strict"])
+def test_usual_payloads_take_the_fast_path(conv: cattrs.Converter) -> None:
+    # The fast path is only an optimisation: nothing else would notice if it stopped taking the
+    # usual payloads. Here the fast functions are called directly, without decode()'s fallback.
+    for data, cls in usual_payloads():
+        assert typed(fast_path(conv, data, cls)) == typed(slow_path(conv, data, cls))
+    with_unknown = copy.deepcopy(STATS_MODERN)
+    with_unknown["system"]["kernel"] = "6.8"
+    with_unknown["devices"][0]["pci_bus"] = "0000:3b:00.0"
+    with_unknown["cluster"] = "eu"
+    if conv is STRICT:
+        with pytest.raises(_converter._Refused):
+            fast_path(conv, with_unknown, RunnerStats)
+        return
+    stats = fast_path(conv, with_unknown, RunnerStats)
+    assert (stats.extra, stats.system.extra) == ({"cluster": "eu"}, {"kernel": "6.8"})
+    assert stats.devices[0].extra == {"pci_bus": "0000:3b:00.0"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [case[1] for case in LENIENT_STATS_CASES] + [None, [], "Internal error", {"devices": [3]}],
+)
+def test_lenient_stats_never_fail_through_structure_either(data: Any) -> None:
+    # The converter's own structure() takes the fast path only; for stats it must not fail.
+    assert LENIENT.structure(data, RunnerStats) == decode(data, RunnerStats, converter=LENIENT)
+
+
+def test_strict_stats_keep_refusing_a_null_system() -> None:
+    # null reads as empty only where a list or a headers object is expected.
+    err = rve(lambda: decode({"system": None}, RunnerStats, converter=STRICT))
+    assert err.path == "$.system"
+    assert decode({"system": None}, RunnerStats, converter=LENIENT) == RunnerStats()
+
+
+def test_decoded_stats_share_nothing_with_each_other() -> None:
+    first, second = (decode({}, RunnerStats, converter=conv) for conv in (LENIENT, STRICT))
+    assert first.system is not second.system
+    assert first.devices is not second.devices
+    assert first.extra is not second.extra
+    assert first.system.extra is not second.system.extra
+
+
+def test_instances_are_assembled_alike_without_a_builder_class() -> None:
+    # A class that refuses subclasses gets no builder class: its slots are set one by one.
+    @attrs.frozen(kw_only=True)
+    class NoSubclass:
+        x: int
+        y: list[int] = attrs.field(factory=list)
+        z: str = "z"
+
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            raise AssertionError("no subclass of this class may be made")
+
+    assert _converter._builder_class(NoSubclass) is None
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    assert (_converter._builder_class(Runner) is None) is free_threaded
+    build = _converter._fast_constructor(NoSubclass)
+    assert build is not None
+    assert build(x=1) == NoSubclass(x=1)
+    assert build(x=1, y=[2], z="q") == NoSubclass(x=1, y=[2], z="q")
+    assert type(build(x=1)) is NoSubclass
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        build(x=1).x = 2
+
+
+def test_models_are_assembled_alike_without_builder_classes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Where there is no builder class (free-threaded builds), the slots are set one by one.
+    monkeypatch.setattr(_converter, "_builders", {})
+    monkeypatch.setattr(_converter, "_make_builder_class", lambda cls: None)
+    for strict in (False, True):
+        conv = make_converter(strict=strict)
+        assert _converter._Assembly(Runner, "x").builder is None
+        reference = STRICT if strict else LENIENT
+        for data, cls in usual_payloads():
+            decoded = decode(data, cls, converter=conv)
+            assert typed(decoded) == typed(decode(data, cls, converter=reference))
+            assert typed(fast_path(conv, data, cls)) == typed(decoded)
+
+
+def test_fast_functions_call_init_when_it_may_not_be_skipped() -> None:
+    @attrs.frozen(kw_only=True)
+    class Checked:
+        name: str = attrs.field(validator=attrs.validators.min_len(1))
+        note: str | None = None
+        extra: dict[str, Any] = attrs.field(factory=dict)
+
+    attrs.resolve_types(Checked)  # this module's annotations are strings
+    strict = STRICT
+    assert isinstance(strict, _converter._ModelConverter)
+    hook = _converter._fast_flat_hook(strict, Checked, None)
+    assert hook({"name": "a"}, Checked) == Checked(name="a")
+    assert hook({"name": "a", "note": "b"}, Checked) == Checked(name="a", note="b")
+    with pytest.raises(ValueError, match="name"):
+        hook({"name": ""}, Checked)  # the validator ran
+    with pytest.raises(_converter._Refused):
+        hook({"name": "a", "other": 1}, Checked)
