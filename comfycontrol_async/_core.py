@@ -244,13 +244,15 @@ def parse_json_body(answer: Answer) -> Any:
     Raises:
         ResponseValidationError: The body is empty or not JSON.
     """
-    if not answer.body.strip():
-        raise ResponseValidationError("the answer was empty where JSON was expected", body="")
     try:
         # orjson parses about twice as fast as the standard library, which is most of what a
         # page of 100 items costs once decoding into models is fast (benchmarks/RESULTS.md).
         return orjson.loads(answer.body)
     except (ValueError, UnicodeDecodeError) as err:
+        if not answer.body.strip():
+            raise ResponseValidationError(
+                "the answer was empty where JSON was expected", body=""
+            ) from None
         raise ResponseValidationError(
             f"the answer is not valid JSON: {err}",
             body=answer.body[:200].decode("utf-8", errors="replace"),

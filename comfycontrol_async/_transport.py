@@ -10,6 +10,7 @@ turns every aiohttp or socket exception into :class:`APIConnectionError` or
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -30,7 +31,9 @@ _POOL_SIZE: Final = 100
 _DOWNLOAD_CHUNK: Final = 1 << 16
 
 
+@functools.lru_cache(maxsize=64)
 def _timeout(total: float | None, connect: float | None) -> aiohttp.ClientTimeout:
+    # Cached: a client sends thousands of requests with the same few timeouts (frozen objects).
     return aiohttp.ClientTimeout(total=total, sock_connect=connect, connect=connect)
 
 

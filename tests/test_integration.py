@@ -459,3 +459,12 @@ class TestListsThatChange:
                     await walk.collect()
             assert (info.value.old_total, info.value.new_total) == (250, 251)
             assert info.value.next_page == 2
+
+
+async def test_pacing_narrows_the_prefetch_window() -> None:
+    async with FakeComfyControl(managed_runners=1500) as fake:
+        pacing = RateLimit(requests=40, per_seconds=0.2, jitter=0.0)
+        async with await make_client(fake, rate_limit=pacing) as cc:
+            walk = cc.managed_runners.list()
+            assert walk._prefetch == 10  # a quarter of the 40 requests of a window
+            assert len(await walk.collect()) == 1500

@@ -113,6 +113,11 @@ class Resource:
     ) -> Paginator[T]:
         check_page_args(start_page, per_page)
         _check_max_items(max_items)
+        rate = self._client.rate_limit
+        if rate is not None and type(prefetch) is int and prefetch > 0:
+            # Under pacing, a wide window would only queue fetches at the client-wide limiter
+            # ahead of the client's other work: a quarter of the window's requests is plenty.
+            prefetch = min(prefetch, max(1, rate.requests // 4))
         frozen = dict(filters or {})
 
         async def fetch(page: int, size: int) -> Page[T]:
