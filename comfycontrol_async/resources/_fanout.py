@@ -25,11 +25,10 @@ from .._exceptions import APITimeoutError
 from ..models import RunnerStats
 
 if TYPE_CHECKING:
-    from .._client import ComfyControl
+    pass
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
-    "StatsFanOut",
     "StatsResult",
     "StatsSweep",
     "SweepProgress",
@@ -375,55 +374,3 @@ class StatsSweep:
 def _paginator_total(source: object) -> int | None:
     total = getattr(source, "total", None)
     return total if isinstance(total, int) else None
-
-
-class StatsFanOut:
-    """Mixin giving a runner resource ``stats_many`` on top of its ``stats``."""
-
-    _client: ComfyControl
-
-    async def stats(
-        self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
-    ) -> RunnerStats:
-        raise NotImplementedError
-
-    def stats_many(
-        self,
-        runners: Iterable[Any] | AsyncIterable[Any],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        timeout: float | None = None,
-        deadline: float | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> StatsSweep:
-        """Live stats of many runners, concurrently; one result per distinct runner.
-
-        Returns a :class:`StatsSweep` at once (no ``await``). Results arrive in completion
-        order. A runner whose stats fail gives a result with ``.error`` set; only a failure of
-        the source itself (e.g. a paginator that gets a 403) ends the sweep with an exception,
-        after the results of the runners read before it.
-
-        Args:
-            runners: Runner ids, runner objects, or any sync or async iterable of them (a
-                paginator included: its pages are fetched while stats already run).
-            concurrency: At most this many stats calls in flight.
-            timeout: Seconds for each runner's stats, retries included.
-            deadline: Seconds for the whole sweep; runners not done by then come back with an
-                :class:`APITimeoutError`.
-            progress: Called as ``progress(counts, result)`` after each result.
-
-        Raises:
-            ValueError: ``concurrency`` < 1, or a bad ``timeout``/``deadline``.
-        """
-
-        async def fetch(rid: str, limit: float | NotGiven | None) -> RunnerStats:
-            return await self.stats(rid, deadline=limit)
-
-        return StatsSweep(
-            fetch,
-            runners,
-            concurrency=concurrency,
-            timeout=timeout,
-            deadline=deadline,
-            progress=progress,
-        )

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import builtins
+from typing import ClassVar
 
 from .._config import NOT_GIVEN, NotGiven
 from .._core import check_id
 from .._pagination import Paginator
-from ..models import ManagedRunner, Page, RunnerStats, WorkflowSummary
-from ._base import DEFAULT_PREFETCH, Resource
-from ._fanout import StatsFanOut
+from ..models import ManagedRunner, Page
+from ._base import DEFAULT_PREFETCH
+from ._runner_base import RunnerResource
 
 __all__ = ["ManagedRunners"]
 
 
-class ManagedRunners(StatsFanOut, Resource):
+class ManagedRunners(RunnerResource):
     """Managed runners: list, get, live stats and history (endpoints 9-12 of SPEC.md)."""
 
-    _segment = "managed-runner"
+    _segment: ClassVar[str] = "managed-runner"
 
     def list(
         self,
@@ -88,32 +88,4 @@ class ManagedRunners(StatsFanOut, Resource):
         """
         return await self._get(
             ManagedRunner, self._segment, check_id(runner_id, "runner_id"), deadline=deadline
-        )
-
-    async def stats(
-        self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
-    ) -> RunnerStats:
-        """Live system stats of a managed runner (its ComfyUI's ``/system_stats``).
-
-        Raises:
-            ServerError: The stats could not be read (500).
-        """
-        return await self._get(
-            RunnerStats,
-            self._segment,
-            check_id(runner_id, "runner_id"),
-            "stats",
-            deadline=deadline,
-        )
-
-    async def history(
-        self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
-    ) -> builtins.list[WorkflowSummary]:
-        """Your last (at most 10) workflows on this managed runner, newest first."""
-        return await self._get_list(
-            WorkflowSummary,
-            self._segment,
-            check_id(runner_id, "runner_id"),
-            "history",
-            deadline=deadline,
         )

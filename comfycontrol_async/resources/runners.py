@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from .._config import NOT_GIVEN, NotGiven
 from .._core import check_id
 from .._pagination import Paginator
-from ..models import Page, Runner, RunnerStats, WorkflowSummary
-from ._base import DEFAULT_PREFETCH, Resource, status_filter
+from ..models import Page, Runner
+from ._base import DEFAULT_PREFETCH, status_filter
 from ._checks import check_endpoint, check_headers, check_name, check_tags
-from ._fanout import StatsFanOut
+from ._runner_base import RunnerResource
 
 __all__ = ["Runners"]
 
 
-class Runners(StatsFanOut, Resource):
+class Runners(RunnerResource):
     """Your own runners: register, list, get, update, live stats, history and interrupt."""
 
-    _segment = "runner"
+    _segment: ClassVar[str] = "runner"
 
     def list(
         self,
@@ -97,34 +96,6 @@ class Runners(StatsFanOut, Resource):
         """
         return await self._get(
             Runner, self._segment, check_id(runner_id, "runner_id"), deadline=deadline
-        )
-
-    async def stats(
-        self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
-    ) -> RunnerStats:
-        """Live system stats, fetched from the runner's ComfyUI at call time.
-
-        Raises:
-            ServerError: The runner could not be reached (500).
-        """
-        return await self._get(
-            RunnerStats,
-            self._segment,
-            check_id(runner_id, "runner_id"),
-            "stats",
-            deadline=deadline,
-        )
-
-    async def history(
-        self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
-    ) -> builtins.list[WorkflowSummary]:
-        """The last (at most 10) workflows run on this runner, newest first."""
-        return await self._get_list(
-            WorkflowSummary,
-            self._segment,
-            check_id(runner_id, "runner_id"),
-            "history",
-            deadline=deadline,
         )
 
     async def interrupt(

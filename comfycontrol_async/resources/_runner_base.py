@@ -1,0 +1,101 @@
+"""What ``cc.runners`` and ``cc.managed_runners`` share: live stats, history and ``stats_many``.
+
+The two kinds of runner differ in what they list and return for ``get``, but their stats and
+history endpoints have the same shape under their own path segment (SPEC.md endpoints 6-7 and
+11-12). This module holds those once; each resource module keeps only what is its own.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterable, Iterable
+from typing import Any, ClassVar
+
+from .._config import NOT_GIVEN, NotGiven
+from .._core import check_id
+from ..models import RunnerStats, WorkflowSummary
+from ._base import Resource
+from ._fanout import DEFAULT_CONCURRENCY, ProgressCallback, StatsSweep
+
+__all__ = ["RunnerResource"]
+
+
+class RunnerResource(Resource):
+    """Base of the two runner resources; ``_segment`` is their path segment."""
+
+    _segment: ClassVar[str]
+
+    async def stats(
+        self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
+    ) -> RunnerStats:
+        """Live system stats, read from the runner's ComfyUI (``/system_stats``) at call time.
+
+        Args:
+            runner_id: The runner.
+            deadline: Overall seconds for this call, retries included.
+
+        Raises:
+            ValueError: ``runner_id`` is empty.
+            NotFoundError: No such runner (or not yours, or not open to your tier).
+            ServerError: The runner could not be reached or its stats read (500).
+        """
+        return await self._get(
+            RunnerStats,
+            self._segment,
+            check_id(runner_id, "runner_id"),
+            "stats",
+            deadline=deadline,
+        )
+
+    async def history(
+        self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
+    ) -> builtins.list[WorkflowSummary]:
+        """Your last (at most 10) workflows run on this runner, newest first."""
+        return await self._get_list(
+            WorkflowSummary,
+            self._segment,
+            check_id(runner_id, "runner_id"),
+            "history",
+            deadline=deadline,
+        )
+
+    def stats_many(
+        self,
+        runners: Iterable[Any] | AsyncIterable[Any],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> StatsSweep:
+        """Live stats of many runners, concurrently; one result per distinct runner.
+
+        Returns a :class:`StatsSweep` at once (no ``await``). Results arrive in completion
+        order. A runner whose stats fail gives a result with ``.error`` set; only a failure of
+        the source itself (e.g. a paginator that gets a 403) ends the sweep with an exception,
+        after the results of the runners read before it.
+
+        Args:
+            runners: Runner ids, runner objects, or any sync or async iterable of them (a
+                paginator included: its pages are fetched while stats already run).
+            concurrency: At most this many stats calls in flight.
+            timeout: Seconds for each runner's stats, retries included.
+            deadline: Seconds for the whole sweep; runners not done by then come back with an
+                :class:`APITimeoutError`.
+            progress: Called as ``progress(counts, result)`` after each result.
+
+        Raises:
+            ValueError: ``concurrency`` < 1, or a bad ``timeout``/``deadline``.
+        """
+
+        async def fetch(rid: str, limit: float | NotGiven | None) -> RunnerStats:
+            return await self.stats(rid, deadline=limit)
+
+        return StatsSweep(
+            fetch,
+            runners,
+            concurrency=concurrency,
+            timeout=timeout,
+            deadline=deadline,
+            progress=progress,
+        )
