@@ -16,6 +16,7 @@ from ._cli_common import (
     EXIT_OK,
     Ctx,
     add_row,
+    fields_table,
     gib,
     gib_pair,
     header_names,
@@ -29,15 +30,6 @@ from ._cli_common import (
 from .models import ManagedRunner, Runner, RunnerStats, User
 
 __all__ = ["add_parsers"]
-
-
-def _fields_table(rows: list[tuple[str, str]]) -> Table:
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    for key, value in rows:
-        add_row(table, key, value)
-    return table
 
 
 # -- whoami -----------------------------------------------------------------------------------
@@ -57,11 +49,7 @@ def _user_rows(user: User) -> list[tuple[str, str]]:
 async def whoami(ctx: Ctx) -> int:
     async with open_client(ctx) as cc:
         user = await cc.user.get()
-    if ctx.json:
-        ctx.print_json(plain(user))
-    else:
-        ctx.out.print(_fields_table(_user_rows(user)))
-    return EXIT_OK
+    return ctx.print_record(user, _user_rows(user))
 
 
 # -- own runners ------------------------------------------------------------------------------
@@ -102,11 +90,7 @@ async def runners_list(ctx: Ctx) -> int:
 async def runners_get(ctx: Ctx) -> int:
     async with open_client(ctx) as cc:
         runner = await cc.runners.get(ctx.args.id)
-    if ctx.json:
-        ctx.print_json(plain(runner))
-    else:
-        ctx.out.print(_fields_table(_runner_rows(runner)))
-    return EXIT_OK
+    return ctx.print_record(runner, _runner_rows(runner))
 
 
 def _print_stats(ctx: Ctx, runner_id: str, stats: RunnerStats) -> None:
@@ -115,7 +99,7 @@ def _print_stats(ctx: Ctx, runner_id: str, stats: RunnerStats) -> None:
         return
     system = stats.system
     ctx.out.print(
-        _fields_table(
+        fields_table(
             [
                 ("runner", runner_id),
                 ("os", system.os or "-"),
@@ -179,11 +163,7 @@ async def managed_list(ctx: Ctx) -> int:
 async def managed_get(ctx: Ctx) -> int:
     async with open_client(ctx) as cc:
         runner = await cc.managed_runners.get(ctx.args.id)
-    if ctx.json:
-        ctx.print_json(plain(runner))
-    else:
-        ctx.out.print(_fields_table(_managed_rows(runner)))
-    return EXIT_OK
+    return ctx.print_record(runner, _managed_rows(runner))
 
 
 async def managed_stats(ctx: Ctx) -> int:

@@ -141,6 +141,14 @@ class Ctx:
         self.out.print(table)
         return EXIT_OK
 
+    def print_record(self, obj: Any, rows: Sequence[tuple[str, str]]) -> int:
+        """Print one object: JSON, or a table of its fields."""
+        if self.json:
+            self.print_json(plain(obj))
+        else:
+            self.out.print(fields_table(rows))
+        return EXIT_OK
+
     def line(self, text: str) -> None:
         """A line of plain text on stdout (server strings in it are made harmless)."""
         self.out.print(Text(clean(text)))
@@ -167,6 +175,16 @@ def make_consoles() -> tuple[Console, Console]:
 def clean(text: str) -> str:
     """``text`` with control characters (terminal escapes among them) shown as ``?``."""
     return _CONTROL.sub("?", text)
+
+
+def fields_table(rows: Sequence[tuple[str, str]]) -> Table:
+    """A borderless two-column table of ``(field, value)`` rows, for one object."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in rows:
+        add_row(table, key, value)
+    return table
 
 
 def add_row(table: Table, *values: str | Text) -> None:

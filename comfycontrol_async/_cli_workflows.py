@@ -22,6 +22,7 @@ from ._cli_common import (
     EXIT_OK,
     Ctx,
     add_row,
+    fields_table,
     open_client,
     plain,
     positive_float,
@@ -35,15 +36,6 @@ from .models import Template, Workflow, WorkflowOutput
 __all__ = ["add_parsers"]
 
 _WORKFLOW_STATUSES = ("completed", "running", "queued", "failed", "cancelled")
-
-
-def _fields_table(rows: Sequence[tuple[str, str]]) -> Table:
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    for key, value in rows:
-        add_row(table, key, value)
-    return table
 
 
 def _pairs(items: Sequence[str] | None, option: str) -> dict[str, str]:
@@ -169,11 +161,7 @@ async def workflows_list(ctx: Ctx) -> int:
 async def workflows_get(ctx: Ctx) -> int:
     async with open_client(ctx) as cc:
         wf = await cc.workflows.get(ctx.args.id)
-    if ctx.json:
-        ctx.print_json(plain(wf))
-    else:
-        ctx.out.print(_fields_table(_workflow_rows(wf)))
-    return EXIT_OK
+    return ctx.print_record(wf, _workflow_rows(wf))
 
 
 async def workflows_cancel(ctx: Ctx) -> int:
@@ -254,7 +242,7 @@ def _print_template(ctx: Ctx, template: Template, *, body_only: bool = False) ->
     elif ctx.json:
         ctx.print_json(plain(template))
     else:
-        ctx.out.print(_fields_table(_template_rows(template)))
+        ctx.out.print(fields_table(_template_rows(template)))
 
 
 async def templates_get(ctx: Ctx) -> int:
