@@ -243,12 +243,28 @@ class PaginationError(ComfyControlError):
     Attributes:
         next_page: The page to pass as ``start_page=`` to resume the walk.
         items_yielded: How many items the walk had yielded before it stopped.
+        per_page: The page size ``next_page`` counts in (pass it as ``per_page=``), or ``None``
+            for the walk's own. It differs from the one asked for when the server served
+            pages of another size (SPEC.md, "Decision (short pages)").
     """
 
-    def __init__(self, message: str, *, next_page: int, items_yielded: int) -> None:
+    def __init__(
+        self, message: str, *, next_page: int, items_yielded: int, per_page: int | None = None
+    ) -> None:
         super().__init__(message)
         self.next_page = next_page
         self.items_yielded = items_yielded
+        self.per_page = per_page
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keyword-only arguments: rebuild from the state
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[PaginationError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 class ListChangedError(PaginationError):
@@ -267,8 +283,11 @@ class ListChangedError(PaginationError):
         items_yielded: int,
         old_total: int,
         new_total: int,
+        per_page: int | None = None,
     ) -> None:
-        super().__init__(message, next_page=next_page, items_yielded=items_yielded)
+        super().__init__(
+            message, next_page=next_page, items_yielded=items_yielded, per_page=per_page
+        )
         self.old_total = old_total
         self.new_total = new_total
 
