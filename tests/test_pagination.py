@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import pytest
 
+from comfycontrol_async import ComfyControl
 from comfycontrol_async._exceptions import (
     APIConnectionError,
     ComfyControlError,
@@ -26,6 +27,7 @@ from comfycontrol_async._exceptions import (
     ServerError,
 )
 from comfycontrol_async._pagination import DEFAULT_PREFETCH, Paginator
+from comfycontrol_async.testing import FakeComfyControl
 
 # -- the fake list ----------------------------------------------------------------------------
 
@@ -1120,3 +1122,50 @@ async def test_a_resumed_walk_against_a_capping_server_starts_where_asked() -> N
     walk = Paginator(fake.fetch, start_page=3, prefetch=4)
     assert ids(await walk.collect()) == ids(fake.items[200:])
     assert not walk.incomplete
+
+
+# -- the same hostile servers over the wire (the in-process fake) --------------------------------
+
+MANAGED = "GET /v1/managed-runner"
+
+
+async def _walk_the_fake(fake: FakeComfyControl, **kwargs: Any) -> tuple[list[str], Paginator[Any]]:
+    async with ComfyControl(fake.token("pro"), base_url=fake.url, rate_limit=None) as cc:
+        walk = cc.managed_runners.list(**kwargs)
+        return [r.id async for r in walk], walk
+
+
+@pytest.mark.parametrize("prefetch", [0, 10])
+async def test_over_the_wire_a_server_serving_10_a_page_loses_nothing(prefetch: int) -> None:
+    async with FakeComfyControl(managed_runners=1234) as fake:
+        fake.misbehave_paging(MANAGED, page_size=10)
+        got, walk = await _walk_the_fake(fake, per_page=100, prefetch=prefetch)
+        assert got == fake.managed_runner_ids()  # all 1,234, in order, once
+        assert (walk.per_page, walk.incomplete) == (10, False)
+        assert sum(r.route == MANAGED for r in fake.requests) == 124
+
+
+async def test_over_the_wire_a_capping_proxy_loses_nothing() -> None:
+    async with FakeComfyControl(managed_runners=1234) as fake:
+        fake.misbehave_paging(MANAGED, max_per_page=50)
+        got, walk = await _walk_the_fake(fake)
+        assert got == fake.managed_runner_ids()
+        assert walk.per_page == 50
+
+
+async def test_over_the_wire_a_stale_cache_does_not_pass_silently(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with FakeComfyControl(managed_runners=450) as fake:
+        fake.misbehave_paging(MANAGED, stale={2: 1})
+        with caplog.at_level(logging.WARNING, logger="comfycontrol_async"):
+            got, walk = await _walk_the_fake(fake, prefetch=0)
+        assert len(got) == len(set(got)) == 350
+        assert walk.incomplete
+        assert "350 distinct items where the total announces 450" in caplog.text
+        async with ComfyControl(fake.token("pro"), base_url=fake.url, rate_limit=None) as cc:
+            with pytest.raises(PaginationError, match="strict=True"):
+                await cc.managed_runners.list(strict=True).collect()
+        fake.clear_faults()
+        got, walk = await _walk_the_fake(fake)
+        assert len(got) == 450 and not walk.incomplete

@@ -381,6 +381,7 @@ class FakeComfyControl:
         self._error_rates: dict[str | None, tuple[float, tuple[int, ...]]] = {}
         self._fault_rng = random.Random(mix(seed, 0xFA17))
         self._limiter: _RateLimiter | None = None
+        self._page_quirks: dict[str, tuple[Callable[[int], int], Mapping[int, int]]] = {}
         self.rate_limited_count = 0
         self._runner: web.ServerRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -844,6 +845,7 @@ class FakeComfyControl:
         self._latency.clear()
         self._error_rates.clear()
         self._limiter = None
+        self._page_quirks.clear()
 
     def enable_rate_limit(
         self,
@@ -893,6 +895,32 @@ class FakeComfyControl:
             raise ValueError("insert and delete must be >= 0 and after_page >= 1")
         owner = self._resolve_user(user) if user is not None else None
         self._state.mutations.append(Mutation(endpoint, insert, delete, after_page, owner))
+
+    def misbehave_paging(
+        self,
+        endpoint: str = "GET /v1/managed-runner",
+        *,
+        page_size: int | None = None,
+        max_per_page: int | None = None,
+        stale: Mapping[int, int] | None = None,
+    ) -> None:
+        """Make a list endpoint page like a misbehaving server, proxy or cache would.
+
+        ``page_size``: serve that many items a page, whatever ``per_page`` asks (more or fewer);
+        ``max_per_page``: cut ``per_page`` to it (a capping proxy); ``stale``: page -> the page
+        served instead (a cache answering page 2 with page 1). ``clear_faults()`` ends it.
+        """
+        if endpoint not in LIST_ROUTES:
+            raise ValueError(f"endpoint must be one of {LIST_ROUTES}")
+        if (page_size is not None and page_size < 0) or (max_per_page or 1) < 1:
+            raise ValueError("page_size must be >= 0 and max_per_page >= 1")
+
+        def size(asked: int) -> int:
+            if page_size is not None:
+                return page_size
+            return asked if max_per_page is None else min(asked, max_per_page)
+
+        self._page_quirks[endpoint] = (size, dict(stale or {}))
 
     # -- routing ---------------------------------------------------------------------------------
 
@@ -1257,7 +1285,11 @@ class FakeComfyControl:
         self, ctx: _Ctx, key: bytes, items: Sequence[Any], fragment: Callable[[Any], bytes]
     ) -> _Answer:
         page, per_page = _paging(ctx.query)
-        start = (page - 1) * per_page
+        served = page
+        if ctx.route in self._page_quirks:  # misbehave_paging(): another size, or another page
+            size, stale = self._page_quirks[ctx.route]
+            per_page, served = size(per_page), stale.get(page, page)
+        start = (served - 1) * per_page
         data = page_bytes(key, [fragment(i) for i in items[start : start + per_page]], len(items))
         state = self._state
         if state.mutations:
