@@ -44,6 +44,12 @@ class PageLike(Protocol[T_co]):
     @property
     def total(self) -> int: ...
 
+    @property
+    def page(self) -> int: ...
+
+    @property
+    def per_page(self) -> int: ...
+
 
 #: ``fetch(page, per_page)``: one page; it retries and paces, and raises ComfyControlError.
 FetchPage: TypeAlias = Callable[[int, int], Awaitable[PageLike[T]]]
@@ -85,8 +91,9 @@ class Paginator(Generic[T]):
             raise ValueError("settle=True needs start_page=1 (it compares the list's head)")
         self._fetch, self._key, self._description = fetch, key, description
         self._asked = self._size = per_page  # _size: the server's page size, as last seen
-        self._max_items, self._start_page, self._prefetch = max_items, start_page, prefetch
-        self._strict, self._settle = strict, settle
+        self._max_items = math.inf if max_items is None else max_items
+        self._start_page, self._prefetch, self._strict = start_page, prefetch, strict
+        self._settle = settle
         self.total: int | None = None
         self.first_total: int | None = None
         self.total_changed = self.incomplete = False
@@ -198,7 +205,7 @@ class Paginator(Generic[T]):
             return  # a page ahead failed: the walk stops there, fetch nothing more
         size, first = self._size, self._offset // self._size + 1
         last = min(-(-max(total, self.total or 0) // size), first + self._prefetch - 1)
-        wanted = math.inf if self._max_items is None else self._max_items - self.items_yielded
+        wanted = self._max_items - self.items_yielded
         for number in range(first, last + 1):
             position = (number - 1) * size
             if position >= self._limit or position - self._offset >= wanted - coming:
@@ -233,7 +240,7 @@ class Paginator(Generic[T]):
         if self._closed:
             return None
         while not self._buffer:
-            if self._max_reached():
+            if self.items_yielded >= self._max_items:
                 return None
             got = await self._next_page_of_walk()
             if got is None:
@@ -259,14 +266,15 @@ class Paginator(Generic[T]):
             if self._settle and number == 1:
                 self._head = frozenset(map(self._key, page.items))
             self._buffer_page, self._resume_at = number, self._page_after(number)
-            room = math.inf if self._max_items is None else self._max_items - self.items_yielded
+            room = self._max_items - self.items_yielded
             if len(fresh) > room:  # the rest of this page is not yielded
                 fresh, self._resume_at = fresh[: int(room)], number
             self._buffer.extend(fresh)
         return self._buffer
 
     async def _next_page_out(self) -> PageLike[T] | None:
-        got = None if self._closed or self._max_reached() else await self._next_page_of_walk()
+        stop = self._closed or self.items_yielded >= self._max_items
+        got = None if stop else await self._next_page_of_walk()
         if got is None:
             self._check_complete()
             return None
@@ -277,9 +285,6 @@ class Paginator(Generic[T]):
 
     def _page_after(self, number: int) -> int:
         return number + 1 if self._done else self._offset // self._size + 1
-
-    def _max_reached(self) -> bool:
-        return self._max_items is not None and self.items_yielded >= self._max_items
 
     def _fresh(self, items: Sequence[T]) -> list[T]:
         """The items whose key was not seen recently, remembered from now on."""
@@ -298,8 +303,7 @@ class Paginator(Generic[T]):
 
     def _check_complete(self) -> None:
         """SPEC.md "Decision (short pages)": a walk that ends short never passes silently."""
-        expected = self._end_total - self._start
-        if self._distinct >= expected:
+        if self._distinct >= (expected := self._end_total - self._start):
             return
         self.incomplete = True
         message = (
@@ -367,8 +371,7 @@ class Paginator(Generic[T]):
         try:
             self._seq, page = await task
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if self._closed and (current is None or not current.cancelling()):
+            if self._closed and ((me := asyncio.current_task()) is None or not me.cancelling()):
                 raise _Closed from None  # aclose() from another task cancelled the fetch
             raise
         except ComfyControlError as err:
@@ -438,11 +441,8 @@ class _Pages(Generic[T]):
 class _Items(_Pages[T]):
     """What ``async for`` gets: the items, from a buffer refilled a page at a time."""
 
-    __slots__ = ()
-
     async def __anext__(self) -> T:  # type: ignore[override]
-        walk = self._walk
-        buffer = walk._buffer
+        walk, buffer = self._walk, self._walk._buffer
         if not buffer or walk._closed:
             buffer = await walk._step(walk._next_batch)
         walk.items_yielded += 1
