@@ -246,8 +246,9 @@ class Paginator(Generic[T]):
             if got is None:
                 if self._head is not None:  # settle: the items added at the head meanwhile
                     grew = -(-(max(self.totals_seen) - (self.first_total or 0)) // self._size)
+                    back = min(_MAX_REREADS, grew + 1)  # always down to page 1: the newest
                     head, self._head = self._head, None
-                    self._buffer.extend(await self._recover(max(1, grew + 1), head, anchored=False))
+                    self._buffer.extend(await self._recover(back, head, anchored=False))
                     self.items_settled += len(self._buffer)
                     continue
                 self._check_complete()

@@ -657,6 +657,20 @@ async def test_settle_reads_back_only_what_the_walk_saw_grow() -> None:
     assert len(got) == 20
 
 
+async def test_settle_reads_back_at_most_eight_pages_down_to_the_head() -> None:
+    fake = FakeList(100)
+    fake.before[5] = lambda f: f.insert(100)  # 10 pages of 10 added before page 5
+    walk = Paginator(fake.fetch, per_page=10, prefetch=0, settle=True)
+    got = ids(await walk.collect())
+    # Pages 5-10 now hold added items 40-99 (the walk yields them where they are); settle
+    # reads pages 8 down to 1 and yields the 40 newest, last.
+    assert sorted(got) == sorted(ids(fake.items))
+    assert got[-40:] == ids(fake.items[:40])
+    assert (walk.items_settled, walk.rereads) == (40, 8)
+    assert fake.calls[-8:] == [8, 7, 6, 5, 4, 3, 2, 1]
+    assert not walk.incomplete
+
+
 async def test_settle_is_not_run_when_max_items_stopped_the_walk() -> None:
     fake = FakeList(500)
     fake.before[2] = lambda f: f.insert()
