@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ._config import redact_store_url
+from ._logging import register_secret
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -148,6 +149,8 @@ class RedisWindow:
         self.shown = redact_store_url(url)
         self.key = key
         self._secrets = _url_secrets(url)
+        # Scrubbed from every line of the SDK's logger too, for as long as this store lives.
+        self._secret_handles = [register_secret(secret) for secret in self._secrets]
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._keys = [f"{{{key}}}:slots", f"{{{key}}}:pause", f"{{{key}}}:peers"]
         self._limits = (str(requests), f"{window * 1000:.3f}", f"{lease * 1000:.3f}")

@@ -12,6 +12,7 @@ assert on 429 counts and on accounting, never on timings (those are in the bench
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import shutil
@@ -24,6 +25,8 @@ from typing import Any
 import pytest
 import redis.asyncio
 
+from benchmarks import bench_workers
+from benchmarks._common import QUICK
 from benchmarks.bench_workers import RedisServer, free_port, run_workers
 from comfycontrol_async import (
     DEFAULT_RATE_LIMIT,
@@ -52,13 +55,19 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-async def own_redis() -> AsyncIterator[RedisServer]:
+def redis_binary() -> str:
+    found = shutil.which("redis-server")
+    if found is not None:
+        return found
+    if REDIS_REQUIRED or REDIS_URL:
+        pytest.fail("redis-server is not on PATH although scripts/test requires Redis")
+    pytest.skip("needs redis-server on PATH: run scripts/test (it installs one)")
+
+
+@pytest.fixture
+async def own_redis(redis_binary: str) -> AsyncIterator[RedisServer]:
     """A redis-server of this test's own, to kill and restart."""
-    if shutil.which("redis-server") is None:
-        if REDIS_REQUIRED or REDIS_URL:
-            pytest.fail("redis-server is not on PATH although scripts/test requires Redis")
-        pytest.skip("needs redis-server on PATH: run scripts/test (it installs one)")
-    async with RedisServer() as server:
+    async with RedisServer(redis_binary) as server:
         yield server
 
 
@@ -445,3 +454,18 @@ class TestWorkerProcesses:
             assert report["store_recoveries"] >= 1
             assert report["sharing_at_end"]  # its last slot came from the restarted Redis
             assert report["stderr"].count("pacing this process alone") == 1
+
+    async def test_the_benchmark_runs_both_variants(self, redis_binary: str) -> None:
+        # Shape only (its timing figures are for a quiet machine), and no 429 with the store.
+        result = await bench_workers.run(dataclasses.replace(QUICK, workers_runners=10))
+        assert result.key == "workers"
+        assert [f.name.split(" runners ")[1].split(":")[0] for f in result.figures] == [
+            "with the store",
+            "with the store",
+            "without the store",
+        ]
+        assert result.metrics["store_rate_limited"] == 0
+        assert result.metrics["store_ok"] + result.metrics["store_failed"] == 40
+        assert result.metrics["alone_ok"] + result.metrics["alone_failed"] == 40
+        assert result.metrics["store_crashed"] == result.metrics["alone_crashed"] == 0
+        assert any("| with the store | 0 |" in line for line in result.details)
