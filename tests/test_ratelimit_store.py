@@ -88,7 +88,7 @@ def closed_port_url(password: str = SECRET) -> str:
 
 async def until(condition: Any, what: str) -> None:
     """Wait for ``condition()`` to hold (an event, not a timing: bounded only against hangs)."""
-    for _ in range(1000):
+    for _ in range(3000):
         if condition():
             return
         await asyncio.sleep(0.01)
