@@ -347,7 +347,8 @@ async def run(sizes: Sizes) -> BenchResult:
                 span = max(times) - min(times) if len(times) > 1 else math.nan
                 least = (math.ceil(len(times) / _REQUESTS) - 1) * window
                 share = least / span if span > 0 else math.nan
-                wall = minimum / took if took > 0 else math.nan
+                # Only meaningful when every request was answered (failures end early).
+                wall = minimum / took if took > 0 and failed == 0 else math.nan
                 tag = "store" if store else "alone"
                 metrics |= {
                     f"{tag}_rate_limited": float(rejected),
