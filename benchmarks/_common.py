@@ -50,6 +50,10 @@ class Sizes:
     # 6. decoding
     decode_reps: int
     decode_items: int  # items decoded per timed batch and variant
+    # 7. worker processes sharing one limit through Redis (time scale as in 4.)
+    workers_processes: int = 4
+    workers_runners: int = 100  # per worker
+    workers_scale: float = 0.1
 
 
 FULL = Sizes(
@@ -86,6 +90,7 @@ QUICK = Sizes(
     memory_items=20_000,
     decode_reps=5,
     decode_items=2_000,
+    workers_runners=25,
 )
 
 

@@ -35,6 +35,7 @@ from ._exceptions import (
     PaginationError,
     PermissionDeniedError,
     RateLimitError,
+    RateLimitStoreError,
     ResponseValidationError,
     ServerError,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "PlaceholderError",
     "RateLimit",
     "RateLimitError",
+    "RateLimitStoreError",
     "ResponseValidationError",
     "RetryBudget",
     "Runner",

@@ -195,7 +195,7 @@ class ComfyControl:
         )
         self._user_agent = f"{agent} {user_agent}" if user_agent else agent
         self._transport = Transport(session, timeout=self._timeout, user_agent=self._user_agent)
-        self._pacer = Pacer(rate_limit)
+        self._pacer = Pacer(rate_limit, host=f"{self._base_url.host}:{self._base_url.port}")
         self._quota = RetryQuota(retry_budget)
         self._rng = random.Random()
         self._backoff_base = _BACKOFF_BASE
@@ -258,6 +258,7 @@ class ComfyControl:
         Idempotent. The client cannot be used afterwards: make a new one.
         """
         self._state = _State.CLOSED
+        await self._pacer.aclose()
         await self._transport.aclose()
 
     def __del__(self) -> None:

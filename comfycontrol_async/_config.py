@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 from typing import Any, Final, Literal
 
 import attrs
+from yarl import URL
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -76,13 +78,54 @@ class Timeout:
 DEFAULT_TIMEOUT: Final = Timeout()
 
 
+STORE_ENV: Final = "COMFYCONTROL_RATE_LIMIT_STORE"
+_STORE_SCHEMES: Final = ("redis", "rediss", "unix")
+StoreErrorPolicy = Literal["fallback", "raise"]
+
+
+def redact_store_url(url: str) -> str:
+    """``url`` with its user-info and any password-like query value replaced by ``***``."""
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        return "<unparsable store URL>"
+    if parsed.user is not None or parsed.password is not None:
+        # yarl cannot set a user-info of "***" without a user; rebuild the authority instead.
+        parsed = parsed.with_user("***").with_password(None)
+    query = parsed.query
+    hidden = {
+        k: ("***" if k.lower() in ("password", "username", "user") else v) for k, v in query.items()
+    }
+    if hidden != dict(query.items()):
+        parsed = parsed.with_query(hidden)
+    return str(parsed)
+
+
+def check_store_url(url: object, *, source: str = "store") -> str:
+    """Return ``url`` if it is a Redis URL the store can use, else raise ``ValueError``."""
+    if not isinstance(url, str):
+        raise TypeError(f"{source} must be a redis:// URL string or None, got {type(url).__name__}")
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in _STORE_SCHEMES:
+        raise ValueError(
+            f"{source} must be a redis://, rediss:// or unix:// URL, got {redact_store_url(url)!r}"
+        )
+    return url
+
+
+def _store_repr(value: object) -> str:
+    return repr(redact_store_url(value)) if isinstance(value, str) else repr(value)
+
+
 @attrs.frozen(kw_only=True)
 class RateLimit:
     """Client-side pacing under the API's documented limit.
 
     The API allows 40 requests per 10 seconds per IP and answers 429 for a 10 second cooldown
     past it (SPEC.md, "Rate limit"). The client spaces its requests so that no window of
-    ``per_seconds`` holds more than ``requests`` of them, shared by everything it does.
+    ``per_seconds`` holds more than ``requests`` of them, shared by everything it does. With a
+    ``store``, every client using the same store and ``key`` (any process, any host) shares one
+    window and one 429 pause.
 
     Attributes:
         requests: Requests allowed per window.
@@ -90,12 +133,25 @@ class RateLimit:
         cooldown: Seconds to pause everything after a 429 that carries no ``Retry-After``.
         jitter: Up to this many seconds are added at random to a 429 pause, so that clients
             sharing an IP do not all come back at once.
+        store: A Redis URL (``redis://``, ``rediss://`` or ``unix://``; needs the ``redis``
+            extra) holding the shared window; ``None`` paces this client alone. When not given,
+            the ``COMFYCONTROL_RATE_LIMIT_STORE`` environment variable (read when a client is
+            made), else ``None``. Its password never appears in a repr, log line or error.
+        key: The name of the shared window in the store. By default one per API host (clients
+            of one host share it); give workers behind different egress IPs different keys.
+        on_store_error: ``"fallback"`` (default): when the store cannot be reached, pace this
+            process alone at a conservative share of the limit, log one warning, and share
+            again once the store is back. ``"raise"``: raise
+            :class:`~comfycontrol_async.RateLimitStoreError` instead.
     """
 
     requests: int = attrs.field(default=40)
     per_seconds: float = attrs.field(default=10.0, validator=_positive)
     cooldown: float = attrs.field(default=10.0, validator=_positive)
     jitter: float = attrs.field(default=1.0)
+    store: str | NotGiven | None = attrs.field(default=NOT_GIVEN, repr=_store_repr)
+    key: str | None = attrs.field(default=None)
+    on_store_error: StoreErrorPolicy = attrs.field(default="fallback")
 
     @requests.validator
     def _check_requests(self, _: attrs.Attribute[Any], value: object) -> None:
@@ -106,6 +162,32 @@ class RateLimit:
     def _check_jitter(self, _: attrs.Attribute[Any], value: object) -> None:
         if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
             raise ValueError(f"jitter must be a non-negative number of seconds, got {value!r}")
+
+    @store.validator
+    def _check_store(self, _: attrs.Attribute[Any], value: object) -> None:
+        if value is not None and value is not NOT_GIVEN:
+            check_store_url(value)
+
+    @key.validator
+    def _check_key(self, _: attrs.Attribute[Any], value: object) -> None:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f"key must be a non-empty string or None, got {value!r}")
+
+    @on_store_error.validator
+    def _check_policy(self, _: attrs.Attribute[Any], value: object) -> None:
+        if value not in ("fallback", "raise"):
+            raise ValueError(f"on_store_error must be 'fallback' or 'raise', got {value!r}")
+
+    def resolved_store(self) -> str | None:
+        """The store URL in force: ``store`` if given, else ``COMFYCONTROL_RATE_LIMIT_STORE``.
+
+        Raises:
+            ValueError: The environment variable holds something that is not a Redis URL.
+        """
+        if not isinstance(self.store, NotGiven):
+            return self.store
+        value = os.environ.get(STORE_ENV, "").strip()
+        return check_store_url(value, source=STORE_ENV) if value else None
 
 
 DEFAULT_RATE_LIMIT: Final = RateLimit()

@@ -18,7 +18,8 @@ ComfyControlError
 ├── ResponseValidationError       the answer did not fit the model (says where)
 ├── PaginationError               a list walk could not go on (carries where to resume)
 │   └── ListChangedError          the list changed under a strict walk
-└── ClientClosedError             the client was used after aclose()
+├── ClientClosedError             the client was used after aclose()
+└── RateLimitStoreError           the shared rate-limit store failed (on_store_error="raise")
 ```
 
 Bad arguments are not in the tree: they raise the built-in :class:`ValueError` (or
@@ -45,6 +46,7 @@ __all__ = [
     "PaginationError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimitStoreError",
     "ResponseValidationError",
     "ServerError",
     "make_status_error",
@@ -294,6 +296,21 @@ class ListChangedError(PaginationError):
 
 class ClientClosedError(ComfyControlError, RuntimeError):
     """The client was used after ``aclose()``; make a new one."""
+
+
+class RateLimitStoreError(ComfyControlError):
+    """The shared rate-limit store (Redis) could not be used, with ``on_store_error="raise"``.
+
+    The message names the store with its password hidden; the Redis client's own exception is
+    not chained (its text may repeat the URL).
+
+    Attributes:
+        store: The store's URL, user-info and password hidden.
+    """
+
+    def __init__(self, message: str, *, store: str) -> None:
+        super().__init__(message)
+        self.store = store
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {

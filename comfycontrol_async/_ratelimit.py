@@ -11,30 +11,58 @@ Waiters are served first come, first served. A 429 calls :meth:`Pacer.pause`, wh
 later send of the client until the pause ends. :class:`RetryQuota` is the client-wide retry
 budget. This module owns only these counters and their timing; it does not send, retry or know
 about HTTP.
+
+With a store (``RateLimit.store``), the same rule holds for every client of the store's key at
+once: slots and the 429 pause live in Redis (:mod:`._ratestore`), and the slots this pacer took
+are also kept here. When the store fails, the pacer paces this process alone at a share of the
+limit: ``requests // peers``, where ``peers`` is the number of clients the store last said were
+using the key (:data:`_UNKNOWN_PEERS` if it was never reached); when the store is lost mid-way,
+it first counts the current window as full, since it cannot know what the others just sent.
+It retries the store every tenth of a window (at most every second); once the store answers, it
+hands over the slots it took meanwhile and shares again. The store writes that the synchronous
+:meth:`Pacer.release` and :meth:`Pacer.pause` must make run as background tasks, which
+:meth:`Pacer.aclose` finishes or cancels.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import random
-from collections.abc import Callable
-from typing import Final
+import secrets
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
 
 from ._config import RateLimit, RetryBudget
+from ._exceptions import RateLimitStoreError
+from ._logging import log
+from ._ratestore import RedisWindow, StoreUnavailable, Verdict
 
 __all__ = ["Pacer", "RetryQuota", "Slot"]
 
 # Clock granularity and scheduling slop: the window is taken this much longer.
 _WINDOW_MARGIN: Final = 0.005
+# A shared slot whose request has not ended stops counting this long after a window, so that a
+# worker killed mid-request does not hold its slots for ever (requests time out well before).
+_STORE_LEASE: Final = 60.0
+# Clients that used the key within this many windows count as peers for the fallback share.
+_PEER_WINDOWS: Final = 3.0
+# Peers assumed when the store was never reached: a common worker count (2 cores x 2).
+_UNKNOWN_PEERS: Final = 4
+# Seconds aclose() lets pending store writes finish before cancelling them.
+_CLOSE_GRACE: Final = 1.0
 
 
 class Slot:
     """One granted request: in flight until :meth:`Pacer.release`, then counted a window more."""
 
-    __slots__ = ("ended",)
+    __slots__ = ("ended", "member")
 
-    def __init__(self) -> None:
+    def __init__(self, member: str = "") -> None:
         self.ended: float | None = None
+        # Its name in the shared store ("" for slots that are not real requests).
+        self.member = member
 
 
 _UNPACED: Final = Slot()
@@ -44,12 +72,17 @@ class Pacer:
     """A sliding-window limiter shared by a whole client, with a client-wide pause.
 
     Use ``slot = await pacer.acquire()`` before sending and ``pacer.release(slot)`` once the
-    answer is in (or the attempt failed or was cancelled).
+    answer is in (or the attempt failed or was cancelled); ``await pacer.aclose()`` at the end.
 
     Args:
         rate: The limit to keep under, or ``None`` for no pacing (the 429 pause still works).
         clock: Monotonic seconds (the event loop's clock by default).
         rng: Random source for the pause jitter.
+        host: The API host, which names the shared window when ``rate.key`` is not set.
+
+    Raises:
+        ImportError: ``rate`` asks for a store and the ``redis`` extra is not installed.
+        ValueError: ``COMFYCONTROL_RATE_LIMIT_STORE`` is set to something other than a Redis URL.
     """
 
     def __init__(
@@ -58,6 +91,7 @@ class Pacer:
         *,
         clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
+        host: str | None = None,
     ) -> None:
         self.rate = rate
         self._clock = clock
@@ -69,6 +103,31 @@ class Pacer:
         self.pauses = 0
         self.waited = 0.0
         self.granted = 0
+        # The shared store, when there is one.
+        self._store: RedisWindow | None = None
+        self._client_id = secrets.token_hex(8)
+        self._serial = itertools.count()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._fallback = False
+        self._retry_at = 0.0
+        self._peers: int | None = None
+        self._warned = False
+        self._closed = False
+        self.shared_grants = 0
+        self.store_failures = 0
+        self.store_recoveries = 0
+        url = rate.resolved_store() if rate is not None else None
+        if rate is not None and url is not None:
+            window = rate.per_seconds * (1.0 + _WINDOW_MARGIN)
+            self._store = RedisWindow(
+                url,
+                rate.key or f"comfycontrol:ratelimit:{host or 'default'}",
+                requests=rate.requests,
+                window=window,
+                lease=window + _STORE_LEASE,
+                peers_ttl=window * _PEER_WINDOWS,
+            )
+            self._retry_every = min(1.0, rate.per_seconds / 10)
 
     def _now(self) -> float:
         if self._clock is not None:
@@ -83,9 +142,29 @@ class Pacer:
         return self.rate.per_seconds * (1.0 + _WINDOW_MARGIN)
 
     @property
+    def store(self) -> str | None:
+        """The shared store's URL with its password hidden, or ``None``."""
+        return self._store.shown if self._store is not None else None
+
+    @property
+    def sharing(self) -> bool:
+        """Whether slots come from the shared store now (``False`` without one or in fallback)."""
+        return self._store is not None and not self._fallback
+
+    @property
     def in_flight(self) -> int:
         """Granted slots whose request has not finished."""
         return sum(1 for slot in self._held if slot.ended is None)
+
+    def _limit(self) -> int | None:
+        """Slots this process may hold on its own, or ``None`` when the store decides."""
+        if self.rate is None:
+            return None
+        if self._store is None:
+            return self.rate.requests
+        if not self._fallback:
+            return None
+        return max(1, self.rate.requests // (self._peers or _UNKNOWN_PEERS))
 
     def paused_for(self) -> float:
         """Seconds left in the current 429 pause (0 when not paused)."""
@@ -99,18 +178,22 @@ class Pacer:
         """A lower bound on the seconds the next send would wait if asked now."""
         now = self._now()
         wait = max(0.0, self._resume_at - now)
-        rate = self.rate
-        if rate is not None:
+        limit = self._limit()
+        if limit is not None:
             self._prune(now)
-            if len(self._held) >= rate.requests:
+            if len(self._held) >= limit:
                 ends = sorted(s.ended for s in self._held if s.ended is not None)
-                excess = len(self._held) - rate.requests
+                excess = len(self._held) - limit
                 if excess < len(ends):
                     wait = max(wait, ends[excess] + self.window - now)
         return wait
 
     async def acquire(self) -> Slot:
-        """Wait for a slot, then take it. Cancelling the wait takes nothing."""
+        """Wait for a slot, then take it. Cancelling the wait takes nothing.
+
+        Raises:
+            RateLimitStoreError: The store failed and ``on_store_error="raise"``.
+        """
         rate = self.rate
         if rate is None and self._resume_at <= self._now() and not self._lock.locked():
             return _UNPACED
@@ -125,14 +208,28 @@ class Pacer:
                     slot = _UNPACED
                     break
                 self._prune(now)
-                if len(self._held) < rate.requests:
-                    slot = Slot()
+                if self._store is not None and now >= self._retry_at:
+                    shared = await self._acquire_shared(self._store, now)
+                    if isinstance(shared, Slot):
+                        slot = shared
+                        break
+                    if shared is not None:
+                        await asyncio.sleep(shared)
+                        continue
+                limit = self._limit()
+                assert limit is not None  # no store, or the store just failed
+                if len(self._held) < limit:
+                    slot = Slot(self._member() if self._store is not None else "")
                     self._held.append(slot)
                     break
                 # Full: wait for the first finished slot to leave the window, or for a request
-                # in flight to finish (which may be sooner to free a place).
+                # in flight to finish (which may be sooner to free a place), or until it is
+                # time to try the store again.
                 ends = [s.ended for s in self._held if s.ended is not None]
                 timeout = min(ends) + self.window - now if ends else None
+                if self._store is not None:
+                    retry = self._retry_at - now
+                    timeout = retry if timeout is None else min(timeout, retry)
                 self._released.clear()
                 try:
                     async with asyncio.timeout(timeout):
@@ -143,15 +240,119 @@ class Pacer:
         self.waited += self._now() - started
         return slot
 
+    def _member(self) -> str:
+        return f"{self._client_id}:{next(self._serial)}"
+
+    async def _acquire_shared(self, store: RedisWindow, now: float) -> Slot | float | None:
+        """A slot from the store, or seconds to wait before asking again, or ``None`` when the
+        store failed (the pacer is then in fallback)."""
+        member = self._member()
+        call = asyncio.ensure_future(self._ask_store(store, member, now))
+        self._track(call)
+        try:
+            verdict = await asyncio.shield(call)
+        except asyncio.CancelledError:
+            # The store may grant the slot after all: give it back, in the background.
+            call.add_done_callback(lambda done: self._forget_granted(store, member, done))
+            raise
+        except StoreUnavailable as err:
+            self._store_failed(err, now)
+            return None
+        if verdict.granted:
+            slot = Slot(member)
+            self._held.append(slot)
+            self.shared_grants += 1
+            return slot
+        if verdict.paused:
+            self._resume_at = max(self._resume_at, self._now() + verdict.wait)
+        return verdict.wait
+
+    async def _ask_store(self, store: RedisWindow, member: str, now: float) -> Verdict:
+        if self._fallback:
+            # Back: first hand over what this process took alone, so that the others count it.
+            window = self.window
+            await store.adopt(
+                [
+                    (s.member, window + _STORE_LEASE if s.ended is None else s.ended + window - now)
+                    for s in self._held
+                    if s.member
+                ]
+            )
+        verdict = await store.acquire(member, self._client_id)
+        self._peers = verdict.peers
+        if self._fallback:
+            self._fallback = False
+            self.store_recoveries += 1
+            log.info("rate-limit store %s is back: pacing is shared again", store.shown)
+        return verdict
+
+    def _forget_granted(
+        self, store: RedisWindow, member: str, done: asyncio.Future[Verdict]
+    ) -> None:
+        if done.cancelled() or done.exception() is not None or not done.result().granted:
+            return
+        self._spawn(store.forget(member))
+
+    def _store_failed(self, err: StoreUnavailable, now: float) -> None:
+        rate = self.rate
+        assert rate is not None
+        self.store_failures += 1
+        if rate.on_store_error == "raise":
+            raise RateLimitStoreError(str(err), store=self.store or "") from None
+        self._retry_at = now + self._retry_every
+        if self._fallback:
+            return
+        self._fallback = True
+        share = self._limit()
+        assert share is not None
+        if self._peers is not None:
+            # Lost mid-sweep: what the others sent this window is unknown, so count it as full
+            # (as many finished requests as this process's share): the first request sent
+            # alone waits one window. (Down from the start, every worker is in this fallback.)
+            for _ in range(share):
+                phantom = Slot()
+                phantom.ended = now
+                self._held.append(phantom)
+        level = logging.INFO if self._warned else logging.WARNING
+        self._warned = True
+        log.log(
+            level,
+            "%s; pacing this process alone at %d requests per %g s until it is back",
+            err,
+            share,
+            rate.per_seconds,
+        )
+
+    def _spawn(self, write: Coroutine[Any, Any, None]) -> None:
+        """Run a store write in the background; aclose() finishes or cancels it."""
+        self._track(asyncio.get_running_loop().create_task(self._quietly(write)))
+
+    def _track(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _quietly(write: Coroutine[Any, Any, None]) -> None:
+        try:
+            await write
+        except StoreUnavailable as err:
+            # The next acquire finds out and falls back; a lost write only ends a slot early
+            # at its lease, or shares one pause less.
+            log.debug("%s", err)
+
     def release(self, slot: Slot) -> None:
         """The request of ``slot`` finished: it counts one more window from now."""
         if slot is _UNPACED or slot.ended is not None:
             return
         slot.ended = self._now()
         self._released.set()
+        if self._store is not None and slot.member and self.sharing and not self._closed:
+            self._spawn(self._store.release(slot.member))
 
     def pause(self, seconds: float | None) -> float:
         """Hold every later send for ``seconds`` (or the cooldown) plus jitter.
+
+        With a store, every client of the store's key holds too.
 
         Args:
             seconds: The server's ``Retry-After``, or ``None`` for the documented cooldown.
@@ -169,7 +370,29 @@ class Pacer:
         # What the server counted before the 429 is spent once the pause is over: keep only the
         # requests still in flight, which it may yet count.
         self._held = [s for s in self._held if s.ended is None]
+        if self._store is not None and self.sharing and not self._closed:
+            self._spawn(self._store.pause(length))
         return length
+
+    async def aclose(self) -> None:
+        """Finish (or, after a short grace, cancel) pending store writes; close the store.
+
+        Idempotent. Without a store there is nothing to close.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + _CLOSE_GRACE
+        # A finished task may start another (a cancelled acquire gives its slot back): loop.
+        while self._tasks and loop.time() < give_up:
+            await asyncio.wait(set(self._tasks), timeout=give_up - loop.time())
+        pending = set(self._tasks)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if self._store is not None:
+            await self._store.aclose()
 
 
 class RetryQuota:
