@@ -344,6 +344,9 @@ def _views(text: str) -> list[_View]:
 # -- finding secrets --------------------------------------------------------------------------
 
 _SCHEME: Final = r"\b[a-zA-Z][a-zA-Z0-9+.-]*://"
+# A value that looks like a credential rather than a word: 6 characters or more, a digit or a
+# symbol among them ("Authorization: expected a string" is a message, not a leak).
+_CODED: Final = r"(?=[^\s\"'<>,;&]*[0-9_\-+/=.~])[^\s\"'<>,;&]{6,}"
 # Credentials their position gives away, each pattern with the words that must be in a text
 # (lower case) for it to be worth running: one big alternation is ten times slower.
 _STRUCTURE: Final = tuple(
@@ -357,11 +360,11 @@ _STRUCTURE: Final = tuple(
         (
             ("authorization",),
             r"\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
-            r"((?:(?:bearer|basic|token|digest)\s+)?[^\s\"'<>,;]+)",
+            rf"((?:bearer|basic|token|digest)\s+[^\s\"'<>,;]+|{_CODED})",
         ),
-        (("cookie",), r"\b(?:set-)?cookie[\"']?\s*[:=]\s*[\"']?([^\r\n\"'<>]+)"),
+        (("cookie",), r"\b(?:set-)?cookie[\"']?\s*[:=]\s*[\"']?([^\s=;\"'<>]+=[^\r\n\"'<>]*)"),
         # A credential after its scheme word, anywhere
-        (("bearer", "basic"), r"\b(?:bearer|basic)\s+([A-Za-z0-9\-._~+/]{6,}=*)"),
+        (("bearer", "basic"), rf"\b(?:bearer|basic)\s+({_CODED}|[A-Za-z]{{20,}})"),
         # "headers": {...} and "argv": [...], even cut short
         (('"headers"',), r"\"headers\"\s*:\s*\{([^}]*)"),
         (('"argv"',), r"\"argv\"\s*:\s*\[([^\]]*)"),
@@ -369,7 +372,7 @@ _STRUCTURE: Final = tuple(
         (
             ("key", "token", "secret", "pass", "pwd", "credential", "signature"),
             r"(?:api[-_]?key|apikey|token|secret|passw(?:or)?d|pwd|credentials?|signature)"
-            r"[\"']?\s*[:=]\s*[\"']?([^\s\"'<>,;&]{6,})",
+            rf"[\"']?\s*[:=]\s*[\"']?({_CODED})",
         ),
     )
 )
@@ -494,7 +497,7 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
 # -- data -------------------------------------------------------------------------------------
 
 _SENSITIVE_KEY: Final = re.compile(
-    r"header|auth(?!or)|token|secret|passw|pwd|api[-_ ]?key|apikey|cookie|credential"
+    r"header|auth(?!or(?!i))|token|secret|passw|pwd|api[-_ ]?key|apikey|cookie|credential"
     r"|private[-_ ]?key|signature|^sig$|[-_]sig$|^argv$",
     re.IGNORECASE,
 )
