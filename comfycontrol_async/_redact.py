@@ -211,17 +211,31 @@ def _snapshot() -> _Known:
 
 # -- decoding views -------------------------------------------------------------------------
 
-_ESCAPE: Final = re.compile(
-    r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"  # a surrogate pair
-    r"|\\u([0-9a-fA-F]{4})"
-    r"|\\x([0-9a-fA-F]{2})"
-    r"|\\([\\/\"'bfnrt])"
-    r"|((?:%[0-9a-fA-F]{2})+)"
-    r"|&#([0-9]{1,7});?"
-    r"|&#[xX]([0-9a-fA-F]{1,6});?"
-    r"|&([a-zA-Z][a-zA-Z0-9]{1,31};)"
+# One layer of each family of escapes; the groups are named for _unescape.
+_JSON_ESCAPES: Final = (
+    r"\\u(?P<high>[dD][89abAB][0-9a-fA-F]{2})\\u(?P<low>[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|\\u(?P<u4>[0-9a-fA-F]{4})"
+    r"|\\x(?P<x2>[0-9a-fA-F]{2})"
+    r"|\\(?P<simple>[\\/\"'bfnrt])"
 )
-_ESCAPE_PLUS: Final = re.compile(_ESCAPE.pattern + r"|(\+)")
+_PERCENT_ESCAPES: Final = r"(?P<percent>(?:%[0-9a-fA-F]{2})+)"
+_HTML_ESCAPES: Final = (
+    r"&#(?P<dec>[0-9]{1,7});?|&#[xX](?P<hexa>[0-9a-fA-F]{1,6});?"
+    r"|&(?P<named>[a-zA-Z][a-zA-Z0-9]{1,31};)"
+)
+_PLUS: Final = r"(?P<plus>\+)"
+# Each family alone (a secret may hold what looks like another family's escape, "%12"), all
+# together (a JSON string in a page), and percent-encoding in quote_plus form.
+_FAMILIES: Final = tuple(
+    re.compile(p)
+    for p in (
+        _JSON_ESCAPES,
+        _PERCENT_ESCAPES,
+        _HTML_ESCAPES,
+        f"{_PERCENT_ESCAPES}|{_PLUS}",
+    )
+)
+_ALL: Final = re.compile(f"{_JSON_ESCAPES}|{_PERCENT_ESCAPES}|{_HTML_ESCAPES}")
 _SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -265,9 +279,8 @@ class _View:
         return a, b
 
 
-def _decode(text: str, plus: bool, parent: _View | None) -> _View | None:
+def _decode(text: str, pattern: re.Pattern[str], parent: _View | None) -> _View | None:
     """``text`` with one layer of escapes decoded, or ``None`` if it has none."""
-    pattern = _ESCAPE_PLUS if plus else _ESCAPE
     out: list[str] = []
     marks: list[tuple[int, int, int]] = []
     length = 0
@@ -293,13 +306,15 @@ def _decode(text: str, plus: bool, parent: _View | None) -> _View | None:
 
 
 def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
-    high, low, u4, x2, simple, percent, dec, hexa, named = m.groups()[:9]
+    found: dict[str, str | None] = m.groupdict()
+    high, low, u4, x2, simple = (found.get(k) for k in ("high", "low", "u4", "x2", "simple"))
+    percent, dec, hexa, named = (found.get(k) for k in ("percent", "dec", "hexa", "named"))
     start, stop = m.span()
-    if high is not None:
+    if high is not None and low is not None:
         code = 0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00)
         return [(chr(code), start, stop)]
-    if u4 is not None or x2 is not None:
-        return [(chr(int(u4 or x2, 16)), start, stop)]
+    if (code_point := u4 or x2) is not None:
+        return [(chr(int(code_point, 16)), start, stop)]
     if simple is not None:
         return [(_SIMPLE.get(simple, simple), start, stop)]
     if percent is not None:
@@ -317,7 +332,7 @@ def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
             pieces.append((char, begin, stop))
         return pieces
     if dec is not None or hexa is not None:
-        code = int(dec, 10) if dec is not None else int(hexa, 16)
+        code = int(dec, 10) if dec is not None else int(hexa or "0", 16)
         return [(chr(code), start, stop)] if code <= 0x10FFFF else None
     if named is not None:
         entity = html.entities.html5.get(named)
@@ -326,18 +341,21 @@ def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
 
 
 def _views(text: str) -> list[_View]:
-    """The text itself, with one layer of escapes decoded, and with two."""
+    """The text itself, and the text with each family of escapes decoded, and all of them
+    decoded once and twice (a percent-encoded JSON string, an escaped page in JSON)."""
     views = [_View(text, [], None)]
-    once = _decode(text, False, None)
+    seen = {text}
+    for pattern in _FAMILIES:
+        view = _decode(text, pattern, None)
+        if view is not None and view.text not in seen:
+            seen.add(view.text)
+            views.append(view)
+    once = _decode(text, _ALL, None)
     if once is not None:
-        views.append(once)
-        twice = _decode(once.text, False, once)
-        if twice is not None:
-            views.append(twice)
-    if "+" in text:
-        spaced = _decode(text, True, None)
-        if spaced is not None:
-            views.append(spaced)
+        for view in (once, _decode(once.text, _ALL, once)):
+            if view is not None and view.text not in seen:
+                seen.add(view.text)
+                views.append(view)
     return views
 
 
@@ -378,7 +396,25 @@ _STRUCTURE: Final = tuple(
 )
 
 
-def _spans(text: str) -> list[tuple[int, int]]:
+# A base64 blob (a gateway that echoes the request base64-encoded): decoded, it is searched
+# too, and hidden whole if it holds a credential nobody registered (an echoed "headers" object).
+_BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+
+
+def _from_base64(run: str) -> str | None:
+    data = run.rstrip("=")
+    data += "=" * (-len(data) % 4)
+    try:
+        if "-" in data or "_" in data:
+            raw = base64.urlsafe_b64decode(data)
+        else:
+            raw = base64.b64decode(data, validate=True)
+        return raw.decode("utf-8")
+    except ValueError:  # not base64, or not text: nothing to read in it
+        return None
+
+
+def _spans(text: str, nested: bool = False) -> list[tuple[int, int]]:
     """Every span of ``text`` that holds a secret, in any view, possibly overlapping."""
     known = _snapshot()
     literals, index = known.literals, known.index
@@ -405,6 +441,11 @@ def _spans(text: str) -> list[tuple[int, int]]:
         for triggers, pattern in _STRUCTURE:
             if any(t in lowered for t in triggers):
                 hits.extend(m.span(1) for m in pattern.finditer(body) if m.end(1) > m.start(1))
+        if not nested:
+            for m in _BASE64_RUN.finditer(body):
+                decoded = _from_base64(m.group())
+                if decoded is not None and _spans(decoded, nested=True):
+                    hits.append(m.span())
         found.extend(view.span(a, b) for a, b in hits)
     return found
 
