@@ -39,7 +39,7 @@ import html.entities
 import re
 import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -76,6 +76,9 @@ _NOT_SECRET_PARTS: Final = frozenset(
 # -- the registry -----------------------------------------------------------------------------
 
 _lock = threading.Lock()
+# Values of owners just collected. The finalizer only queues them: it may run in the middle of
+# a registry update (a garbage collection while the lock is held), so it must not take the lock.
+_released: deque[tuple[str, ...]] = deque()
 _unowned: OrderedDict[str, None] = OrderedDict()
 _owned: dict[str, int] = {}
 _variants: dict[str, tuple[str, ...]] = {}
@@ -102,6 +105,7 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
         return
     global _cache
     with _lock:
+        _drop_released()
         for value in fresh:
             if owner is not None:
                 _owned[value] = _owned.get(value, 0) + 1
@@ -119,6 +123,7 @@ def forget(values: Iterable[object]) -> None:
     """Drop values registered without an owner (owned values go when their owner goes)."""
     global _cache
     with _lock:
+        _drop_released()
         for value in values:
             for part in _parts(value) if isinstance(value, str) and value else ():
                 _unowned.pop(part, None)
@@ -126,9 +131,14 @@ def forget(values: Iterable[object]) -> None:
 
 
 def _release(values: tuple[str, ...]) -> None:
+    _released.append(values)
+
+
+def _drop_released() -> None:
+    """Forget the values of collected owners (the caller holds the lock)."""
     global _cache
-    with _lock:
-        for value in values:
+    while _released:
+        for value in _released.popleft():
             left = _owned.get(value, 0) - 1
             if left > 0:
                 _owned[value] = left
@@ -204,6 +214,7 @@ class _Known:
 def _snapshot() -> _Known:
     global _cache
     with _lock:
+        _drop_released()
         if _cache is None:
             _cache = _Known(dict.fromkeys([*_owned, *reversed(_unowned)]))
         return _cache
@@ -235,7 +246,10 @@ _FAMILIES: Final = tuple(
         f"{_PERCENT_ESCAPES}|{_PLUS}",
     )
 )
-_ALL: Final = re.compile(f"{_JSON_ESCAPES}|{_PERCENT_ESCAPES}|{_HTML_ESCAPES}")
+_DECODERS: Final = (
+    *_FAMILIES,
+    re.compile(f"{_JSON_ESCAPES}|{_PERCENT_ESCAPES}|{_HTML_ESCAPES}"),
+)
 _SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -341,21 +355,21 @@ def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
 
 
 def _views(text: str) -> list[_View]:
-    """The text itself, and the text with each family of escapes decoded, and all of them
-    decoded once and twice (a percent-encoded JSON string, an escaped page in JSON)."""
+    """The text itself, and the text with each family of escapes decoded alone and all of
+    them together, once and then again (a percent-encoded JSON string, a JSON page in HTML)."""
     views = [_View(text, [], None)]
     seen = {text}
-    for pattern in _FAMILIES:
-        view = _decode(text, pattern, None)
-        if view is not None and view.text not in seen:
-            seen.add(view.text)
-            views.append(view)
-    once = _decode(text, _ALL, None)
-    if once is not None:
-        for view in (once, _decode(once.text, _ALL, once)):
-            if view is not None and view.text not in seen:
-                seen.add(view.text)
-                views.append(view)
+    level = views
+    for _ in range(2):
+        deeper = []
+        for parent in level:
+            for pattern in _DECODERS:
+                view = _decode(parent.text, pattern, parent if parent.marks else None)
+                if view is not None and view.text not in seen:
+                    seen.add(view.text)
+                    deeper.append(view)
+        views.extend(deeper)
+        level = deeper
     return views
 
 
@@ -396,15 +410,18 @@ _STRUCTURE: Final = tuple(
 )
 
 
-# A base64 blob (a gateway that echoes the request base64-encoded): decoded, it is searched
+# A base64 or hex blob (a gateway that echoes the request encoded): decoded, it is searched
 # too, and hidden whole if it holds a credential nobody registered (an echoed "headers" object).
-_BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_BLOB: Final = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2})+")
 
 
-def _from_base64(run: str) -> str | None:
+def _from_blob(run: str) -> str | None:
     data = run.rstrip("=")
     data += "=" * (-len(data) % 4)
     try:
+        if _HEX.fullmatch(run):
+            return bytes.fromhex(run).decode("utf-8")
         if "-" in data or "_" in data:
             raw = base64.urlsafe_b64decode(data)
         else:
@@ -442,8 +459,8 @@ def _spans(text: str, nested: bool = False) -> list[tuple[int, int]]:
             if any(t in lowered for t in triggers):
                 hits.extend(m.span(1) for m in pattern.finditer(body) if m.end(1) > m.start(1))
         if not nested:
-            for m in _BASE64_RUN.finditer(body):
-                decoded = _from_base64(m.group())
+            for m in _BLOB.finditer(body):
+                decoded = _from_blob(m.group())
                 if decoded is not None and _spans(decoded, nested=True):
                     hits.append(m.span())
         found.extend(view.span(a, b) for a, b in hits)

@@ -298,3 +298,32 @@ def test_many_remembered_values_are_searched_at_once(wrap: Callable[[str], str])
     remember(values)
     for value in values[::37]:
         assert not _leaks(value, scrub_text(wrap(value)))
+
+
+class _NoReentry:
+    """A lock that fails, instead of hanging, when the thread holding it takes it again."""
+
+    def __init__(self) -> None:
+        self.held = False
+
+    def __enter__(self) -> None:
+        assert not self.held, "the registry lock was taken again while held (a deadlock)"
+        self.held = True
+
+    def __exit__(self, *exc: object) -> None:
+        self.held = False
+
+
+def test_an_owner_collected_during_a_registry_update_does_not_deadlock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A garbage collection can run an owner's finalizer while the registry lock is held."""
+    lock = _NoReentry()
+    monkeypatch.setattr(_redact, "_lock", lock)
+    token = "cfc_" + secrets.token_hex(20)
+    handle = register_secret(token)
+    assert token not in scrub_text(token)
+    with lock:  # as if the collection happened inside remember() or a snapshot
+        del handle
+        gc.collect()
+    assert token in scrub_text(token)  # released at the next use of the registry
