@@ -68,10 +68,8 @@ MAX_REMEMBERED: Final = 4096
 _MIN_ENCODED: Final = 8  # values at least this long are also searched as base64 and hex
 _MIN_PARTIAL: Final = 6  # a cut-off piece of a value this long at a text's edge is hidden
 _MAX_DEPTH: Final = 64  # redact_data: deeper nesting is shown as one placeholder
-# Scheme words and cookie attributes that are parts of a credential value but not secret.
-_NOT_SECRET_PARTS: Final = frozenset(
-    {"bearer", "basic", "token", "digest", "negotiate", "httponly", "secure", "samesite"}
-)
+# Words before a credential in an Authorization-like value ("Bearer <token>").
+_AUTH_SCHEMES: Final = frozenset({"bearer", "basic", "token", "digest", "negotiate", "apikey"})
 
 # -- the registry -----------------------------------------------------------------------------
 
@@ -106,6 +104,8 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
     global _cache
     with _lock:
         _drop_released()
+        # Values seen again (every decoded runner repeats its headers) keep the search index.
+        known = _cache is not None and all(v in _owned or v in _unowned for v in fresh)
         for value in fresh:
             if owner is not None:
                 _owned[value] = _owned.get(value, 0) + 1
@@ -114,7 +114,9 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
                 _unowned.move_to_end(value)
         while len(_unowned) > MAX_REMEMBERED:
             _unowned.popitem(last=False)
-        _cache = None
+            known = False
+        if not known:
+            _cache = None
     if owner is not None:
         weakref.finalize(owner, _release, tuple(fresh))
 
@@ -148,19 +150,23 @@ def _drop_released() -> None:
 
 
 def _parts(value: str) -> list[str]:
-    """The value and the secret pieces inside it, each at least MIN_LENGTH long."""
+    """The value and the secret pieces of the structures it may have, each at least
+    MIN_LENGTH long: the credential after an auth scheme, the values of ``k=v; k2=v2`` (a
+    cookie) and the decoded ``user:password`` of ``Basic``. A value is not split into words:
+    ``"my pass phrase here"`` must not hide every "here" of every message."""
     found = [value]
-    for word in re.split(r"[\s;,]+", value):
-        for piece in (word, word.partition("=")[2]):
-            if piece.lower() not in _NOT_SECRET_PARTS:
-                found.append(piece)
     scheme, _, rest = value.strip().partition(" ")
-    if scheme.lower() == "basic" and rest:
-        try:
-            decoded = base64.b64decode(rest.strip(), validate=True).decode("utf-8")
-        except ValueError:
-            decoded = ""
-        found.extend((decoded, decoded.partition(":")[2]))
+    rest = rest.strip()
+    if scheme.lower() in _AUTH_SCHEMES and rest:
+        found.append(rest)
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(rest, validate=True).decode("utf-8")
+            except ValueError:
+                decoded = ""
+            found.extend((decoded, decoded.partition(":")[2]))
+    if "=" in value:
+        found.extend(pair.partition("=")[2].strip() for pair in re.split(r"[;,]", value))
     return [p for p in dict.fromkeys(found) if len(p) >= MIN_LENGTH]
 
 

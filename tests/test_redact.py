@@ -203,6 +203,13 @@ def test_ordinary_messages_are_left_alone(text: str) -> None:
     assert scrub_text(text) == text
 
 
+def test_a_value_is_not_split_into_common_words() -> None:
+    phrase = "correct horse battery " + secrets.token_hex(4)
+    remember([phrase])
+    assert scrub_text(f"it said {phrase}.") == "it said ***."
+    assert scrub_text("the horse is here") == "the horse is here"
+
+
 def test_very_short_values_are_not_searched_for_everywhere() -> None:
     """'on' or '42' as a header value must not turn every 'on' of every message into ***."""
     remember(["on", "42", "abc"])
