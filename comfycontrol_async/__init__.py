@@ -40,7 +40,7 @@ from ._exceptions import (
 )
 from ._pagination import Paginator
 from ._version import __version__
-from .capacity import CapacityReport, CapacityRow
+from .capacity import CapacityReport, CapacityRow, FactsCache, FoundRunners, RouteAdvice
 from .models import (
     Device,
     ManagedRunner,
@@ -74,6 +74,8 @@ __all__ = [
     "ComfyControl",
     "ComfyControlError",
     "Device",
+    "FactsCache",
+    "FoundRunners",
     "ListChangedError",
     "ManagedRunner",
     "NotFoundError",
@@ -87,6 +89,7 @@ __all__ = [
     "RateLimitError",
     "ResponseValidationError",
     "RetryBudget",
+    "RouteAdvice",
     "Runner",
     "RunnerStats",
     "ServerError",
