@@ -41,6 +41,9 @@ class RunnerFacts:
         ram_total: Total system RAM, in bytes.
         comfyui_version: The ComfyUI version it reported.
         seen_at: When these facts were read (Unix time).
+        last_vram_free: The largest free VRAM of one GPU at ``seen_at``. Not a static fact:
+            only a hint for the order of reads (a runner free a minute ago is more likely
+            free now than one that was busy), never a reason to rule a runner out.
     """
 
     runner_id: str
@@ -51,6 +54,7 @@ class RunnerFacts:
     ram_total: int | None = None
     comfyui_version: str | None = None
     seen_at: float = 0.0
+    last_vram_free: int | None = None
 
     @property
     def best_vram_total(self) -> int:
@@ -71,6 +75,7 @@ class RunnerFacts:
             ram_total=row.ram_total,
             comfyui_version=row.comfyui_version,
             seen_at=seen_at,
+            last_vram_free=row.best_vram_free,
         )
 
 
@@ -184,15 +189,20 @@ class FactsCache:
                     device_names=tuple(map(str, entry["device_names"])),
                     device_types=tuple(map(str, entry["device_types"])),
                     gpu_vram_totals=tuple(int(v) for v in entry["gpu_vram_totals"]),
-                    ram_total=None if entry["ram_total"] is None else int(entry["ram_total"]),
+                    ram_total=_int_or_none(entry["ram_total"]),
                     comfyui_version=entry["comfyui_version"],
                     seen_at=float(entry["seen_at"]),
+                    last_vram_free=_int_or_none(entry.get("last_vram_free")),
                 )
                 cache._runners[facts.runner_id] = facts
             cache._workflows = {str(k): str(v) for k, v in data["workflows"].items()}
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"{os.fspath(path)!r} is not a runner facts cache: {err}") from None
         return cache
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _lists(_: object, __: object, value: Any) -> Any:

@@ -62,7 +62,8 @@ class FoundRunners:
             them, then most free VRAM on one GPU), at most ``limit``; each row carries the age
             of its figures.
         requests: API requests spent (list pages, workflow reads, stats attempts).
-        checked: Every runner whose stats it asked for, in the order asked (failures included).
+        checked: Every runner whose stats it asked for, in the order the answers came
+            (failures included; a runner tried again at the end comes when that try ends).
         ruled_out: Runners it did not need to ask, each with the reason.
         complete: Whether it considered every runner that could fit: true when fewer than
             ``limit`` fit, as every plausible runner was then read.
@@ -132,6 +133,7 @@ class _Search:
         self.requests = 0
         self.pending: list[_Candidate] = []
         self.ruled_out: list[RuledOut] = []
+        self._largest_by_tag: dict[str, int] | None = None
 
     def count(self) -> None:
         self.requests += 1
@@ -165,25 +167,44 @@ class _Search:
             )
 
     def _promise(self, c: _Candidate) -> tuple[int, int, int, int]:
-        """Sort key, smallest first: idle, then known big enough, then the largest GPU."""
+        """Sort key, smallest first: idle ones; then, in this order, those known big enough
+        that had room when last read, those guessed big enough from their tags, those known
+        big enough but busy when last read, those nothing is known of, and those guessed too
+        small; the largest GPU first within each."""
         busy = 1 if c.queue_depth else 0
         facts = self.cache.get(c.rid, max_age=self.max_age)
         if facts is not None:
-            return (busy, 0, -facts.best_vram_total, c.order)
-        # Unknown: guess from runners with the same tags (a fleet tags by GPU model).
-        peers = [f.best_vram_total for f in self._peers(c)]
-        guess = max(peers, default=None)
+            had_room = facts.last_vram_free is not None and (
+                self.need is None or facts.last_vram_free >= self.need
+            )
+            return (busy, 0 if had_room else 2, -facts.best_vram_total, c.order)
+        guess = self._guess(c.runner.tags or ())
         if guess is None:
-            return (busy, 1, 0, c.order)
+            return (busy, 3, 0, c.order)
         if self.need is not None and guess < self.need:
-            return (busy, 2, -guess, c.order)
+            return (busy, 4, -guess, c.order)
         return (busy, 1, -guess, c.order)
 
-    def _peers(self, c: _Candidate) -> list[Any]:
-        tags = tuple(c.runner.tags or ())
-        if not tags:
-            return []
-        return [f for f in self.cache.runners() if f.tags == tags]
+    def _guess(self, tags: Sequence[str]) -> int | None:
+        """What a runner never read likely has, from the runners read that share its tags.
+
+        Fleets tag by GPU model and tier, so for each of its tags the largest GPU seen on a
+        runner with that tag bounds what the tag allows; the tightest of those bounds is the
+        guess. A tag no runner read carries says nothing. It only orders the reads: a guess
+        never rules a runner out.
+        """
+        if self._largest_by_tag is None:
+            largest: dict[str, int] = {}
+            for facts in self.cache.runners():
+                for tag in facts.tags:
+                    largest[tag] = max(largest.get(tag, 0), facts.best_vram_total)
+            self._largest_by_tag = largest
+        bounds = [self._largest_by_tag[t] for t in tags if t in self._largest_by_tag]
+        return min(bounds, default=None)
+
+    def learned(self) -> None:
+        """New facts came in: guesses are made afresh."""
+        self._largest_by_tag = None
 
     def pop_best(self) -> _Candidate:
         best = min(self.pending, key=self._promise)
@@ -355,6 +376,7 @@ async def find_runners(
                     row = row_from_result(c.kind, result, read_at=clock())
                     row = attrs.evolve(row, queue_depth=c.queue_depth)
                     search.cache.remember(row)
+                    search.learned()
                     if result.error is not None:
                         c.error = result.error
                         if first and max_retries != 0 and retry_later(result.error):
