@@ -46,7 +46,7 @@ class TestFewRequests:
             assert all(roles[r.runner_id] == "fit" for r in found.rows)
             assert all((r.best_vram_free or 0) >= NEED for r in found.rows)
             assert all(r.age is not None and r.age >= 0 for r in found.rows)
-            frees = [r.best_vram_free for r in found.rows]
+            frees = [r.best_vram_free or 0 for r in found.rows]
             assert frees == sorted(frees, reverse=True)  # best first
             assert not found.complete  # it stopped at the limit
         # .requests is what the server received: list pages, workflow lists, stats
@@ -82,7 +82,7 @@ class TestFewRequests:
         assert max(per_runner.values()) == 2
 
     async def test_tags_and_device_type(self, sparse: Any) -> None:
-        fake, roles = sparse
+        fake, _ = sparse
         async with await make_client(fake) as cc:
             found = await cc.find_runners(tags=["gpu-h100"], limit=3)
             cpu = await cc.find_runners(device_type="cpu", limit=100)
@@ -120,7 +120,7 @@ class TestIdleFirst:
 
 class TestFactsCache:
     async def test_save_and_load(self, sparse: Any, tmp_path: Path) -> None:
-        fake, roles = sparse
+        fake, _ = sparse
         path = tmp_path / "cache" / "facts.json"
         assert len(FactsCache.load(path)) == 0  # no file yet: an empty cache
         cache = FactsCache()
@@ -144,7 +144,7 @@ class TestFactsCache:
             FactsCache.load(bad)
 
     async def test_old_facts_rule_nothing_out(self, sparse: Any) -> None:
-        fake, roles = sparse
+        fake, _ = sparse
         now = [1_000_000.0]
         cache = FactsCache(clock=lambda: now[0])
         async with await make_client(fake) as cc:
