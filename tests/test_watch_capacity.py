@@ -60,11 +60,11 @@ async def test_reads_the_stalest_first_and_rows_carry_their_age(fake: FakeComfyC
                 break
     assert [len(r.rows) for r in reports] == [4, 8, 12, 12]
     first_round = {r.runner_id for r in reports[0].rows}
-    third = {r.runner_id: r.age for r in reports[2].rows}
+    third = {r.runner_id: r.age or 0.0 for r in reports[2].rows}
     assert sorted(third.values()) == [0.0] * 4 + [10.0] * 4 + [20.0] * 4
     assert {rid for rid, age in third.items() if age == 20.0} == first_round
     # round 4 read again the four stalest: the first round's runners
-    fourth = {r.runner_id: r.age for r in reports[3].rows}
+    fourth = {r.runner_id: r.age or 0.0 for r in reports[3].rows}
     assert {rid for rid, age in fourth.items() if age == 0.0} == first_round
     # no row is older than fleet size / batch rounds
     assert max(fourth.values()) <= 12 / 4 * 10.0
@@ -79,7 +79,7 @@ async def test_most_promising_first_among_equally_stale(fake: FakeComfyControl) 
                 break
         fake.clear_requests()
         # all read once at the same round: now those whose GPUs can hold 40 GB come first
-        async for report in cc.watch_capacity(batch=3, min_vram_free="40GB"):
+        async for _ in cc.watch_capacity(batch=3, min_vram_free="40GB"):
             break
     asked = [r.id for r in fake.requests if r.route == WATCHED[1]]
     big = {
