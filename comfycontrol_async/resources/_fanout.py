@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 import attrs
 
 from .._config import NOT_GIVEN, NotGiven
-from .._exceptions import APIConnectionError, APIStatusError, APITimeoutError, ServerError
+from .._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ResponseValidationError,
+    ServerError,
+)
 from ..models import RunnerStats
 
 if TYPE_CHECKING:
@@ -128,10 +134,14 @@ def _cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
 
 
 def retry_later(error: Exception) -> bool:
-    """Worth one more try at the end of the sweep: the runner or the way to it may recover."""
+    """Worth one more try at the end of the sweep: the runner or the way to it may recover.
+
+    A ``ResponseValidationError`` counts: stats decode leniently, so it only comes from a 2xx
+    answer that is not JSON at all (cut short, a proxy's page), which the client also retries.
+    """
     if isinstance(error, APIStatusError):
         return error.status == 429 or error.status >= 500
-    return isinstance(error, APIConnectionError)
+    return isinstance(error, APIConnectionError | ResponseValidationError)
 
 
 def is_down(error: Exception) -> bool:
