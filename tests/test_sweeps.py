@@ -367,3 +367,25 @@ class TestDownRunners:
         assert own
         assert all(r.attempts == 2 for r in own)  # unreachable: 500, once more at the end
         assert all(r.age == 0.0 and r.read_at == 1000.0 for r in report.rows)
+
+
+def test_sweeps_never_import_the_client() -> None:
+    # INTERFACES.md I1: capacity takes the resources it sweeps; attempts are counted where
+    # they are sent (on_attempt), not through a context variable the client reads.
+    import ast
+    from pathlib import Path
+
+    import comfycontrol_async
+    from comfycontrol_async.resources import _fanout
+
+    root = Path(comfycontrol_async.__file__).parent
+    owned = [
+        *root.glob("capacity/*.py"),
+        root / "resources" / "_fanout.py",
+        root / "resources" / "_stats_result.py",
+    ]
+    for path in owned:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").endswith("_client"), path
+    assert not hasattr(_fanout, "attempt_counter")
