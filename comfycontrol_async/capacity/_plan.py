@@ -33,7 +33,8 @@ class FoundRunners:
         rows: The fitting runners, best first (fewest of your workflows queued or running on
             them, then most free VRAM on one GPU), at most ``limit``; each row carries the age
             of its figures.
-        requests: API requests spent (list pages, workflow reads, stats attempts).
+        requests: API requests spent: list pages (a page the client had to retry counts
+            once), workflow list pages and detail reads, and every stats attempt.
         checked: Every runner whose stats it asked for, in the order the answers came
             (failures included; a runner tried again at the end comes when that try ends).
         ruled_out: Runners it did not need to ask, each with the reason.
