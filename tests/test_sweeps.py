@@ -349,6 +349,14 @@ class TestDownRunners:
             [result] = await cc.managed_runners.stats_many([rid], max_retries=0).collect()
         assert result.attempts == 1
 
+    async def test_max_retries_given_caps_a_runners_attempts(self, fake: FakeComfyControl) -> None:
+        rid = fake.managed_runner_ids()[0]
+        fake.fail_next(503, times=10, route=STATS, runner_id=rid)
+        async with await make_client(fake, max_retries=6) as cc:
+            [result] = await cc.managed_runners.stats_many([rid], max_retries=3).collect()
+        assert isinstance(result.error, ServerError)
+        assert result.attempts == 4  # 1 + max_retries: the first, then 3 at the end
+
     async def test_other_failures_get_the_clients_retries_at_the_end(
         self, fake: FakeComfyControl
     ) -> None:

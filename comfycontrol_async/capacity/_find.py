@@ -75,7 +75,8 @@ async def find_runners(
         timeout: Seconds for each attempt (the client's if not given).
         deadline: Seconds for the whole search, listing included; what was found by then is
             returned, with ``complete`` false.
-        max_retries: Retries on the end-of-search try of a runner that failed (a 500 gets none).
+        max_retries: A runner's attempts in all are at most ``1 + max_retries`` when given;
+            not given, its end-of-search try gets the client's retries (a 500 gets none).
         facts_max_age: Static facts older than this many seconds are not used to rule out.
         clock: Wall-clock seconds for the rows' ``read_at`` and the cache.
 

@@ -43,7 +43,8 @@ async def sweep(
         concurrency: Stats calls in flight at once, per kind.
         timeout: Seconds for each attempt (the client's timeout if not given).
         deadline: Seconds for the whole sweep, listing included.
-        max_retries: Retries on a runner's end-of-sweep try (see ``stats_many``).
+        max_retries: A runner's attempts in all are at most ``1 + max_retries`` when given
+            (see ``stats_many``).
         progress: Called as ``progress(counts, result)`` after each runner.
         clock: Wall-clock seconds for the rows' ``read_at`` and the report's ``made_at``.
 

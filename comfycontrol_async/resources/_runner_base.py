@@ -110,8 +110,9 @@ class RunnerResource(Resource):
                 then is cut off (the sweep ends with :class:`APITimeoutError` after a result for
                 every runner listed), and runners not done come back with an
                 :class:`APITimeoutError`.
-            max_retries: Retries on the end-of-sweep try (the client's if not given); ``0``
-                turns the end-of-sweep try off.
+            max_retries: When given, a runner gets at most ``1 + max_retries`` attempts: its
+                first, and the rest on the end-of-sweep try (``0``: no end-of-sweep try).
+                When not given, the end-of-sweep try gets the client's own retries.
             progress: Called as ``progress(counts, result)`` after each result.
 
         Raises:
