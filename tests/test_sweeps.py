@@ -301,6 +301,21 @@ class TestDeadlineCoversListing:
         # nothing lost: a result for every runner listed, then the error for the rest
         assert sorted(r.runner_id for r in results) == sorted(ids[:5])
 
+    async def test_stats_many_over_a_paginator_whose_page_hangs(
+        self, fake: FakeComfyControl
+    ) -> None:
+        # Rules are served first come first served: page 1 passes, page 2 hangs for ever.
+        fake.hang_next(1, route=LIST, seconds=0)
+        fake.hang_next(1, route=LIST)
+        async with await make_client(fake) as cc:
+            results = []
+            with pytest.raises(APITimeoutError, match="5 runners listed before it"):
+                # 3 s is a margin for page 1 on a loaded machine, not a measured time.
+                listing = cc.managed_runners.list(per_page=5, prefetch=0)
+                async for result in cc.managed_runners.stats_many(listing, deadline=3):
+                    results.append(result)
+        assert sorted(r.runner_id for r in results) == sorted(fake.managed_runner_ids()[:5])
+
     async def test_capacity_returns_what_was_listed_by_the_deadline(self) -> None:
         async with FakeComfyControl(managed_runners=150, seed=2) as fake:
             # Rules are served first come first served: page 1 passes, page 2 hangs for ever.
