@@ -21,6 +21,7 @@ from comfycontrol_async._converter import set_strict
 from . import (
     bench_decode,
     bench_fanout,
+    bench_find,
     bench_get,
     bench_memory,
     bench_paced,
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "memory": bench_memory.run,
     "decode": bench_decode.run,
     "workers": bench_workers.run,
+    "find": bench_find.run,
 }
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "RESULTS.md"

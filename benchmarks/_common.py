@@ -50,10 +50,13 @@ class Sizes:
     # 6. decoding
     decode_reps: int
     decode_items: int  # items decoded per timed batch and variant
-    # 7. worker processes sharing one limit through Redis (time scale as in 4.)
+    # 9. worker processes sharing one limit through Redis (time scale as in 4.)
     workers_processes: int = 4
     workers_runners: int = 100  # per worker
     workers_scale: float = 0.1
+    # 8. find_runners against a full sweep (paced, durations times find_scale)
+    find_runners: int = 60
+    find_scale: float = 0.02
 
 
 FULL = Sizes(
@@ -72,6 +75,8 @@ FULL = Sizes(
     memory_items=1_000_000,
     decode_reps=9,
     decode_items=20_000,
+    find_runners=300,
+    find_scale=0.05,
 )
 
 QUICK = Sizes(
@@ -91,6 +96,8 @@ QUICK = Sizes(
     decode_reps=5,
     decode_items=2_000,
     workers_runners=25,
+    find_runners=200,
+    find_scale=0.02,
 )
 
 

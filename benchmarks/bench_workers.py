@@ -1,4 +1,4 @@
-"""Figure 7: many worker processes, one rate limit: with the shared Redis store and without it.
+"""Figure 9: many worker processes, one rate limit: with the shared Redis store and without it.
 
 Four worker processes (``python -m benchmarks.bench_workers WORKER-JSON``, each its own
 interpreter and event loop) each sweep 100 distinct managed runners with ``stats_many`` against
@@ -421,7 +421,7 @@ async def run(sizes: Sizes) -> BenchResult:
     ]
     return BenchResult(
         key="workers",
-        title="7. Many workers, one rate limit (shared Redis store)",
+        title="9. Many workers, one rate limit (shared Redis store)",
         figures=figures,
         details=details,
         metrics=metrics,

@@ -41,7 +41,7 @@ from ._exceptions import (
 )
 from ._pagination import Paginator
 from ._version import __version__
-from .capacity import CapacityReport, CapacityRow
+from .capacity import CapacityReport, CapacityRow, FactsCache, FoundRunners, RouteAdvice
 from .models import (
     Device,
     ManagedRunner,
@@ -75,6 +75,8 @@ __all__ = [
     "ComfyControl",
     "ComfyControlError",
     "Device",
+    "FactsCache",
+    "FoundRunners",
     "ListChangedError",
     "ManagedRunner",
     "NotFoundError",
@@ -89,6 +91,7 @@ __all__ = [
     "RateLimitStoreError",
     "ResponseValidationError",
     "RetryBudget",
+    "RouteAdvice",
     "Runner",
     "RunnerStats",
     "ServerError",
