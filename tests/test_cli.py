@@ -30,8 +30,9 @@ from comfycontrol_async import (
     ServerError,
     __version__,
 )
-from comfycontrol_async._cli import main
-from comfycontrol_async._cli_common import describe_error, plain, safe_url, scrub_text
+from comfycontrol_async.cli import main
+from comfycontrol_async.cli._context import describe_error, plain, safe_url
+from comfycontrol_async.cli._scrub import remember, scrub
 from comfycontrol_async.testing import FakeComfyControl
 
 T = TypeVar("T")
