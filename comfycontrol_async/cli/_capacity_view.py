@@ -218,7 +218,7 @@ def cells(row: CapacityRow, unit: str) -> list[str]:
     return [
         row.name or "-",
         row.runner_id,
-        fmt_size(row.best_vram_free, unit) if has_gpu else "no GPU",
+        fmt_size(row.best_vram_free, unit) if has_gpu else ("no GPU" if row.ok else "-"),
         gpu_text(row) if row.ok else "-",
         row.kind,
         _pair(row.vram_free, row.vram_total, unit) if has_gpu else "-",

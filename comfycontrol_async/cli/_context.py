@@ -223,12 +223,14 @@ class Ctx:
         return EXIT_OK
 
 
-def make_ctx(args: argparse.Namespace) -> Ctx:
-    """The context of one run: no colour unless on a terminal, no markup, no highlighting."""
+def make_ctx(args: argparse.Namespace, **console: Any) -> Ctx:
+    """The context of one run: no colour unless on a terminal, no markup, no highlighting.
+
+    ``console`` options go to both consoles (tests pass ``force_terminal`` and ``width``).
+    """
     # No markup or emoji codes: runner names, tags and messages are printed as they are.
-    out = Console(highlight=False, markup=False, emoji=False)
-    err = Console(stderr=True, highlight=False, markup=False, emoji=False)
-    return Ctx(args=args, out=out, err=err)
+    options: dict[str, Any] = {"highlight": False, "markup": False, "emoji": False, **console}
+    return Ctx(args=args, out=Console(**options), err=Console(stderr=True, **options))
 
 
 def _json_default(value: Any) -> Any:
