@@ -18,7 +18,15 @@ from pathlib import Path
 
 from comfycontrol_async._converter import set_strict
 
-from . import bench_decode, bench_fanout, bench_get, bench_memory, bench_paced, bench_walk
+from . import (
+    bench_coldstart,
+    bench_decode,
+    bench_fanout,
+    bench_get,
+    bench_memory,
+    bench_paced,
+    bench_walk,
+)
 from ._common import FULL, QUICK, BenchResult, Sizes
 from ._report import LoadMeter, command_line, render, sdk_fingerprint, write
 
@@ -34,6 +42,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "paced": bench_paced.run,
     "memory": bench_memory.run,
     "decode": bench_decode.run,
+    "coldstart": bench_coldstart.run,
 }
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "RESULTS.md"

@@ -7,7 +7,6 @@ completion build the whole parser, and must not load aiohttp, rich or cattrs to 
 from __future__ import annotations
 
 import argparse
-import difflib
 import math
 import re
 import sys
@@ -48,7 +47,9 @@ GLOBAL_DEFAULTS: Final[dict[str, Any]] = {
 
 
 def suggest(word: str, candidates: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest candidate, or nothing."""
+    """``; did you mean 'x'?`` for the closest candidate, or nothing."""
+    import difflib  # only on a usage error
+
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

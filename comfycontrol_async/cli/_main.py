@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -85,6 +84,8 @@ async def _run(ctx: Ctx) -> int:
         code: int = await ctx.args.func(ctx)
     except Exception as exc:  # every failure becomes one line and an exit status
         if ctx.args.debug:
+            import traceback
+
             sys.stderr.write(scrub(traceback.format_exc()))
         code, message = describe_error(exc, managed=ctx.managed_scope)
         ctx.fail(message)

@@ -6,12 +6,13 @@ Run one with ``comfycontrol workflows run --template ID --param key=value``.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._args import command, group, positive_int
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..models import Template
     from ._context import Ctx
 
@@ -20,6 +21,8 @@ __all__ = ["existing_file", "register"]
 
 def existing_file(text: str, what: str) -> Path:
     """The path of a file the user named; a missing one is a usage error (before any request)."""
+    from pathlib import Path
+
     from ._context import usage_error
 
     path = Path(text).expanduser()

@@ -10,13 +10,14 @@ how to cancel it.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._args import command, group, key_values, positive_float, positive_int
 from .templates import existing_file
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .._client import ComfyControl
     from ..models import Workflow
     from ._context import Ctx
@@ -61,6 +62,7 @@ def _failure_text(wf: Workflow) -> str:
 def _staging(directory: str) -> tuple[Path, Path]:
     """The target directory (created) and a fresh staging directory inside it."""
     import tempfile
+    from pathlib import Path
 
     target = Path(directory).expanduser()
     target.mkdir(parents=True, exist_ok=True)
