@@ -80,20 +80,26 @@ def _table(
 
 
 def _blocks(
-    columns: Sequence[Column], rows: Sequence[Sequence[str]], title: str | None
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], title: str | None, width: int
 ) -> RenderableType:
-    """Two lines per row: the head columns, padded; then the other essential fields."""
+    """A short block per row: the head columns (name and id) on the first line, or one per line
+    when together they are wider than the terminal; then the other fields, labelled."""
     heads = [i for i, c in enumerate(columns) if c.head]
     rest = [i for i, c in enumerate(columns) if not c.head]
     widths = {i: max(len(_cell(r[i])) for r in rows) for i in heads}
+    together = sum(widths.values()) + _GAP * (len(heads) - 1) <= width
     parts: list[RenderableType] = [Text(title)] if title else []
     for row in rows:
-        first = "  ".join(_cell(row[i]).ljust(widths[i]) for i in heads).rstrip()
+        if together:
+            parts.append(
+                Text("  ".join(_cell(row[i]).ljust(widths[i]) for i in heads).rstrip(), "bold")
+            )
+        else:
+            parts.extend(Text(_cell(row[i]), "bold") for i in heads)
         details = " · ".join(
             f"{columns[i].name}: {_cell(row[i])}" for i in rest if row[i] not in ("", "-")
         )
-        parts.append(Text(first, style="bold"))
-        parts.append(Text(f"  {details}", overflow="fold"))
+        parts.append(Text(f"  {details}"))
     return Group(*parts)
 
 
@@ -129,6 +135,7 @@ def render_table(
         keep.remove(dropping[0])
     shown = [i for i, c in enumerate(columns) if c.essential]
     hidden = [c.name for c in columns if not c.essential]
-    return _blocks([columns[i] for i in shown], [[r[i] for i in shown] for r in rows], title), (
-        hidden
+    block = _blocks(
+        [columns[i] for i in shown], [[r[i] for i in shown] for r in rows], title, width
     )
+    return block, hidden

@@ -114,7 +114,7 @@ async def _wait(ctx: Ctx, cc: ComfyControl, wid: str) -> Workflow:
             return await cc.workflows.wait(
                 wid, timeout=args.deadline, poll_interval=args.poll_interval
             )
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, KeyboardInterrupt):  # Ctrl-C cancels this task
         ctx.err.print(
             f"stopped waiting; workflow {wid} keeps running on ComfyControl. "
             f"Cancel it with: comfycontrol workflows cancel {wid}",
