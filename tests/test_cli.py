@@ -674,7 +674,7 @@ def test_safe_url_and_scrub_text() -> None:
     text = "GET https://store.example/k.png?expires=1&sig=abc failed for cfc_tok_4f1c"
     assert scrub(text) == "GET https://store.example/k.png?*** failed for ***"
     assert scrub("see http://a:b@h/x") == "see http://***@h/x"
-    assert scrub("bell\x07 esc\x1b[2J") == "bell? esc?[2J"
+    assert scrub("bell\x07 esc\x1b[2J") == "bell\\x07 esc\\x1b[2J"  # visible, harmless
 
 
 def test_plain_hides_sensitive_extra_keys() -> None:
@@ -752,6 +752,6 @@ def test_markup_and_terminal_escapes_are_printed_harmlessly(
     )
     code, out, err = run(capsys, "runners", "list")
     assert code == 0, err
-    assert "[bold red]x[/] :smile: ?]0;pwned?" in out
+    assert "[bold red]x[/] :smile: \\x1b]0;pwned\\x07" in out
     assert "[/]" in out
     assert "\x1b" not in out

@@ -41,6 +41,7 @@ from .._exceptions import (
     RateLimitError,
     ResponseValidationError,
 )
+from .._redact import redact_data
 from ._scrub import REDACTED, remember, scrub
 from ._table import Column, render_table, tsv_lines
 
@@ -142,9 +143,14 @@ class Ctx:
     # -- output ----------------------------------------------------------------------------
 
     def print_json(self, data: Any) -> int:
-        """Print ``data`` as JSON on stdout (secrets hidden); returns exit status 0."""
-        text = json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
-        sys.stdout.write(scrub(text) + "\n")
+        """Print ``data`` as JSON on stdout (secrets hidden); returns exit status 0.
+
+        The data is redacted (by key, every string scrubbed), not the JSON text: a text rule
+        would hide a ``headers`` object whole and break the JSON. JSON escapes control
+        characters itself.
+        """
+        text = json.dumps(redact_data(data), indent=2, ensure_ascii=False, default=_json_default)
+        sys.stdout.write(text + "\n")
         sys.stdout.flush()
         return EXIT_OK
 
@@ -248,66 +254,26 @@ def _json_default(value: Any) -> Any:
 
 def safe_url(url: str | None) -> str:
     """A URL with its query and user info replaced by ``***`` (both may be credentials)."""
-    if not url:
-        return ""
-    try:
-        parsed = URL(url)
-    except (ValueError, TypeError):
-        return scrub(url)
-    if parsed.user is not None or parsed.password is not None:
-        parsed = parsed.with_user(None).with_user(REDACTED)  # drops the password too
-    text = str(parsed.with_query(None).with_fragment(None))
-    return f"{text}?{REDACTED}" if parsed.raw_query_string else text
-
-
-def _hide_value(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): REDACTED for k in value}
-    if isinstance(value, list | tuple):
-        return [REDACTED for _ in value]
-    return REDACTED
-
-
-_SENSITIVE: Final = ("header", "auth", "token", "secret", "passw", "apikey", "api_key", "cookie")
-
-
-def _scrub_extra(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {
-            str(k): _hide_value(v)
-            if any(s in str(k).lower().replace("-", "_") for s in _SENSITIVE)
-            else _scrub_extra(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [_scrub_extra(v) for v in value]
-    return value
+    return scrub(url) if url else ""
 
 
 def plain(obj: Any) -> Any:
     """A model (or list of models) as JSON-ready data with every credential hidden.
 
-    A runner's ``headers`` keep their names with ``***`` values, a server's ``argv`` becomes a
-    list of ``***``, a signed ``src`` URL loses its query, and in ``extra`` every value under a
-    key that names a credential is hidden.
+    The SDK's ``redact_data`` does the hiding, by key at any depth: a runner's ``headers`` keep
+    their names with ``***`` values, a server's ``argv`` becomes a list of ``***``, and every
+    string is scrubbed (a signed ``src`` URL loses its query, an endpoint its user-info).
     """
+    return redact_data(_plain(obj))
+
+
+def _plain(obj: Any) -> Any:
     if attrs.has(type(obj)):
-        data: dict[str, Any] = {}
-        for field in attrs.fields(type(obj)):
-            value = getattr(obj, field.name)
-            if field.name in ("headers", "argv") and value is not None:
-                data[field.name] = _hide_value(value)
-            elif field.name in ("src", "endpoint") and isinstance(value, str):
-                data[field.name] = safe_url(value)
-            elif field.name == "extra":
-                data[field.name] = _scrub_extra(plain(value))
-            else:
-                data[field.name] = plain(value)
-        return data
+        return {f.name: _plain(getattr(obj, f.name)) for f in attrs.fields(type(obj))}
     if isinstance(obj, Mapping):
-        return {str(k): plain(v) for k, v in obj.items()}
+        return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [plain(v) for v in obj]
+        return [_plain(v) for v in obj]
     if isinstance(obj, dt.datetime):
         return obj.isoformat()
     return obj

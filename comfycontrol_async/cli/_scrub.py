@@ -1,16 +1,17 @@
 """The one function every line the command line prints goes through: :func:`scrub`.
 
-It hides the secrets this run knows (the API token from ``--token`` or the environment, the
-values of ``--header K=V``, and any value a command registers with :func:`remember`) and, in
-any text, a URL's user-info and query (a password or a signature). It also shows control
-characters, terminal escapes among them, as ``?``, so a server's text cannot drive the terminal.
+It is the SDK's redaction (:mod:`comfycontrol_async._redact`: every remembered secret in any
+common encoding, URL user-info and queries, credentials given away by their position) plus
+visible escapes for control characters, so that a server's text cannot drive the terminal.
+This run's own secrets are remembered before anything is parsed: the API token (``--token`` or
+the environment) and the values of ``--header K=V``.
 
-It imports nothing heavy: usage errors are scrubbed before any command module loads.
+The redaction module loads on the first :func:`scrub` only (``--help`` never needs it); the
+values remembered before then wait here.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Final
 
@@ -18,23 +19,12 @@ __all__ = ["REDACTED", "remember", "remember_argv", "scrub"]
 
 REDACTED: Final = "***"
 
-_SECRETS: set[str] = set()
-# C0 and C1 control characters, ESC among them, except tab and newline.
-_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# A URL in free text, up to the start of its query; the query (a signature, maybe) follows.
-_URL_QUERY: Final = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#\"'<>]+)\?[^\s\"'<>]*")
-# user:password@ in a URL's authority.
-_URL_USERINFO: Final = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@\"'<>]+@")
-# Secrets shorter than this are not replaced in free text: "a" would blank every "a".
-_MIN_SECRET: Final = 4
+_pending: list[str] = []
 
 
 def remember(values: Iterable[str]) -> None:
-    """Hide these values (and their surrounding-whitespace-stripped forms) wherever printed."""
-    for value in values:
-        for form in (value, value.strip()):
-            if len(form) >= _MIN_SECRET:
-                _SECRETS.add(form)
+    """Hide these values wherever they would be printed, from now on."""
+    _pending.extend(v for v in values if v)
 
 
 def remember_argv(argv: Sequence[str], *, token_env: str | None) -> None:
@@ -43,9 +33,7 @@ def remember_argv(argv: Sequence[str], *, token_env: str | None) -> None:
     ``--token X``, ``--token=X``, ``--header K=V`` and ``--header=K=V``: the token and the header
     values, so that even a usage error about them cannot echo one.
     """
-    values: list[str] = []
-    if token_env:
-        values.append(token_env)
+    values: list[str] = [token_env] if token_env else []
     for index, arg in enumerate(argv):
         name, sep, inline = arg.partition("=")
         if name not in ("--token", "--header"):
@@ -58,11 +46,10 @@ def remember_argv(argv: Sequence[str], *, token_env: str | None) -> None:
 
 
 def scrub(text: str) -> str:
-    """``text`` with every known secret, URL user-info and URL query replaced by ``***``."""
-    # Longest first, so a secret that contains another is hidden whole.
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    text = _URL_QUERY.sub(rf"\1?{REDACTED}", text)
-    text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
-    return _CONTROL.sub("?", text)
+    """``text`` with every known secret hidden (``***``) and control characters escaped."""
+    from .. import _redact
+
+    if _pending:
+        _redact.remember(_pending)
+        _pending.clear()
+    return _redact.printable(_redact.scrub_text(text), keep_newlines=True)
