@@ -80,7 +80,7 @@ def _heavy_modules(argv: list[str], env: dict[str, str]) -> list[str]:
 
 
 async def run(sizes: Sizes) -> BenchResult:
-    reps = 25 if sizes.label == "full" else 5
+    reps = {"full": 25, "quick": 5}.get(sizes.label, 1)
     compileall.compile_dir(_ROOT / "comfycontrol_async", quiet=2)
     times: dict[str, list[float]] = {name: [] for name in COMMANDS}
     with tempfile.TemporaryDirectory() as scratch:

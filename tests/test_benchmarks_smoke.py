@@ -242,6 +242,14 @@ def test_command_line_writes_results(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "- other load: " in text
     assert "- SDK: commit " in text
     assert "wrote" in capsys.readouterr().out
-    assert cli.BENCHMARKS.keys() == {"get", "walk", "fanout", "paced", "memory", "decode"}
+    assert cli.BENCHMARKS.keys() == {
+        "get",
+        "walk",
+        "fanout",
+        "paced",
+        "memory",
+        "decode",
+        "coldstart",
+    }
     # The committed results are never touched by the tests.
     assert target != cli.DEFAULT_OUTPUT
