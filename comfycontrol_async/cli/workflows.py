@@ -115,11 +115,9 @@ async def _wait(ctx: Ctx, cc: ComfyControl, wid: str) -> Workflow:
                 wid, timeout=args.deadline, poll_interval=args.poll_interval
             )
     except (asyncio.CancelledError, KeyboardInterrupt):  # Ctrl-C cancels this task
-        ctx.err.print(
-            f"stopped waiting; workflow {wid} keeps running on ComfyControl. "
-            f"Cancel it with: comfycontrol workflows cancel {wid}",
-            soft_wrap=True,
-        )
+        # The command on a line of its own: copied whole, even from an 80-column terminal.
+        ctx.err.print(f"stopped waiting; workflow {wid} keeps running. Cancel it with:")
+        ctx.err.print(f"  comfycontrol workflows cancel {wid}", soft_wrap=True)
         raise
 
 
