@@ -55,8 +55,11 @@ __all__ = [
     "Ctx",
     "describe_error",
     "fmt_size",
+    "header_names",
+    "make_ctx",
     "plain",
     "safe_url",
+    "tags_text",
     "usage_error",
     "when",
 ]
