@@ -314,6 +314,7 @@ def test_secrets_echoed_by_a_server_never_reach_the_screen(
         for secret in (token, header, password):
             assert secret not in shown
     assert "Traceback" in err  # --debug shows it, scrubbed
+    assert "debug: POST /v1/runner -> 500" in err  # and the request log, scrubbed too
 
 
 def test_usage_errors_never_echo_secrets_and_suggest(

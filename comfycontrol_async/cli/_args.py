@@ -123,7 +123,9 @@ def global_options() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="no progress and no notes on stderr"
     )
     group.add_argument(
-        "--debug", action="store_true", help="show a traceback on errors (secrets hidden)"
+        "--debug",
+        action="store_true",
+        help="log every request and show a traceback on errors (secrets hidden)",
     )
     return parent
 

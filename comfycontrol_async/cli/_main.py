@@ -15,9 +15,10 @@ and never a secret.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
 from . import capacity, completion, demo, managed, runners, templates, user, workflows
@@ -77,11 +78,39 @@ def build_parser() -> Parser:
     return parser
 
 
+@contextlib.contextmanager
+def _debug_logging(on: bool) -> Iterator[None]:
+    """``--debug``: the SDK's request log (metadata; bodies with COMFYCONTROL_LOG=debug) on
+    stderr while the command runs. The SDK's logger scrubs its records; this handler scrubs the
+    formatted line too."""
+    if not on:
+        yield
+        return
+    import logging
+
+    class Scrubbed(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return scrub(super().format(record))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(Scrubbed("debug: %(message)s"))
+    logger = logging.getLogger("comfycontrol_async")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 async def _run(ctx: Ctx) -> int:
     from ._context import describe_error
 
     try:
-        code: int = await ctx.args.func(ctx)
+        with _debug_logging(ctx.args.debug):
+            code: int = await ctx.args.func(ctx)
     except Exception as exc:  # every failure becomes one line and an exit status
         if ctx.args.debug:
             import traceback
