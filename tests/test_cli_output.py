@@ -437,6 +437,10 @@ def test_fake_server_flags_reach_the_server(
     assert code == 0, err
     assert (seen["latency"], seen["error_rate"], seen["rate_limit"]) == (0.2, 0.1, (40, 10.0))
     assert seen["seed"] == 7
+    assert seen.pop("as_json") is False
+    code, _, err = run(capsys, "fake-server", "--json")
+    assert code == 0, err
+    assert seen.pop("as_json") is True
     for bad in (["--error-rate", "2"], ["--rate-limit", "fast"], ["--latency", "-1"]):
         code, _, err = run(capsys, "fake-server", *bad)
         assert code == 2, bad
@@ -449,6 +453,30 @@ def test_fake_server_help_says_what_is_simulated(capsys: pytest.CaptureFixture[s
     assert "never sent to any ComfyUI server" in text
     assert "GET {endpoint}/system_stats" in text
     assert "POST {endpoint}/interrupt" in text
+
+
+async def test_fake_server_json_line_says_where_it_is() -> None:
+    from comfycontrol_async.testing import _serve
+
+    class Announced(io.StringIO):
+        ready = asyncio.Event()
+
+        def flush(self) -> None:
+            super().flush()
+            self.ready.set()
+
+    out = Announced()
+    task = asyncio.create_task(_serve.serve(port=0, managed=2, runners=0, out=out, as_json=True))
+    try:
+        await out.ready.wait()
+        where = json.loads(out.getvalue())
+        async with ComfyControl(where["token"], base_url=where["base_url"], rate_limit=None) as cc:
+            assert (await cc.user.get()).tier == "pro"
+        assert set(where["tokens"]) == {"free", "plus", "pro", "enterprise"}
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
 
 async def test_fake_server_default_fleet_answers_capacity_all() -> None:

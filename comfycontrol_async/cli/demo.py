@@ -137,6 +137,7 @@ async def fake_server(ctx: Ctx) -> int:
             latency=args.latency,
             error_rate=args.error_rate,
             rate_limit=args.rate_limit,
+            as_json=ctx.json,
         )
     except OSError as err:
         raise CliError(
@@ -190,7 +191,9 @@ What it forwards: only for an own runner you register yourself ('runners create'
 fake), 'runners stats' fetches GET {endpoint}/system_stats and 'runners interrupt' sends
 POST {endpoint}/interrupt, each with the runner's headers. Nothing else leaves the fake.
 
-Faults for other tools: --latency, --error-rate, --rate-limit. Ctrl-C stops it."""
+Faults for other tools: --latency, --error-rate, --rate-limit. With --json it prints one line,
+{"base_url": ..., "token": ..., "tokens": {tier: token}}, instead of the exports. Ctrl-C stops
+it."""
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ line (the CLI does).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import sys
 from typing import Any, Final, TextIO
@@ -103,6 +104,7 @@ async def serve(
     latency: float = 0.0,
     error_rate: float = 0.0,
     rate_limit: tuple[int, float] | None = None,
+    as_json: bool = False,
 ) -> None:
     """Start a fake ComfyControl, print its URL and one token per tier, serve until cancelled.
 
@@ -120,6 +122,8 @@ async def serve(
         error_rate: the share (0..1) of API requests answered 500 or 503.
         rate_limit: ``(requests, per_seconds)``: emulate the API's CDN limit (429 with
             ``Retry-After`` past it, for a cooldown as long as the window).
+        as_json: print one JSON line instead (``base_url``, ``token`` of the pro user,
+            ``tokens`` by tier), for tools that start the fake and read where it is.
     """
     # Keep the request log bounded: a demo server may run for hours.
     async with FakeComfyControl(
@@ -133,6 +137,11 @@ async def serve(
         if rate_limit is not None:
             requests, per_seconds = rate_limit
             fake.enable_rate_limit(requests, per_seconds, per_seconds, retry_after=True)
+        if as_json:
+            tokens = {tier: fake.token(tier) for tier in TIERS}
+            line = {"base_url": fake.url, "token": fake.token("pro"), "tokens": tokens}
+            print(json.dumps(line), file=out, flush=True)
+            await asyncio.Event().wait()
         print(f"export COMFYCONTROL_BASE_URL={fake.url}", file=out)
         print(f"export COMFYCONTROL_API_TOKEN={fake.token('pro')}", file=out)
         for tier in TIERS:
