@@ -22,6 +22,7 @@ from . import (
     bench_coldstart,
     bench_decode,
     bench_fanout,
+    bench_find,
     bench_get,
     bench_memory,
     bench_paced,
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "memory": bench_memory.run,
     "decode": bench_decode.run,
     "coldstart": bench_coldstart.run,
+    "find": bench_find.run,
 }
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "RESULTS.md"

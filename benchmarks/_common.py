@@ -50,6 +50,9 @@ class Sizes:
     # 6. decoding
     decode_reps: int
     decode_items: int  # items decoded per timed batch and variant
+    # 7. find_runners against a full sweep (paced, durations times find_scale)
+    find_runners: int = 60
+    find_scale: float = 0.02
 
 
 FULL = Sizes(
@@ -68,6 +71,8 @@ FULL = Sizes(
     memory_items=1_000_000,
     decode_reps=9,
     decode_items=20_000,
+    find_runners=300,
+    find_scale=0.05,
 )
 
 QUICK = Sizes(
@@ -86,6 +91,8 @@ QUICK = Sizes(
     memory_items=20_000,
     decode_reps=5,
     decode_items=2_000,
+    find_runners=200,
+    find_scale=0.02,
 )
 
 

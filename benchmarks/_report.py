@@ -218,7 +218,9 @@ def render(
         )
         + " (the long ones, the paced sweeps and the 1,000,000-item walk, run fewer times)",
         "- servers: the SDK's `FakeComfyControl` (a synthetic list server for the "
-        "1,000,000-item walk) in a child process, on loopback; clients in this process",
+        "1,000,000-item walk) in a child process, on loopback; clients in this process "
+        "(figure 8 runs its fake in this process too: it counts requests, and its times are "
+        "set by pacing)",
     ]
     for result in results:
         lines += ["", f"## {result.title}", "", *result.details, ""]

@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     )
     from ._pagination import Paginator
     from ._version import __version__
-    from .capacity import CapacityReport, CapacityRow
+    from .capacity import CapacityReport, CapacityRow, FactsCache, FoundRunners, RouteAdvice
     from .models import (
         Device,
         ManagedRunner,
@@ -96,7 +96,7 @@ _HOMES: Final[dict[str, tuple[str, ...]]] = {
         "ServerError",
     ),
     "._pagination": ("Paginator",),
-    ".capacity": ("CapacityReport", "CapacityRow"),
+    ".capacity": ("CapacityReport", "CapacityRow", "FactsCache", "FoundRunners", "RouteAdvice"),
     ".models": (
         "Device",
         "ManagedRunner",
@@ -147,6 +147,8 @@ __all__ = [
     "ComfyControl",
     "ComfyControlError",
     "Device",
+    "FactsCache",
+    "FoundRunners",
     "ListChangedError",
     "ManagedRunner",
     "NotFoundError",
@@ -160,6 +162,7 @@ __all__ = [
     "RateLimitError",
     "ResponseValidationError",
     "RetryBudget",
+    "RouteAdvice",
     "Runner",
     "RunnerStats",
     "ServerError",

@@ -49,10 +49,11 @@ from ._logging import body_excerpt, configure_from_env, log, register_secret, ve
 from ._ratelimit import Pacer, RetryQuota, Slot
 from ._transport import Transport
 from ._version import __version__
-from .resources._fanout import attempt_counter
 
 if TYPE_CHECKING:
-    from .capacity import CapacityReport
+    from collections.abc import AsyncIterator, Callable
+
+    from .capacity import CapacityReport, FactsCache, FoundRunners
     from .resources.managed_runners import ManagedRunners
     from .resources.runners import Runners
     from .resources.templates import Templates
@@ -217,6 +218,7 @@ class ComfyControl:
         self.managed_runners: ManagedRunners = ManagedRunners(self)
         self.templates: Templates = Templates(self)
         self.workflows: Workflows = Workflows(self)
+        self._facts: FactsCache | None = None  # find_runners' static facts, made on first use
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -296,27 +298,48 @@ class ComfyControl:
         spec: _core.RequestSpec,
         *,
         deadline: float | NotGiven | None = NOT_GIVEN,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        on_attempt: Callable[[], None] | None = None,
     ) -> Any:
-        """Run one logical request and return its parsed JSON (``None`` for an empty body)."""
-        return await self._send(spec, deadline=self._deadline(deadline))
+        """Run one logical request and return its parsed JSON (``None`` for an empty body).
 
-    async def _send(self, spec: _core.RequestSpec, *, deadline: float | None) -> Any:
+        ``timeout`` (per attempt), ``max_retries`` and ``on_attempt`` (called once per attempt
+        sent) follow the requester protocol (INTERFACES.md, I1).
+        """
+        return await self._send(
+            spec,
+            deadline=self._deadline(deadline),
+            timeout=self._timeout.total if isinstance(timeout, NotGiven) else timeout,
+            max_retries=self.max_retries if isinstance(max_retries, NotGiven) else max_retries,
+            on_attempt=on_attempt,
+        )
+
+    async def _send(
+        self,
+        spec: _core.RequestSpec,
+        *,
+        deadline: float | None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> Any:
         self._check_open()
         loop = asyncio.get_running_loop()
         deadline_at = None if deadline is None else loop.time() + deadline
         method, url = spec.method, str(spec.url)
         path = spec.url.raw_path
+        retries = self.max_retries if max_retries is None else max_retries
         attempt = 0
         while True:
             attempt += 1
             slot = await self._wait_for_slot(deadline_at, method, url)
-            per_attempt = self._timeout.total
+            per_attempt = self._timeout.total if timeout is None else timeout
             if deadline_at is not None:
                 remaining = deadline_at - loop.time()
                 per_attempt = remaining if per_attempt is None else min(per_attempt, remaining)
-            counter = attempt_counter.get()
-            if counter is not None:
-                counter[0] += 1
+            if on_attempt is not None:
+                on_attempt()
             started = loop.time()
             try:
                 answer = await self._transport.send(spec, headers=self._auth, timeout=per_attempt)
@@ -342,7 +365,7 @@ class ComfyControl:
                     attempt,
                     elapsed,
                 )
-                delay = self._retry_delay(spec, attempt, None, deadline_at)
+                delay = self._retry_delay(spec, attempt, None, deadline_at, retries)
                 if delay is None:
                     raise
                 await asyncio.sleep(delay)
@@ -372,7 +395,7 @@ class ComfyControl:
                 except ResponseValidationError:
                     # A 2xx body that is not JSON at all (cut short, an HTML page from a proxy,
                     # empty) is a fault on the way, not a change of the API: retried like a 5xx.
-                    delay = self._retry_delay(spec, attempt, None, deadline_at)
+                    delay = self._retry_delay(spec, attempt, None, deadline_at, retries)
                     if delay is None:
                         raise
                     log.info(
@@ -397,7 +420,7 @@ class ComfyControl:
                 )
             if not _core.is_retryable_status(answer.status):
                 raise error
-            delay = self._retry_delay(spec, attempt, error, deadline_at)
+            delay = self._retry_delay(spec, attempt, error, deadline_at, retries)
             if delay is None:
                 raise error
             log.info("%s %s -> %d, retrying (attempt %d)", method, path, answer.status, attempt)
@@ -430,9 +453,10 @@ class ComfyControl:
         attempt: int,
         error: APIStatusError | None,
         deadline_at: float | None,
+        max_retries: int,
     ) -> float | None:
         """Seconds to sleep before the next attempt, or ``None`` when not to retry at all."""
-        if not spec.idempotent or attempt > self.max_retries:
+        if not spec.idempotent or attempt > max_retries:
             return None
         if isinstance(error, RateLimitError):
             # The pacer holds every send of the client until the pause ends: no extra sleep.
@@ -465,8 +489,60 @@ class ComfyControl:
 
     # -- fleet-wide helpers --------------------------------------------------------------------
 
-    async def capacity(self, **kwargs: Any) -> CapacityReport:
+    async def capacity(
+        self, *, managed: bool = True, own: bool = False, **kwargs: Any
+    ) -> CapacityReport:
         """Sweep runners and build a :class:`CapacityReport`. See :func:`capacity.sweep`."""
         from .capacity import sweep
 
-        return await sweep(self, **kwargs)
+        return await sweep(
+            managed=self.managed_runners if managed else None,
+            own=self.runners if own else None,
+            **kwargs,
+        )
+
+    async def find_runners(
+        self,
+        *,
+        managed: bool = True,
+        own: bool = False,
+        cache: FactsCache | None = None,
+        **kwargs: Any,
+    ) -> FoundRunners:
+        """Up to ``limit`` runners that fit, for few requests. See :func:`capacity.find_runners`.
+
+        Without ``cache``, the client's own :class:`FactsCache` is used (kept while it lives).
+        """
+        from .capacity import FactsCache, find_runners
+
+        if cache is None:
+            if self._facts is None:
+                self._facts = FactsCache()
+            cache = self._facts
+        return await find_runners(
+            managed=self.managed_runners if managed else None,
+            own=self.runners if own else None,
+            workflows=self.workflows,
+            cache=cache,
+            **kwargs,
+        )
+
+    def watch_capacity(
+        self, *, managed: bool = True, own: bool = False, share: float = 0.5, **kwargs: Any
+    ) -> AsyncIterator[CapacityReport]:
+        """Live capacity reports within ``share`` of this client's rate. See
+        :func:`capacity.watch_capacity`."""
+        from .capacity import watch_capacity
+
+        if self._facts is None and "cache" not in kwargs:
+            from .capacity import FactsCache
+
+            self._facts = FactsCache()
+        kwargs.setdefault("cache", self._facts)
+        return watch_capacity(
+            managed=self.managed_runners if managed else None,
+            own=self.runners if own else None,
+            rate=self.rate_limit,
+            share=share,
+            **kwargs,
+        )

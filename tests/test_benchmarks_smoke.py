@@ -19,6 +19,7 @@ import benchmarks.__main__ as cli
 from benchmarks import (
     bench_decode,
     bench_fanout,
+    bench_find,
     bench_get,
     bench_memory,
     bench_paced,
@@ -111,6 +112,12 @@ async def test_fanout() -> None:
     result = await bench_fanout.run(TINY)
     check(result, "fanout", ["sdk_ms", "raw_ms", "bound_ms", "sdk_vs_bound", "raw_vs_bound"])
     assert result.metrics["bound_ms"] == pytest.approx(50.0)  # ceil(40 / 8) x 10 ms
+
+
+async def test_find() -> None:
+    result = await bench_find.run(TINY)
+    check(result, "find", ["sweep_requests", "cold_requests", "warm_requests", "cold_share"])
+    assert result.metrics["cold_requests"] < result.metrics["sweep_requests"]
 
 
 async def test_paced_sweep_sees_no_429() -> None:
@@ -250,6 +257,7 @@ def test_command_line_writes_results(tmp_path: Path, capsys: pytest.CaptureFixtu
         "memory",
         "decode",
         "coldstart",
+        "find",
     }
     # The committed results are never touched by the tests.
     assert target != cli.DEFAULT_OUTPUT

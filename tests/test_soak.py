@@ -56,6 +56,9 @@ MANAGED: Final = 200
 OWN: Final = 50
 MAX_RETRIES: Final = 3
 ATTEMPTS: Final = MAX_RETRIES + 1
+# What a sweep spends on one runner at most: one attempt, then, at the end of the sweep, one
+# call with the client's whole allowance (a 500, "runner unreachable", gets a single attempt).
+SWEEP_ATTEMPTS: Final = 1 + ATTEMPTS
 OWN_ERROR_RATE: Final = 0.06
 MANAGED_STATS: Final = "GET /v1/managed-runner/{id}/stats"
 OWN_STATS: Final = "GET /v1/runner/{id}/stats"
@@ -183,33 +186,33 @@ def plan_round(round_no: int, ids: list[str], rng: random.Random) -> dict[str, F
     for _ in range(6):
         status = rng.choice([500, 502, 503])
         faults.append(Fault("5xx", rng.choice([1, 1, 2]), False, ServerError, status))
-    faults.append(Fault("5xx", ATTEMPTS, True, ServerError, rng.choice([500, 502, 503])))
+    faults.append(Fault("5xx", SWEEP_ATTEMPTS, True, ServerError, rng.choice([500, 502, 503])))
     for _ in range(2):
         status = rng.choice([502, 503])
         faults.append(Fault("5xx-html", rng.choice([1, 2]), False, ServerError, status))
     if round_no % 4 == 0:
-        faults.append(Fault("5xx-html", ATTEMPTS, True, ServerError, 502))
+        faults.append(Fault("5xx-html", SWEEP_ATTEMPTS, True, ServerError, 502))
     for kind in ("429", "429-retry-after", "429-html"):
         faults.append(Fault(kind, rng.choice([1, 2]), False, RateLimitError))
     if round_no % 5 == 1:
         kind = rng.choice(["429", "429-retry-after", "429-html"])
-        faults.append(Fault(kind, ATTEMPTS, True, RateLimitError))
+        faults.append(Fault(kind, SWEEP_ATTEMPTS, True, RateLimitError))
     faults += [Fault("drop", rng.choice([1, 2]), False, APIConnectionError) for _ in range(3)]
     if round_no % 4 == 2:
-        faults.append(Fault("drop", ATTEMPTS, True, APIConnectionError))
+        faults.append(Fault("drop", SWEEP_ATTEMPTS, True, APIConnectionError))
     faults.append(Fault("hang", 1, False, APITimeoutError))
     if round_no % 10 == 3:
-        faults.append(Fault("hang", ATTEMPTS, True, APITimeoutError))
+        faults.append(Fault("hang", SWEEP_ATTEMPTS, True, APITimeoutError))
     faults += [
         Fault("malformed-cut", rng.choice([1, 2]), False, APIConnectionError) for _ in range(2)
     ]
     if round_no % 5 == 4:
-        faults.append(Fault("malformed-cut", ATTEMPTS, True, APIConnectionError))
+        faults.append(Fault("malformed-cut", SWEEP_ATTEMPTS, True, APIConnectionError))
     # Answers that are 2xx but no JSON: retried like a 5xx, so one spoiled answer recovers and
     # a whole allowance of them comes back as a ResponseValidationError.
     spoilt = ["truncated", "invalid", "html", "empty"][round_no % 4]
     faults.append(Fault(f"malformed-{spoilt}", 1, False, ResponseValidationError))
-    faults.append(Fault(f"malformed-{spoilt}", ATTEMPTS, True, ResponseValidationError))
+    faults.append(Fault(f"malformed-{spoilt}", SWEEP_ATTEMPTS, True, ResponseValidationError))
     chosen = rng.sample(ids, len(faults))
     return dict(zip(chosen, faults, strict=True))
 
@@ -391,6 +394,12 @@ def check_managed(
 ) -> None:
     _tally(result, figures)
     where = f"round {round_no}, runner {result.runner_id}, fault {fault}: {result!r}"
+    if fault is not None and fault.status == 500 and fault.failures >= 2:
+        # Two 500s in a row: a down runner, tried once and once more at the end of the sweep.
+        assert isinstance(result.error, ServerError), where
+        assert result.error.status == 500, where
+        assert result.attempts == 2, where
+        return
     if fault is None or not fault.persistent:
         # Clean, or transient: it recovers. At most one extra failure from the 429 that any
         # runner may draw.
@@ -405,7 +414,7 @@ def check_managed(
     if fault.status is not None:
         assert isinstance(result.error, ServerError)
         assert result.error.status == fault.status, where
-    assert result.attempts == ATTEMPTS, where
+    assert result.attempts == SWEEP_ATTEMPTS, where
 
 
 def check_own(
@@ -422,7 +431,9 @@ def check_own(
         return
     figures.random_exhausted += 1
     assert isinstance(result.error, ServerError), where
-    assert result.attempts == ATTEMPTS, where
+    # a 500 then a 500 at the end of the sweep (down), or the whole allowance at the end
+    down = statuses[0] == 500 and result.attempts == 2
+    assert down or result.attempts == SWEEP_ATTEMPTS, where
     assert result.error.status == statuses[-1], where
 
 
@@ -430,7 +441,8 @@ def check_own(
 
 
 async def test_retry_budget_caps_an_outage(capsys: pytest.CaptureFixture[str]) -> None:
-    """An outage does not turn a sweep of N runners into 4N requests: the budget runs dry."""
+    """An outage does not turn a sweep of N runners into 5N requests: each runner is asked
+    once, once more at the end of the sweep, and the budget runs dry on the retries."""
     budget = RetryBudget(capacity=50, retry_cost=5, success_reward=1)
     async with FakeComfyControl(seed=7, managed_runners=MANAGED) as fake:
         ids = fake.managed_runner_ids()
@@ -447,9 +459,9 @@ async def test_retry_budget_caps_an_outage(capsys: pytest.CaptureFixture[str]) -
             outage_requests = len(fake.requests)
             assert len(during) == MANAGED
             assert all(isinstance(r.error, ServerError) for r in during)
-            retries = sum(r.attempts for r in during) - MANAGED
+            retries = sum(r.attempts for r in during) - 2 * MANAGED
             assert retries == budget.capacity // budget.retry_cost == 10
-            assert outage_requests == MANAGED + retries
+            assert outage_requests == 2 * MANAGED + retries
             assert cc._quota.denied > 0
 
             # Once the service is back, successes refill the bucket and retries work again.
@@ -510,14 +522,14 @@ async def test_deadline_bounds_a_call_across_retries() -> None:
                 assert len(fake.requests) == 1
                 await asyncio.sleep(cc._pacer.paused_for())
 
-                # The same sweep with a per-runner limit accounts for every runner.
+                # A sweep with a per-attempt timeout accounts for every runner.
                 fake.clear_faults()
-                fake.hang_next(ATTEMPTS, route=MANAGED_STATS, runner_id=ids[3])
+                fake.hang_next(SWEEP_ATTEMPTS, route=MANAGED_STATS, runner_id=ids[3])
                 results = await cc.managed_runners.stats_many(ids, timeout=0.3).collect()
                 by_id = {r.runner_id: r for r in results}
                 assert set(by_id) == set(ids)
                 assert isinstance(by_id[ids[3]].error, APITimeoutError)
-                assert by_id[ids[3]].attempts == 2
+                assert by_id[ids[3]].attempts == SWEEP_ATTEMPTS
                 assert all(by_id[i].ok for i in ids[:3])
 
 

@@ -67,7 +67,8 @@ class TestStatsMany:
         assert by_id[ids[0]].ok
         assert by_id[ids[0]].attempts == 2
         assert isinstance(by_id[ids[1]].error, ServerError)
-        assert by_id[ids[1]].attempts == 3
+        # once, then once more at the end of the sweep with the client's 2 retries
+        assert by_id[ids[1]].attempts == 4
         assert isinstance(by_id[ids[2]].error, NotFoundError)
         assert isinstance(by_id[ids[3]].error, APIConnectionError)
         assert isinstance(by_id[ids[4]].error, APITimeoutError)
@@ -84,7 +85,7 @@ class TestStatsMany:
         in_flight = 0
         peak = 0
         async with await make_client(fake) as cc:
-            real = cc.managed_runners.stats
+            real = cc.managed_runners._fetch_stats
 
             async def counted(rid: str, **kwargs: Any) -> RunnerStats:
                 nonlocal in_flight, peak
@@ -95,7 +96,7 @@ class TestStatsMany:
                 finally:
                     in_flight -= 1
 
-            cc.managed_runners.stats = counted  # type: ignore[method-assign,assignment]
+            cc.managed_runners._fetch_stats = counted  # type: ignore[method-assign,assignment]
             results = await cc.managed_runners.stats_many(
                 fake.managed_runner_ids(), concurrency=3
             ).collect()
@@ -279,3 +280,135 @@ class TestCapacity:
     def test_bad_sizes(self, bad: str | int) -> None:
         with pytest.raises(ValueError):
             parse_size(bad)
+
+
+class TestDeadlineCoversListing:
+    async def test_stats_many_ends_when_its_source_hangs(self, fake: FakeComfyControl) -> None:
+        # A source that lists five runners and then never ends (an event nobody sets).
+        never = asyncio.Event()
+        ids = fake.managed_runner_ids()
+
+        async def listing() -> Any:
+            for rid in ids[:5]:
+                yield rid
+            await never.wait()
+
+        async with await make_client(fake) as cc:
+            results = []
+            with pytest.raises(APITimeoutError, match="5 runners listed before it"):
+                async for result in cc.managed_runners.stats_many(listing(), deadline=0.5):
+                    results.append(result)
+        # nothing lost: a result for every runner listed, then the error for the rest
+        assert sorted(r.runner_id for r in results) == sorted(ids[:5])
+
+    async def test_stats_many_over_a_paginator_whose_page_hangs(
+        self, fake: FakeComfyControl
+    ) -> None:
+        # Rules are served first come first served: page 1 passes, page 2 hangs for ever.
+        fake.hang_next(1, route=LIST, seconds=0)
+        fake.hang_next(1, route=LIST)
+        async with await make_client(fake) as cc:
+            results = []
+            with pytest.raises(APITimeoutError, match="5 runners listed before it"):
+                # 3 s is a margin for page 1 on a loaded machine, not a measured time.
+                listing = cc.managed_runners.list(per_page=5, prefetch=0)
+                async for result in cc.managed_runners.stats_many(listing, deadline=3):
+                    results.append(result)
+        assert sorted(r.runner_id for r in results) == sorted(fake.managed_runner_ids()[:5])
+
+    async def test_capacity_returns_what_was_listed_by_the_deadline(self) -> None:
+        async with FakeComfyControl(managed_runners=150, seed=2) as fake:
+            # Rules are served first come first served: page 1 passes, page 2 hangs for ever.
+            fake.hang_next(1, route=LIST, seconds=0)
+            fake.hang_next(1, route=LIST)
+            async with await make_client(fake) as cc:
+                # 3 s is a margin for page 1 on a loaded machine, not a measured time.
+                report = await cc.capacity(deadline=3)
+        assert len(report.rows) == 100  # page 1, each runner with its stats or its error
+        assert len({r.runner_id for r in report.rows}) == 100
+        assert not report.complete
+        assert "deadline" in report.listing_errors[0]
+        assert report.to_dict()["summary"]["complete"] is False
+
+    async def test_capacity_raises_when_nothing_could_be_listed(
+        self, fake: FakeComfyControl
+    ) -> None:
+        fake.hang_next(1, route=LIST)
+        async with await make_client(fake) as cc:
+            with pytest.raises(APITimeoutError, match="0 runners listed"):
+                await cc.capacity(deadline=0.3)
+
+
+class TestDownRunners:
+    async def test_a_down_runner_costs_two_requests_the_second_at_the_end(self) -> None:
+        async with FakeComfyControl(managed_runners=20, seed=4) as fake:
+            down = fake.add_managed_runner(name="down", status="active", gpu="H100")["id"]
+            fake.fail_next(500, times=100, route=STATS, runner_id=down)
+            async with await make_client(fake, max_retries=5) as cc:
+                results = await cc.managed_runners.stats_many(
+                    [down, *fake.managed_runner_ids()[:21]], concurrency=4
+                ).collect()
+        by_id = {r.runner_id: r for r in results}
+        assert len(by_id) == 21
+        assert isinstance(by_id[down].error, ServerError)
+        assert by_id[down].attempts == 2
+        asked = [r.id for r in fake.requests if r.route == STATS]
+        assert asked.count(down) == 2
+        # the retry waited for every other runner's first request
+        assert asked.index(down, asked.index(down) + 1) == len(asked) - 1
+
+    async def test_max_retries_zero_turns_the_second_try_off(self, fake: FakeComfyControl) -> None:
+        rid = fake.managed_runner_ids()[0]
+        fake.fail_next(500, times=10, route=STATS, runner_id=rid)
+        async with await make_client(fake) as cc:
+            [result] = await cc.managed_runners.stats_many([rid], max_retries=0).collect()
+        assert result.attempts == 1
+
+    async def test_max_retries_given_caps_a_runners_attempts(self, fake: FakeComfyControl) -> None:
+        rid = fake.managed_runner_ids()[0]
+        fake.fail_next(503, times=10, route=STATS, runner_id=rid)
+        async with await make_client(fake, max_retries=6) as cc:
+            [result] = await cc.managed_runners.stats_many([rid], max_retries=3).collect()
+        assert isinstance(result.error, ServerError)
+        assert result.attempts == 4  # 1 + max_retries: the first, then 3 at the end
+
+    async def test_other_failures_get_the_clients_retries_at_the_end(
+        self, fake: FakeComfyControl
+    ) -> None:
+        rid = fake.managed_runner_ids()[0]
+        fake.fail_next(503, times=2, route=STATS, runner_id=rid)
+        async with await make_client(fake, max_retries=3) as cc:
+            [result] = await cc.managed_runners.stats_many([rid]).collect()
+        assert result.ok
+        assert result.attempts == 3  # 503, then at the end: 503, ok
+
+    async def test_capacity_rows_carry_attempts_and_age(self, fake: FakeComfyControl) -> None:
+        now = [1000.0]
+        async with await make_client(fake) as cc:
+            report = await cc.capacity(own=True, clock=lambda: now[0])
+        own = [r for r in report.rows if r.kind == "own"]
+        assert own
+        assert all(r.attempts == 2 for r in own)  # unreachable: 500, once more at the end
+        assert all(r.age == 0.0 and r.read_at == 1000.0 for r in report.rows)
+
+
+def test_sweeps_never_import_the_client() -> None:
+    # INTERFACES.md I1: capacity takes the resources it sweeps; attempts are counted where
+    # they are sent (on_attempt), not through a context variable the client reads.
+    import ast
+    from pathlib import Path
+
+    import comfycontrol_async
+    from comfycontrol_async.resources import _fanout
+
+    root = Path(comfycontrol_async.__file__).parent
+    owned = [
+        *root.glob("capacity/*.py"),
+        root / "resources" / "_fanout.py",
+        root / "resources" / "_stats_result.py",
+    ]
+    for path in owned:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:  # the package's own
+                assert (node.module or "").split(".")[-1] != "_client", path
+    assert not hasattr(_fanout, "attempt_counter")

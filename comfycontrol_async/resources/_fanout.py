@@ -4,92 +4,52 @@ This module owns the fan-out: reading runners from any source (ids, model object
 iterables, a paginator that is still fetching), dropping duplicates, running a bounded pool of
 workers, and handing back one :class:`StatsResult` per runner in completion order. A runner's
 failure becomes a result, never an exception that ends the batch. It owns its tasks: closing the
-sweep, cancelling its consumer, or dropping it cancels every one of them. Pacing and retries are
-the client's; this module only calls ``self.stats``.
+sweep, cancelling its consumer, or dropping it cancels every one of them.
+
+Two policies live here because they are about a sweep, not a request. The sweep's ``deadline``
+covers its listing too: a source still listing when it passes is cut off, and the sweep ends with
+an :class:`APITimeoutError` after a result for every runner listed. And a runner that fails in a
+way worth retrying (a 500 usually means ComfyControl cannot reach it) is not retried at once but
+once more at the end of the sweep, so a down runner costs two requests of the rate budget, not
+``1 + max_retries``. Pacing and the retry mechanics are the client's; this module only calls the
+resource's ``_fetch_stats`` and counts attempts with its ``on_attempt`` hook.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import math
 import weakref
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import Any, Final, Self
 
 import attrs
 
 from .._config import NOT_GIVEN, NotGiven
 from .._exceptions import APITimeoutError
 from ..models import RunnerStats
-
-if TYPE_CHECKING:
-    pass
+from ._stats_result import (
+    FetchStats,
+    ProgressCallback,
+    StatsResult,
+    SweepProgress,
+    is_down,
+    retry_later,
+)
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "FetchStats",
+    "ProgressCallback",
     "StatsResult",
     "StatsSweep",
     "SweepProgress",
-    "attempt_counter",
+    "is_down",
+    "retry_later",
 ]
 
 DEFAULT_CONCURRENCY: Final = 32
-
-attempt_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "comfycontrol_attempts", default=None
-)
-"""Set by a fan-out worker; the client adds one per HTTP attempt it sends in that context."""
-
-
-@attrs.frozen(kw_only=True)
-class StatsResult:
-    """The outcome of one runner's stats in a sweep.
-
-    Attributes:
-        runner_id: The runner's id.
-        runner: The model object given for it, if one was (``None`` for a bare id).
-        stats: The stats when the call succeeded, else ``None``.
-        error: The typed error when it failed (``APIStatusError``, ``APIConnectionError``,
-            ``APITimeoutError``, ``ResponseValidationError``; ``ValueError`` for a bad id),
-            else ``None``.
-        elapsed: Seconds from the first attempt to the outcome, retries included.
-        attempts: HTTP attempts sent for it (0 if none was sent).
-    """
-
-    runner_id: str
-    runner: Any = attrs.field(default=None, repr=False)
-    stats: RunnerStats | None = attrs.field(default=None, repr=False)
-    error: Exception | None = None
-    elapsed: float = 0.0
-    attempts: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """Whether the stats were read."""
-        return self.error is None and self.stats is not None
-
-
-@attrs.define(kw_only=True)
-class SweepProgress:
-    """A running count, passed to the ``progress`` callback after each result.
-
-    Attributes:
-        done: Results produced so far.
-        ok: Of which succeeded.
-        failed: Of which failed.
-        total: Runners to expect, when known (a sized source, an exhausted one, or a paginator
-            that has read its first page), else ``None``.
-    """
-
-    done: int = 0
-    ok: int = 0
-    failed: int = 0
-    total: int | None = None
-
-
-ProgressCallback = Callable[[SweepProgress, StatsResult], object]
 
 
 def _runner_id(item: object) -> str:
@@ -111,18 +71,32 @@ def _cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
         task.cancel()
 
 
+class _ListingCut(Exception):
+    """The sweep's deadline passed while the source was still listing."""
+
+
+@attrs.define
+class _Job:
+    rid: str
+    obj: object
+    attempts: int = 0
+    elapsed: float = 0.0
+    error: Exception | None = None
+
+
 class _SweepEngine:
-    """The state and tasks of one sweep. Tasks hold the engine, never the :class:`StatsSweep`,
-    so a sweep the caller drops (a ``break``) can be collected and cancel them."""
+    """The state and task of one sweep. The task holds the engine, never the :class:`StatsSweep`,
+    so a sweep the caller drops (a ``break``) can be collected and cancel it."""
 
     def __init__(
         self,
-        fetch: Callable[[str, float | NotGiven | None], Awaitable[RunnerStats]],
+        fetch: FetchStats,
         source: object,
         *,
         concurrency: object,
         timeout: float | None,
         deadline: float | None,
+        max_retries: int | NotGiven,
         progress: ProgressCallback | None,
     ) -> None:
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
@@ -130,6 +104,11 @@ class _SweepEngine:
         for name, value in (("timeout", timeout), ("deadline", deadline)):
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        retries: object = max_retries
+        if not isinstance(retries, NotGiven) and (
+            not isinstance(retries, int) or isinstance(retries, bool) or retries < 0
+        ):
+            raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}")
         if isinstance(source, str) or not isinstance(source, Iterable | AsyncIterable):
             raise TypeError(
                 "stats_many takes an iterable or async iterable of runner ids or runners"
@@ -139,16 +118,17 @@ class _SweepEngine:
         self._concurrency: int = concurrency
         self._timeout = timeout
         self._deadline = deadline
+        self._max_retries = max_retries
         self._progress_cb = progress
         self.progress = SweepProgress(total=self._known_total())
         self._results: asyncio.Queue[StatsResult | None] = asyncio.Queue()
-        self._work: asyncio.Queue[tuple[str, object] | None] = asyncio.Queue(maxsize=concurrency)
+        self._work: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=concurrency)
+        self._later: list[_Job] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         self._closed = False
-        self._source_error: BaseException | None = None
+        self._error: BaseException | None = None
         self._deadline_at: float | None = None
-        self._workers_left = 0
         self.duplicates = 0
 
     def _known_total(self) -> int | None:
@@ -164,10 +144,7 @@ class _SweepEngine:
         loop = asyncio.get_running_loop()
         if self._deadline is not None:
             self._deadline_at = loop.time() + self._deadline
-        self._workers_left = self._concurrency
-        self._tasks.add(loop.create_task(self._produce(), name="stats_many-producer"))
-        for i in range(self._concurrency):
-            self._tasks.add(loop.create_task(self._work_loop(), name=f"stats_many-worker-{i}"))
+        self._tasks.add(loop.create_task(self._run(), name="stats_many"))
 
     async def aclose(self) -> None:
         self._closed = True
@@ -187,17 +164,54 @@ class _SweepEngine:
             raise
         if result is None:
             await self.aclose()
-            if self._source_error is not None:
-                raise self._source_error
+            if self._error is not None:
+                raise self._error
             raise StopAsyncIteration
         return result
 
-    # -- the tasks ---------------------------------------------------------------------------
+    # -- the task ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._produce())
+                for _ in range(self._concurrency):
+                    group.create_task(self._work_loop(self._work, first=True))
+            # The end of the sweep: one more try for the runners that failed in a way worth
+            # retrying, after everyone else had their turn.
+            later, self._later = self._later, []
+            if later:
+                queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+                for job in later:
+                    queue.put_nowait(job)
+                workers = min(self._concurrency, len(later))
+                for _ in range(workers):
+                    queue.put_nowait(None)
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(workers):
+                        group.create_task(self._work_loop(queue, first=False))
+        except Exception as err:  # a progress callback that raised, say: the caller's error
+            failed: BaseException = err
+            while isinstance(failed, BaseExceptionGroup):
+                failed = failed.exceptions[0]
+            self._error = failed
+        self._results.put_nowait(None)
 
     def _remaining(self) -> float | None:
         if self._deadline_at is None:
             return None
         return self._deadline_at - asyncio.get_running_loop().time()
+
+    async def _next_item(self, items: AsyncIterator[object]) -> object:
+        if self._deadline_at is None:
+            return await anext(items)
+        try:
+            async with asyncio.timeout_at(self._deadline_at) as scope:
+                return await anext(items)
+        except TimeoutError:
+            if scope.expired():
+                raise _ListingCut from None
+            raise
 
     async def _produce(self) -> None:
         seen: set[str] = set()
@@ -213,75 +227,98 @@ class _SweepEngine:
                 self.duplicates += 1
                 return
             seen.add(rid)
-            await self._work.put((rid, None if isinstance(item, str) else item))
+            await self._work.put(_Job(rid, None if isinstance(item, str) else item))
 
+        source = self._source
         try:
-            source = self._source
             if isinstance(source, AsyncIterable):
-                async for item in source:
+                items = aiter(source)
+                while True:
+                    try:
+                        item = await self._next_item(items)
+                    except StopAsyncIteration:
+                        break
                     if self.progress.total is None:
                         self.progress.total = _paginator_total(source)
                     await offer(item)
             else:
                 for item in source:
                     await offer(item)
-        except asyncio.CancelledError:
-            raise
+        except _ListingCut:
+            self._error = APITimeoutError(
+                f"the sweep's deadline of {self._deadline} s passed while runners were still "
+                f"being listed: the {len(seen)} runners listed before it have their results, "
+                "the rest were not listed"
+            )
         except Exception as err:  # the source itself failed (e.g. a list that 403s)
-            self._source_error = err
+            self._error = err
         finally:
-            close = getattr(self._source, "aclose", None)
-            if close is not None and isinstance(self._source, AsyncIterable):
+            close = getattr(source, "aclose", None)
+            if close is not None and isinstance(source, AsyncIterable):
                 await close()
-        if self._source_error is None:
+        if self._error is None:
             self.progress.total = len(seen)
         for _ in range(self._concurrency):
             await self._work.put(None)
 
-    async def _work_loop(self) -> None:
-        try:
-            while True:
-                job = await self._work.get()
-                if job is None:
-                    break
-                rid, obj = job
-                self._emit(await self._one(rid, obj))
-        finally:
-            self._workers_left -= 1
-            if self._workers_left == 0:
-                self._results.put_nowait(None)
+    async def _work_loop(self, queue: asyncio.Queue[_Job | None], *, first: bool) -> None:
+        while (job := await queue.get()) is not None:
+            await self._one(job, first=first)
 
-    async def _one(self, rid: str, obj: object) -> StatsResult:
-        loop = asyncio.get_running_loop()
-        counter = [0]
-        attempt_counter.set(counter)
-        started = loop.time()
+    async def _one(self, job: _Job, *, first: bool) -> None:
         remaining = self._remaining()
-        limit: float | NotGiven | None = self._timeout if self._timeout is not None else NOT_GIVEN
-        if remaining is not None:
-            if remaining <= 0:
-                return StatsResult(
-                    runner_id=rid,
-                    runner=obj,
-                    error=APITimeoutError("the sweep's deadline passed before this runner's turn"),
-                )
-            limit = remaining if self._timeout is None else min(self._timeout, remaining)
-        try:
-            stats = await self._fetch(rid, limit)
-        except Exception as err:  # every failure is this runner's result, never the batch's
-            return StatsResult(
-                runner_id=rid,
-                runner=obj,
-                error=err,
-                elapsed=loop.time() - started,
-                attempts=counter[0],
+        if remaining is not None and remaining <= 0:
+            error = job.error or APITimeoutError(
+                "the sweep's deadline passed before this runner's turn"
             )
+            self._emit(self._result(job, error=error))
+            return
+        if first:
+            retries: int | NotGiven = 0  # failures worth a retry get it at the end
+        elif job.error is not None and is_down(job.error):
+            retries = 0  # a down runner costs two requests in all
+        else:
+            retries = (
+                self._max_retries
+                if isinstance(self._max_retries, NotGiven)
+                else max(0, self._max_retries - 1)
+            )
+
+        def on_attempt() -> None:
+            job.attempts += 1
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            stats = await self._fetch(
+                job.rid,
+                timeout=NOT_GIVEN if self._timeout is None else self._timeout,
+                deadline=NOT_GIVEN if remaining is None else remaining,
+                max_retries=retries,
+                on_attempt=on_attempt,
+            )
+        except Exception as err:  # every failure is this runner's result, never the batch's
+            job.elapsed += loop.time() - started
+            job.error = err
+            if first and self._max_retries != 0 and retry_later(err):
+                self._later.append(job)
+                return
+            self._emit(self._result(job, error=err))
+            return
+        job.elapsed += loop.time() - started
+        self._emit(self._result(job, stats=stats))
+
+    @staticmethod
+    def _result(
+        job: _Job, *, stats: RunnerStats | None = None, error: Exception | None = None
+    ) -> StatsResult:
         return StatsResult(
-            runner_id=rid,
-            runner=obj,
+            runner_id=job.rid,
+            runner=job.obj,
             stats=stats,
-            elapsed=loop.time() - started,
-            attempts=counter[0],
+            error=error,
+            elapsed=job.elapsed,
+            attempts=job.attempts,
         )
 
     def _emit(self, result: StatsResult) -> None:
@@ -309,13 +346,14 @@ class StatsSweep:
 
     def __init__(
         self,
-        fetch: Callable[[str, float | NotGiven | None], Awaitable[RunnerStats]],
+        fetch: FetchStats,
         source: object,
         *,
         concurrency: object,
         timeout: float | None,
         deadline: float | None,
-        progress: ProgressCallback | None,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self._engine = _SweepEngine(
             fetch,
@@ -323,6 +361,7 @@ class StatsSweep:
             concurrency=concurrency,
             timeout=timeout,
             deadline=deadline,
+            max_retries=max_retries,
             progress=progress,
         )
         self._finalizer: weakref.finalize[Any, Any] | None = None

@@ -8,11 +8,12 @@ history endpoints have the same shape under their own path segment (SPEC.md endp
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any, ClassVar
 
 from .._config import NOT_GIVEN, NotGiven
-from .._core import check_id
+from .._converter import decode
+from .._core import RequestSpec, check_id
 from ..models import RunnerStats, WorkflowSummary
 from ._base import Resource
 from ._fanout import DEFAULT_CONCURRENCY, ProgressCallback, StatsSweep
@@ -47,6 +48,25 @@ class RunnerResource(Resource):
             deadline=deadline,
         )
 
+    async def _fetch_stats(
+        self,
+        runner_id: str,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> RunnerStats:
+        """One runner's stats with the request knobs a sweep needs (INTERFACES.md, I2)."""
+        spec = RequestSpec(
+            method="GET",
+            url=self._client._url(self._segment, check_id(runner_id, "runner_id"), "stats"),
+        )
+        data = await self._client._call(
+            spec, timeout=timeout, deadline=deadline, max_retries=max_retries, on_attempt=on_attempt
+        )
+        return decode(data, RunnerStats)
+
     async def history(
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> builtins.list[WorkflowSummary]:
@@ -66,6 +86,7 @@ class RunnerResource(Resource):
         concurrency: int = DEFAULT_CONCURRENCY,
         timeout: float | None = None,
         deadline: float | None = None,
+        max_retries: int | NotGiven = NOT_GIVEN,
         progress: ProgressCallback | None = None,
     ) -> StatsSweep:
         """Live stats of many runners, concurrently; one result per distinct runner.
@@ -75,27 +96,34 @@ class RunnerResource(Resource):
         the source itself (e.g. a paginator that gets a 403) ends the sweep with an exception,
         after the results of the runners read before it.
 
+        A runner is asked once; if that fails in a way worth retrying (5xx, 429, no answer), it
+        is asked once more at the end of the sweep rather than at once. A 500 (the runner
+        cannot be reached) gets that one try only, so a down runner costs two requests; other
+        failures get the client's retries on that second try.
+
         Args:
             runners: Runner ids, runner objects, or any sync or async iterable of them (a
                 paginator included: its pages are fetched while stats already run).
             concurrency: At most this many stats calls in flight.
-            timeout: Seconds for each runner's stats, retries included.
-            deadline: Seconds for the whole sweep; runners not done by then come back with an
+            timeout: Seconds for each attempt (the client's timeout if not given).
+            deadline: Seconds for the whole sweep, listing included: a source still listing
+                then is cut off (the sweep ends with :class:`APITimeoutError` after a result for
+                every runner listed), and runners not done come back with an
                 :class:`APITimeoutError`.
+            max_retries: When given, a runner gets at most ``1 + max_retries`` attempts: its
+                first, and the rest on the end-of-sweep try (``0``: no end-of-sweep try).
+                When not given, the end-of-sweep try gets the client's own retries.
             progress: Called as ``progress(counts, result)`` after each result.
 
         Raises:
-            ValueError: ``concurrency`` < 1, or a bad ``timeout``/``deadline``.
+            ValueError: ``concurrency`` < 1, or a bad ``timeout``/``deadline``/``max_retries``.
         """
-
-        async def fetch(rid: str, limit: float | NotGiven | None) -> RunnerStats:
-            return await self.stats(rid, deadline=limit)
-
         return StatsSweep(
-            fetch,
+            self._fetch_stats,
             runners,
             concurrency=concurrency,
             timeout=timeout,
             deadline=deadline,
+            max_retries=max_retries,
             progress=progress,
         )

@@ -1,10 +1,10 @@
-"""Capacity sweeps: "which of my runners can take a 40 GB job right now?" in one call.
+"""The capacity report: one :class:`CapacityRow` per runner, and what a report answers.
 
-:func:`sweep` (also ``await cc.capacity(...)``) lists runners and fans out their live stats in one
-pipeline: stats start while later pages are still being fetched. Every runner listed comes back
-as one :class:`CapacityRow`, with its stats or its error. :class:`CapacityReport` adds the
-aggregates, :meth:`CapacityReport.select` answers "who can take this job", and
-:meth:`CapacityReport.to_dict` gives plain data for JSON.
+Every runner a sweep or a search read comes back as one row, with its stats or its error, and
+the age of its figures. :class:`CapacityReport` adds the aggregates, :meth:`CapacityReport.select`
+answers "who can take this job", :meth:`CapacityReport.route` "which tags send it there",
+:meth:`CapacityReport.to_dict` gives plain data for JSON and
+:meth:`CapacityReport.to_prometheus` the Prometheus text format. This module does no I/O.
 
 VRAM figures: ComfyUI reports "VRAM" for ``cpu`` and ``mps`` devices that is really system RAM,
 so only GPU devices count towards VRAM here. A job runs on one device, so ``select`` compares
@@ -14,71 +14,31 @@ not with the sum over its GPUs.
 
 from __future__ import annotations
 
-import asyncio
-import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ._exceptions import APIStatusError, ComfyControlError
-from .models import Device, RunnerStats
-from .resources._fanout import DEFAULT_CONCURRENCY, ProgressCallback, StatsResult
+from .._exceptions import APIStatusError, ComfyControlError
+from ..models import Device, RunnerStats
+from ..resources._stats_result import StatsResult
+from ._units import check_positive_int, parse_size
 
 if TYPE_CHECKING:
-    from ._client import ComfyControl
+    from ._route import RouteAdvice
+
+RunnerKind = Literal["managed", "own"]
 
 __all__ = [
     "CapacityReport",
     "CapacityRow",
     "DeviceCapacity",
     "GpuModelTotals",
+    "RunnerKind",
+    "check_positive_int",
     "parse_size",
-    "sweep",
+    "row_from_result",
 ]
-
-RunnerKind = Literal["managed", "own"]
-_UNITS: Final = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "t": 1000**4,
-    "tb": 1000**4,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-    "tib": 1024**4,
-}
-_SIZE: Final = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
-
-
-def parse_size(value: str | int | float) -> int:
-    """Bytes from ``24GiB``, ``40GB``, ``512 MiB``, or a plain number of bytes.
-
-    ``GB`` is 10^9 bytes and ``GiB`` 2^30, as their names say.
-
-    Raises:
-        ValueError: The text is not a size.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"not a size: {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a size cannot be negative: {value!r}")
-        return int(value)
-    match = _SIZE.match(value)
-    if not match:
-        raise ValueError(f"not a size: {value!r} (try 24GiB, 40GB or a number of bytes)")
-    number, unit = match.groups()
-    factor = _UNITS.get(unit.lower())
-    if factor is None:
-        raise ValueError(f"unknown unit {unit!r} in {value!r} (use B, KB, MB, GB, KiB, MiB, GiB)")
-    return int(float(number) * factor)
 
 
 @attrs.frozen(kw_only=True)
@@ -113,6 +73,11 @@ class CapacityRow:
         error: A short description of the failure, when stats could not be read.
         error_type: The error's class name.
         status: The HTTP status of the failure, if it was an API answer.
+        elapsed: Seconds spent reading its stats.
+        attempts: HTTP requests spent on its stats.
+        read_at: When its figures were read (Unix time), ``None`` if never.
+        age: Seconds between ``read_at`` and the making of the report it belongs to.
+        queue_depth: Your own queued and running workflows on it, when known.
     """
 
     kind: RunnerKind
@@ -131,6 +96,10 @@ class CapacityRow:
     error_type: str | None = None
     status: int | None = None
     elapsed: float = 0.0
+    attempts: int = 0
+    read_at: float | None = None
+    age: float | None = None
+    queue_depth: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -186,7 +155,9 @@ def _describe_error(error: Exception) -> tuple[str, str, int | None]:
     return str(error) or type(error).__name__, type(error).__name__, None
 
 
-def row_from_result(kind: RunnerKind, result: StatsResult) -> CapacityRow:
+def row_from_result(
+    kind: RunnerKind, result: StatsResult, *, read_at: float | None = None
+) -> CapacityRow:
     """Build the row of one runner from its stats result (success or failure)."""
     runner = result.runner
     name = getattr(runner, "name", None)
@@ -205,6 +176,8 @@ def row_from_result(kind: RunnerKind, result: StatsResult) -> CapacityRow:
             error_type=etype,
             status=status,
             elapsed=result.elapsed,
+            attempts=result.attempts,
+            read_at=read_at,
         )
     stats: RunnerStats = result.stats
     devices = tuple(_device(d) for d in stats.devices)
@@ -225,6 +198,8 @@ def row_from_result(kind: RunnerKind, result: StatsResult) -> CapacityRow:
         ram_total=stats.system.ram_total,
         comfyui_version=stats.system.comfyui_version,
         elapsed=result.elapsed,
+        attempts=result.attempts,
+        read_at=read_at,
     )
 
 
@@ -235,19 +210,46 @@ class CapacityReport:
     Attributes:
         rows: One row per runner swept, sorted by free VRAM (largest first), failures last.
         elapsed: Seconds the sweep took.
+        made_at: When the report was made (Unix time); rows' ``age`` is counted to it.
+        listing_errors: Why some runners could not be listed (the sweep's deadline passed, a
+            page failed after others were read); empty when every runner was listed.
     """
 
     rows: tuple[CapacityRow, ...]
     elapsed: float = 0.0
+    made_at: float | None = None
+    listing_errors: tuple[str, ...] = ()
 
     @classmethod
-    def from_rows(cls, rows: Iterable[CapacityRow], *, elapsed: float = 0.0) -> CapacityReport:
-        """Sort the rows (free VRAM first, failures last) and build the report."""
+    def from_rows(
+        cls,
+        rows: Iterable[CapacityRow],
+        *,
+        elapsed: float = 0.0,
+        made_at: float | None = None,
+        listing_errors: Iterable[str] = (),
+    ) -> CapacityReport:
+        """Sort the rows (free VRAM first, failures last), age them, and build the report."""
         ordered = sorted(
             rows,
             key=lambda r: (not r.ok, -(r.best_vram_free or 0), -(r.vram_free or 0), r.name or ""),
         )
-        return cls(rows=tuple(ordered), elapsed=elapsed)
+        if made_at is not None:
+            ordered = [
+                attrs.evolve(r, age=None if r.read_at is None else max(0.0, made_at - r.read_at))
+                for r in ordered
+            ]
+        return cls(
+            rows=tuple(ordered),
+            elapsed=elapsed,
+            made_at=made_at,
+            listing_errors=tuple(listing_errors),
+        )
+
+    @property
+    def complete(self) -> bool:
+        """Whether every runner was listed (see ``listing_errors``)."""
+        return not self.listing_errors
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -350,11 +352,47 @@ class CapacityReport:
             "elapsed": round(self.elapsed, 3),
             "by_gpu_model": [attrs.asdict(t) for t in self.by_gpu_model()],
             "failures_by_type": _count(r.error_type or "?" for r in self.failures),
+            "complete": self.complete,
+            "listing_errors": list(self.listing_errors),
         }
 
     def to_dict(self) -> dict[str, Any]:
         """The whole report as plain data (JSON-ready)."""
         return {"summary": self.summary(), "runners": [r.to_dict() for r in self.rows]}
+
+    def route(
+        self,
+        *,
+        tags: Sequence[str] = (),
+        min_vram_free: int | str | None = None,
+    ) -> RouteAdvice:
+        """Which runners ComfyControl may pick for a workflow with ``tags``, and which fit.
+
+        ComfyControl runs a workflow on a runner that has all of its tags, and a runner with no
+        tags takes any workflow (SPEC.md). A workflow cannot be sent to a runner by id: what
+        you choose is its tag set. See :class:`RouteAdvice`.
+
+        Args:
+            tags: The workflow's tags.
+            min_vram_free: What the job needs free on one GPU (bytes, ``"40GB"``, ``"24GiB"``);
+                ``None``: any runner whose stats were read fits.
+        """
+        from ._route import route
+
+        return route(self.rows, tags=tags, min_vram_free=min_vram_free)
+
+    def to_prometheus(self) -> str:
+        """The report in the Prometheus text exposition format, with DCGM-style names.
+
+        Needs the ``prometheus`` extra (``pip install 'comfycontrol-async[prometheus]'``).
+        See :mod:`comfycontrol_async.capacity._prometheus` for the metrics.
+
+        Raises:
+            ImportError: ``prometheus_client`` is not installed (the message says how).
+        """
+        from ._prometheus import to_prometheus
+
+        return to_prometheus(self)
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:
@@ -362,81 +400,3 @@ def _count(values: Iterable[str]) -> dict[str, int]:
     for v in values:
         out[v] = out.get(v, 0) + 1
     return out
-
-
-async def sweep(
-    client: ComfyControl,
-    *,
-    managed: bool = True,
-    own: bool = False,
-    tags: Sequence[str] | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    timeout: float | None = None,
-    deadline: float | None = None,
-    progress: ProgressCallback | None = None,
-) -> CapacityReport:
-    """List runners and read their live stats in one pipeline; return the report.
-
-    Args:
-        client: The client to use.
-        managed: Include managed runners (needs Pro or Plus: 403 otherwise).
-        own: Include your own runners (active ones).
-        tags: Only runners with all of these tags (filtered as they are listed).
-        concurrency: Stats calls in flight at once, per kind.
-        timeout: Seconds for each runner's stats, retries included.
-        deadline: Seconds for the whole sweep.
-        progress: Called as ``progress(counts, result)`` after each runner.
-
-    Raises:
-        ValueError: Neither ``managed`` nor ``own``.
-        PermissionDeniedError: Managed runners were asked for on a tier without them.
-    """
-    if not managed and not own:
-        raise ValueError("a sweep needs managed=True, own=True, or both")
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    wanted = set(tags or ())
-
-    async def one_kind(kind: RunnerKind) -> list[CapacityRow]:
-        listing: Any = (
-            client.managed_runners.list()
-            if kind == "managed"
-            else client.runners.list(status="active")
-        )
-        resource: Any = client.managed_runners if kind == "managed" else client.runners
-        source = _tag_filter(listing, wanted) if wanted else listing
-        rows: list[CapacityRow] = []
-        async with (
-            listing,
-            resource.stats_many(
-                source,
-                concurrency=concurrency,
-                timeout=timeout,
-                deadline=deadline,
-                progress=progress,
-            ) as results,
-        ):
-            async for result in results:
-                rows.append(row_from_result(kind, result))
-        return rows
-
-    kinds: list[RunnerKind] = []
-    if managed:
-        kinds.append("managed")
-    if own:
-        kinds.append("own")
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one_kind(k)) for k in kinds]
-    except BaseExceptionGroup as failed:
-        # One kind failed (e.g. a 403 listing managed runners): the other was cancelled.
-        # Raise the typed error itself, as documented, not the group around it.
-        raise failed.exceptions[0] from None
-    rows = [row for task in tasks for row in task.result()]
-    return CapacityReport.from_rows(rows, elapsed=loop.time() - started)
-
-
-async def _tag_filter(listing: Any, wanted: set[str]) -> Any:
-    async for runner in listing:
-        if wanted.issubset(runner.tags):
-            yield runner

@@ -1,0 +1,114 @@
+"""A full capacity sweep: list runners and read every one's live stats in one pipeline.
+
+:func:`sweep` (also ``await cc.capacity(...)``) takes the runner resources it sweeps, never the
+client: stats start while later pages are still being fetched, the sweep's ``deadline`` covers
+the listing too, and every runner listed comes back as one row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from .._config import NOT_GIVEN, NotGiven
+from .._exceptions import ComfyControlError
+from ..resources._fanout import DEFAULT_CONCURRENCY, ProgressCallback
+from ..resources.managed_runners import ManagedRunners
+from ..resources.runners import Runners
+from ._report import CapacityReport, CapacityRow, RunnerKind, row_from_result
+
+__all__ = ["sweep"]
+
+
+async def sweep(
+    *,
+    managed: ManagedRunners | None = None,
+    own: Runners | None = None,
+    tags: Sequence[str] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_retries: int | NotGiven = NOT_GIVEN,
+    progress: ProgressCallback | None = None,
+    clock: Callable[[], float] = time.time,
+) -> CapacityReport:
+    """List runners and read their live stats in one pipeline; return the report.
+
+    Args:
+        managed: The managed runners resource to sweep (``cc.managed_runners``), or ``None``.
+        own: Your own runners resource to sweep (``cc.runners``; active ones), or ``None``.
+        tags: Only runners with all of these tags (filtered as they are listed).
+        concurrency: Stats calls in flight at once, per kind.
+        timeout: Seconds for each attempt (the client's timeout if not given).
+        deadline: Seconds for the whole sweep, listing included.
+        max_retries: A runner's attempts in all are at most ``1 + max_retries`` when given
+            (see ``stats_many``).
+        progress: Called as ``progress(counts, result)`` after each runner.
+        clock: Wall-clock seconds for the rows' ``read_at`` and the report's ``made_at``.
+
+    Returns:
+        The report. If listing a kind failed or ran out of time after some of its runners
+        were listed, those runners are in it and ``listing_errors`` says what is missing.
+
+    Raises:
+        ValueError: Neither ``managed`` nor ``own``.
+        PermissionDeniedError: Managed runners were asked for on a tier without them.
+        ComfyControlError: Listing a kind failed before any of its runners was listed.
+    """
+    if managed is None and own is None:
+        raise ValueError("a sweep needs managed=True, own=True, or both")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    wanted = set(tags or ())
+    listing_errors: list[str] = []
+
+    async def one_kind(kind: RunnerKind, resource: ManagedRunners | Runners) -> list[CapacityRow]:
+        listing: Any = (
+            resource.list(status="active") if isinstance(resource, Runners) else resource.list()
+        )
+        source = _tag_filter(listing, wanted) if wanted else listing
+        rows: list[CapacityRow] = []
+        async with (
+            listing,
+            resource.stats_many(
+                source,
+                concurrency=concurrency,
+                timeout=timeout,
+                deadline=deadline,
+                max_retries=max_retries,
+                progress=progress,
+            ) as results,
+        ):
+            try:
+                async for result in results:
+                    rows.append(row_from_result(kind, result, read_at=clock()))
+            except ComfyControlError as err:
+                if not rows and not results.progress.done:
+                    raise  # nothing of this kind was listed: the error is the answer
+                listing_errors.append(f"{kind} runners: {err.message}")
+        return rows
+
+    kinds: list[tuple[RunnerKind, ManagedRunners | Runners]] = []
+    if managed is not None:
+        kinds.append(("managed", managed))
+    if own is not None:
+        kinds.append(("own", own))
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one_kind(kind, res)) for kind, res in kinds]
+    except BaseExceptionGroup as failed:
+        # One kind failed (e.g. a 403 listing managed runners): the other was cancelled.
+        # Raise the typed error itself, as documented, not the group around it.
+        raise failed.exceptions[0] from None
+    rows = [row for task in tasks for row in task.result()]
+    return CapacityReport.from_rows(
+        rows, elapsed=loop.time() - started, made_at=clock(), listing_errors=listing_errors
+    )
+
+
+async def _tag_filter(listing: AsyncIterator[Any], wanted: set[str]) -> AsyncIterator[Any]:
+    async for runner in listing:
+        if wanted.issubset(runner.tags):
+            yield runner
