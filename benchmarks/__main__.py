@@ -19,6 +19,7 @@ from pathlib import Path
 from comfycontrol_async._converter import set_strict
 
 from . import (
+    bench_coldstart,
     bench_decode,
     bench_fanout,
     bench_find,
@@ -43,8 +44,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "paced": bench_paced.run,
     "memory": bench_memory.run,
     "decode": bench_decode.run,
-    "workers": bench_workers.run,
+    "coldstart": bench_coldstart.run,
     "find": bench_find.run,
+    "workers": bench_workers.run,
 }
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "RESULTS.md"

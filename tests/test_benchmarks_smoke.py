@@ -256,6 +256,7 @@ def test_command_line_writes_results(tmp_path: Path, capsys: pytest.CaptureFixtu
         "paced",
         "memory",
         "decode",
+        "coldstart",
         "find",
         "workers",
     }

@@ -30,8 +30,9 @@ from comfycontrol_async import (
     ServerError,
     __version__,
 )
-from comfycontrol_async._cli import main
-from comfycontrol_async._cli_common import describe_error, plain, safe_url, scrub_text
+from comfycontrol_async.cli import main
+from comfycontrol_async.cli._context import describe_error, plain, safe_url
+from comfycontrol_async.cli._scrub import remember, scrub
 from comfycontrol_async.testing import FakeComfyControl
 
 T = TypeVar("T")
@@ -287,8 +288,9 @@ def test_runners_stats_hides_argv(fake: FakeThread, capsys: pytest.CaptureFixtur
     code, out, err = run(capsys, "runners", "stats", runner_id)
     assert code == 0, err
     assert "NVIDIA RTX A6000" in out
-    assert "60.0 / 96.0 GiB" in out  # two GPUs, summed
+    assert "VRAM\t60.0 GiB free of 96.0 GiB" in out  # two GPUs, summed
     data = run_json(capsys, "runners", "stats", runner_id)
+    assert data["id"] == runner_id
     assert data["system"]["argv"] == ["***", "***", "***"]
     assert len(data["devices"]) == 2
     assert ARGV_SECRET not in out + json.dumps(data)
@@ -305,7 +307,8 @@ def test_managed_list_get_stats(fake: FakeThread, capsys: pytest.CaptureFixture[
     ids = fake.call(lambda f: f.managed_runner_ids())
     code, out, err = run(capsys, "managed", "list")
     assert code == 0, err
-    assert "12 managed runner(s)" in out
+    assert out.splitlines()[0] == "name\tid\ttype\tstatus\ttags"
+    assert len(out.splitlines()) == 13
     listed = run_json(capsys, "managed", "list", "--limit", "3")
     assert [r["id"] for r in listed] == ids[:3]
     code, out, err = run(capsys, "managed", "get", ids[0])
@@ -314,7 +317,7 @@ def test_managed_list_get_stats(fake: FakeThread, capsys: pytest.CaptureFixture[
     code, out, err = run(capsys, "managed", "stats", ids[0])
     assert code == 0, err
     assert "NVIDIA H100 80GB HBM3" in out
-    assert "VRAM free / total" in out
+    assert "\nVRAM\t" in out
 
 
 def test_managed_on_free_tier_needs_pro_or_plus(
@@ -339,10 +342,13 @@ def test_managed_on_free_tier_needs_pro_or_plus(
 def test_capacity_table(fake: FakeThread, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--no-pacing", "capacity")
     assert code == 0, err
-    assert "capacity of 12 runners" in out
-    assert "12 runners: 12 ok, 0 failed" in out
-    assert "free VRAM by GPU model" in out
-    assert "8x NVIDIA H100 80GB HBM3" in out
+    # Not a terminal: a TSV header and one whole row per runner (grep finds whole ids).
+    lines = out.splitlines()
+    assert lines[0].split("\t")[:4] == ["name", "id", "best_free", "gpu"]
+    assert len(lines) == 13
+    ids = fake.call(lambda f: f.managed_runner_ids())
+    assert sorted(line.split("\t")[1] for line in lines[1:]) == sorted(ids)
+    assert any("\t8x NVIDIA H100 80GB HBM3\t" in line for line in lines)
     assert "\x1b[" not in out  # no colour codes when not a terminal
     assert err == ""  # no progress bar when stderr is not a terminal
 
@@ -364,13 +370,20 @@ def test_capacity_min_vram_filters(fake: FakeThread, capsys: pytest.CaptureFixtu
     assert len(data["runners"]) == matched
     assert all(r["best_vram_free"] >= 40 * 10**9 for r in data["runners"])
     assert data["summary"]["runners"] == 12  # the summary is still the whole sweep
-    # Free memory changes from one sweep to the next: only the shape of the line is fixed.
+    # Sizes are shown in the unit typed: GB (10^9) here, GiB (2^30) below.
     code, out, err = run(capsys, "--no-pacing", "capacity", "--min-vram", "40GB")
     assert code == 0, err
-    assert re.search(r"\d+ of 12 runners match: at least 37\.3 GiB free on one GPU", out)
-    # A bare number is GiB.
-    data = run_json(capsys, "--no-pacing", "capacity", "--min-vram", "70")
-    assert all(r["best_vram_free"] >= 70 * 1024**3 for r in data["runners"])
+    rows = [line.split("\t") for line in out.splitlines()[1:]]
+    assert rows
+    assert all(re.fullmatch(r"\d+\.\d GB", row[2]) and float(row[2][:-3]) >= 40 for row in rows)
+    code, out, err = run(capsys, "--no-pacing", "capacity", "--min-vram", "70GiB")
+    assert code == 0, err
+    assert all(line.split("\t")[2].endswith(" GiB") for line in out.splitlines()[1:])
+    # A bare number could mean anything: it is a usage error that names both units.
+    code, out, err = run(capsys, "--no-pacing", "capacity", "--min-vram", "70")
+    assert code == 2
+    assert "40GB" in err
+    assert "24GiB" in err
 
 
 def test_capacity_tags_filter(fake: FakeThread, capsys: pytest.CaptureFixture[str]) -> None:
@@ -391,8 +404,8 @@ def test_capacity_failing_runner_exits_1(
     )
     code, out, err = run(capsys, "--no-pacing", "capacity")
     assert code == 1
-    assert "12 runners: 11 ok, 1 failed" in out
-    assert "404" in out
+    (row,) = [line.split("\t") for line in out.splitlines() if broken in line]
+    assert row[-1].startswith("404")  # the error column, in full
     assert err == ""
 
 
@@ -434,9 +447,10 @@ def test_demo_needs_no_token_and_no_network(
     monkeypatch.setenv("COMFYCONTROL_BASE_URL", "https://api.invalid")
     code, out, err = run(capsys, "demo", "--managed", "20", "--runners", "5")
     assert code == 0, err
-    assert "capacity of 25 runners" in out
-    assert "25 runners: 23 ok, 2 failed" in out
-    assert "Which runners can take a 40 GB job right now?" in out
+    lines = out.splitlines()
+    assert lines[0].startswith("name\tid\t")
+    assert len(lines) == 26
+    assert sum(1 for line in lines if line.split("\t")[-1]) == 3  # header + 2 failing
     assert "does not rate-limit" in err
 
 
@@ -511,11 +525,11 @@ def test_workflows_run_wait_and_download(
         str(target),
         "--poll-interval",
         "0.05",
-        "--timeout",
+        "--deadline",
         "10",
     )
     assert code == 0, err
-    assert "created workflow" in out
+    assert "created workflow" in err
     files = sorted(target.iterdir())
     assert len(files) == 1
     assert files[0].read_bytes().startswith(b"\x89PNG")
@@ -530,15 +544,27 @@ def test_workflows_run_wait_and_download(
     assert workflow_id in out
     code, out, err = run(capsys, "workflows", "outputs", workflow_id)
     assert code == 0, err
+    assert out.splitlines()[0] == "id\tfile\thost"
     assert "127.0.0.1" in out
     assert "sig=" not in out
     outputs = run_json(capsys, "workflows", "outputs", workflow_id)
     assert outputs[0]["src"].endswith(".png?***")
     again = tmp_path / "again"
-    code, out, err = run(capsys, "workflows", "outputs", workflow_id, "--download", str(again))
+    code, out, err = run(capsys, "workflows", "download", workflow_id, str(again))
     assert code == 0, err
     assert [p.name for p in again.iterdir()] == [files[0].name]
     assert "sig=" not in out
+    # Downloads never overwrite without --force: nothing changes, exit 1, the file is named.
+    (again / files[0].name).write_bytes(b"mine")
+    code, out, err = run(capsys, "workflows", "download", workflow_id, str(again))
+    assert code == 1
+    assert "would overwrite" in err
+    assert "--force" in err
+    assert (again / files[0].name).read_bytes() == b"mine"
+    assert [p.name for p in again.iterdir()] == [files[0].name]  # no staging left behind
+    data = run_json(capsys, "workflows", "download", workflow_id, str(again), "--force")
+    assert data == {"id": workflow_id, "downloaded": [str(again / files[0].name)]}
+    assert (again / files[0].name).read_bytes().startswith(b"\x89PNG")
 
 
 def test_workflows_run_failure_exits_1(
@@ -586,7 +612,8 @@ def test_workflows_run_without_wait_and_cancel(
     # Straight to "queued", and it stays there: only queued or running ones can be cancelled.
     fake.call(lambda f: f.set_workflow_durations(accepted=0, uploaded=0, queued=600))
     data = run_json(capsys, "workflows", "run", str(workflow_file), "--param", "prompt=p")
-    workflow_id = data["workflow"]["id"]
+    workflow_id = data["id"]
+    assert data["status"] == "queued"
     code, out, err = run(capsys, "workflows", "cancel", workflow_id)
     assert code == 0, err
     assert workflow_id in out
@@ -643,9 +670,11 @@ def test_safe_url_and_scrub_text() -> None:
     )
     assert safe_url("http://127.0.0.1:8188") == "http://127.0.0.1:8188"
     assert safe_url(None) == ""
-    text = "GET https://store.example/k.png?expires=1&sig=abc failed for cfc_tok"
-    assert scrub_text(text, {"cfc_tok"}) == "GET https://store.example/k.png?*** failed for ***"
-    assert scrub_text("see http://a:b@h/x", ()) == "see http://***@h/x"
+    remember(["cfc_tok_4f1c"])
+    text = "GET https://store.example/k.png?expires=1&sig=abc failed for cfc_tok_4f1c"
+    assert scrub(text) == "GET https://store.example/k.png?*** failed for ***"
+    assert scrub("see http://a:b@h/x") == "see http://***@h/x"
+    assert scrub("bell\x07 esc\x1b[2J") == "bell\\x07 esc\\x1b[2J"  # visible, harmless
 
 
 def test_plain_hides_sensitive_extra_keys() -> None:
@@ -723,6 +752,6 @@ def test_markup_and_terminal_escapes_are_printed_harmlessly(
     )
     code, out, err = run(capsys, "runners", "list")
     assert code == 0, err
-    assert "[bold red]x[/] :smile: ?]0;pwned?" in out
+    assert "[bold red]x[/] :smile: \\x1b]0;pwned\\x07" in out
     assert "[/]" in out
     assert "\x1b" not in out

@@ -6,12 +6,16 @@ import importlib
 import inspect
 import subprocess
 import sys
-from importlib.metadata import entry_points, version
+import tomllib
+from importlib.metadata import EntryPoint, version
 from pathlib import Path
+
+import pytest
 
 import comfycontrol_async
 from comfycontrol_async import _exceptions
 
+ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_MODULES = ["comfycontrol_async", "comfycontrol_async.models", "comfycontrol_async.testing"]
 
 
@@ -51,8 +55,11 @@ def test_typed_package() -> None:
 
 
 def test_console_script_and_module_entry() -> None:
-    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "comfycontrol"]
-    assert script.value == "comfycontrol_async._cli:main"
+    # pyproject.toml is the source (the installed metadata may come from another checkout).
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    target = project["project"]["scripts"]["comfycontrol"]
+    assert target == "comfycontrol_async.cli:main"
+    assert callable(EntryPoint(name="comfycontrol", value=target, group="console_scripts").load())
     result = subprocess.run(
         [sys.executable, "-m", "comfycontrol_async", "--version"],
         capture_output=True,
@@ -72,3 +79,52 @@ def test_importing_testing_does_not_import_pytest() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert out.split() == ["False", "False"]
+
+
+def _modules_loaded(code: str) -> set[str]:
+    """Which heavy modules a fresh interpreter has loaded after running ``code``."""
+    probe = (
+        f"{code}\nimport sys\n"
+        "print(' '.join(m for m in ('aiohttp', 'rich', 'cattrs', 'comfycontrol_async.cli') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    return set(out.split())
+
+
+def test_importing_the_sdk_loads_neither_rich_nor_the_cli() -> None:
+    assert _modules_loaded("import comfycontrol_async") == set()
+    # Names load on first use, and then stay.
+    loaded = _modules_loaded("from comfycontrol_async import ComfyControl")
+    assert "aiohttp" in loaded
+    assert "rich" not in loaded
+    assert "comfycontrol_async.cli" not in loaded
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["runners", "--help"]])
+def test_help_and_version_load_no_heavy_module(argv: list[str]) -> None:
+    code = (
+        "import contextlib, io\n"
+        "from comfycontrol_async.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main({argv!r})"
+    )
+    assert _modules_loaded(code) == {"comfycontrol_async.cli"}
+
+
+def test_lazy_names_are_listed_and_cached() -> None:
+    assert comfycontrol_async.__all__ == sorted(comfycontrol_async.__all__, key=_all_order)
+    assert set(dir(comfycontrol_async)) >= set(comfycontrol_async.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        comfycontrol_async.Nope  # noqa: B018
+
+
+def _all_order(name: str) -> tuple[int, str]:
+    # ruff's order for __all__ (RUF022): SCREAMING_CASE, then CamelCase, then the rest.
+    if name.isupper():
+        return (0, name)
+    if name[:1].isupper():
+        return (1, name)
+    return (2, name)
