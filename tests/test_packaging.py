@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_MODULES = ["comfycontrol_async", "comfycontrol_async.models", "comfycontrol_async.testing"]
 
 
-def test_version_comes_from_the_installed_metadata() -> None:
+def test_version_is_the_one_the_build_reads_and_the_metadata_says() -> None:
     assert comfycontrol_async.__version__ == version("comfycontrol-async")
 
 
