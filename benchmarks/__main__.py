@@ -16,8 +16,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from comfycontrol_async._converter import set_strict
-
 from . import (
     bench_coldstart,
     bench_decode,
@@ -101,8 +99,6 @@ def main(argv: Sequence[str] | None = None, *, sizes: Sizes | None = None) -> in
     args = parser.parse_args(argv)
     if sizes is None:
         sizes = QUICK if args.quick else FULL
-    # Measure what users get: the lenient (production) decoder, whatever the environment says.
-    set_strict(False)
     started_at = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
     load = LoadMeter()
