@@ -36,7 +36,7 @@ as ``#NAME``; ``GET /v1/workflow/{id}`` echoes them in ``workflow_params``, e.g.
 ``["$text(prompt)", "A sunset"]`` and ``["#choice(sampler)", "euler_ancestral"]``.
 
 Decisions on the points the API documentation leaves open
--------------------------------------------
+---------------------------------------------------------
 * **Whole string, exactly.** A string is a placeholder only when all of it, with nothing stripped,
   reads ``$KEYWORD(...)`` with one of the five lower-case keywords. ``" $text(x)"``,
   ``"$text(x) tail"``, ``"prefix_$random()"`` and ``"$Text(x)"`` are ordinary text: the service
