@@ -25,7 +25,7 @@ keys are never placeholders), whose *whole* text is one of:
 ==================================  =========================================================
 
 ``"prefix_$random()"`` is not a placeholder: the string holds more than the placeholder, so it is
-left alone. The examples of SPEC.md::
+left alone. The examples of the API documentation::
 
     {"6": {"inputs": {"text": "$text(prompt)", "negative_prompt": "$text(negative)",
                       "steps": "$text(num_steps)"}}}
@@ -35,8 +35,8 @@ On ``POST /v1/workflow`` a text or file placeholder is sent as the form field ``
 as ``#NAME``; ``GET /v1/workflow/{id}`` echoes them in ``workflow_params``, e.g.
 ``["$text(prompt)", "A sunset"]`` and ``["#choice(sampler)", "euler_ancestral"]``.
 
-Decisions on the points SPEC.md leaves open
--------------------------------------------
+Decisions on the points the API documentation leaves open
+---------------------------------------------------------
 * **Whole string, exactly.** A string is a placeholder only when all of it, with nothing stripped,
   reads ``$KEYWORD(...)`` with one of the five lower-case keywords. ``" $text(x)"``,
   ``"$text(x) tail"``, ``"prefix_$random()"`` and ``"$Text(x)"`` are ordinary text: the service
@@ -44,10 +44,13 @@ Decisions on the points SPEC.md leaves open
 * **Whitespace inside the parentheses** around each argument is ignored: ``$choice(s,a,b)``,
   ``$choice(s, a, b)`` and ``$choice( s , a , b )`` are the same. Whitespace within an argument is
   kept.
-* **Names.** A file name follows SPEC.md: 1 to 255 ASCII letters, digits, ``-`` or ``_``. SPEC.md
-  sets no rule for text and choice names, so any non-empty one is accepted (``$text(my prompt)`` is
-  sent as the field ``$my prompt``). Names form one namespace: ``$NAME`` is shared by text and file
-  fields, and a name used by two kinds of placeholder is ambiguous.
+* **Names.** A file name has 1 to 255 ASCII letters, digits, ``-``, ``_`` or ``.``: the API
+  documentation allows the first four, yet its own example is ``$file(input_image.png)``, so
+  ``.`` is accepted too (the SDK never refuses what the published examples use). The
+  documentation sets no rule for text and choice names, so any non-empty one is accepted
+  (``$text(my prompt)`` is sent as the field ``$my prompt``). Names form one namespace:
+  ``$NAME`` is shared by text and file fields, and a name used by two kinds of placeholder is
+  ambiguous.
 * **Defaults and options.** A text default is everything after the first comma, so it may hold
   commas and parentheses: ``$text(prompt, a cat, a dog)`` has the default ``"a cat, a dog"``;
   ``$text(key, )`` has the empty default and is not required. Choice options are split on every
@@ -121,7 +124,7 @@ _NAMED_KINDS: Final = frozenset({"text", "choice", "file"})
 # The shape of a placeholder, matched against the whole string: what fits it and breaks the
 # rules is malformed, what does not fit it is ordinary text.
 _SHAPE: Final = re.compile(r"\$(text|choice|file|random|timestamp)\((.*)\)", re.DOTALL)
-_FILE_NAME: Final = re.compile(r"[A-Za-z0-9_-]+")
+_FILE_NAME: Final = re.compile(r"[A-Za-z0-9_.-]+")
 _SHOWN_CHARS: Final = 80
 
 
@@ -132,7 +135,7 @@ def is_valid_file_name(name: str) -> bool:
         name: The candidate name.
 
     Returns:
-        True when it has 1 to 255 characters, each an ASCII letter, a digit, ``-`` or ``_``.
+        True when it has 1 to 255 characters, each an ASCII letter, a digit, ``-``, ``_`` or ``.``.
     """
     return len(name) <= MAX_NAME_LENGTH and _FILE_NAME.fullmatch(name) is not None
 
@@ -149,7 +152,7 @@ def _name_faults(name: str, kind: str) -> list[str]:
     if len(name) > MAX_NAME_LENGTH:
         faults.append(f"the name is {len(name)} characters long (at most {MAX_NAME_LENGTH})")
     if _FILE_NAME.fullmatch(name) is None:
-        faults.append(f"the name {_show(name)} may only hold letters, digits, '-' and '_'")
+        faults.append(f"the name {_show(name)} may only hold letters, digits, '-', '_' and '.'")
     return faults
 
 
@@ -436,7 +439,7 @@ def scan_placeholders(workflow: Mapping[str, Any] | Sequence[Any]) -> Placeholde
     Raises:
         TypeError: ``workflow`` is not a mapping or a sequence (a ``str`` is refused).
 
-    Example:
+    Examples:
         >>> [p.raw for p in scan_placeholders({"6": {"inputs": {"text": "$text(prompt)"}}})]
         ['$text(prompt)']
     """
@@ -559,7 +562,7 @@ def validate_params(
             invalid file name.
         TypeError: The first argument is neither a workflow nor a list of placeholders.
 
-    Example:
+    Examples:
         >>> workflow = {"3": {"inputs": {"text": "$text(prompt)",
         ...                              "sampler": "$choice(sampler, euler, dpmpp_2m)"}}}
         >>> validate_params(workflow, params={"prompt": "A sunset", "#sampler": "dpmpp_2m"})

@@ -17,15 +17,16 @@ find_python() {
 }
 
 ensure_venv() {
-  # ensure_venv PYTHON DIR EXTRA -> a venv at DIR with the project installed (EXTRA: "" or "[dev]")
-  local py="$1" dir="$2" extra="$3" stamp
-  stamp="$dir/.installed$extra"
+  # ensure_venv PYTHON DIR GROUP -> a venv at DIR with the project installed (editable) and, when
+  # GROUP is given, that dependency group of pyproject.toml (dev, docs). pip >= 25.1 reads groups.
+  local py="$1" dir="$2" group="${3:-}" stamp
+  stamp="$dir/.installed${group:+-$group}"
   if [ ! -x "$dir/bin/python" ]; then
     "$py" -m venv "$dir"
   fi
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -e ".$extra"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1" >/dev/null
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -e . ${group:+--group "$group"}
     touch "$stamp"
   fi
 }

@@ -386,14 +386,25 @@ def test_file_name_of_256_characters_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["bad name!", "a.png", "dir/img", "é", "tab\tname", "semi;colon", "a(b)"]
+    "name", ["bad name!", "dir/img", "é", "tab\tname", "semi;colon", "a(b)", "a b.png"]
 )
 def test_file_name_with_bad_characters_is_refused(name: str) -> None:
     assert not is_valid_file_name(name)
     found = scan_placeholders(node(img=f"$file({name})"))
     assert found == []
     assert len(found.problems) == 1
-    assert "may only hold letters, digits, '-' and '_'" in found.problems[0]
+    assert "may only hold letters, digits, '-', '_' and '.'" in found.problems[0]
+
+
+@pytest.mark.parametrize("name", ["input_image.png", "mask.v2.webp", "a.b-c_d", "x."])
+def test_file_name_may_hold_dots_as_the_published_example_does(name: str) -> None:
+    # The API documentation's own example is $file(input_image.png): never refuse it.
+    assert is_valid_file_name(name)
+    found = scan_placeholders(node(img=f"$file({name})"))
+    assert found.problems == []
+    assert [(p.kind, p.name, p.raw) for p in found] == [("file", name, f"$file({name})")]
+    assert validate_params(node(img=f"$file({name})"), files={name: b"png"}) == {}
+    assert file_fields({name: b"png"}) == {f"${name}": b"png"}
 
 
 def test_file_takes_only_a_name() -> None:
@@ -409,7 +420,7 @@ def test_bad_file_name_in_files_argument() -> None:
     problems = problems_of(FILE_TEMPLATE, files={"input_image": 1, "mask_image": 2, "x y": 3})
     assert problems == [
         "invalid file name 'x y' in files=: the name 'x y' may only hold letters, digits, "
-        "'-' and '_'"
+        "'-', '_' and '.'"
     ]
 
 
@@ -571,7 +582,7 @@ def test_every_problem_is_listed_at_once() -> None:
         "parameter 'negative': a value must be str, int, float or bool, not NoneType",
         "file 'prompt': 'prompt' is a text placeholder, give it in params= instead of files=",
         "invalid file name 'bad name' in files=: the name 'bad name' may only hold letters, "
-        "digits, '-' and '_'",
+        "digits, '-', '_' and '.'",
         "missing required file 'mask' ('$file(mask)' at /1/inputs/mask)",
     ]
     assert error.problems == expected

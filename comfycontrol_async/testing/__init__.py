@@ -35,10 +35,16 @@ What it serves:
   (``signed_url_ttl=``, default 300 s of fake clock) or tampered with.
 - Uploads over 50 MiB (``max_upload_bytes=``) get 413.
 
-Fault and load knobs (``route`` is spelled as in SPEC.md, e.g. ``"GET /v1/managed-runner/{id}"``;
-see :data:`ROUTES`): ``set_latency``, ``fail_next``, ``set_error_rate``, ``rate_limit_next``,
-``drop_next``, ``hang_next``, ``malformed_next``, ``enable_rate_limit`` / ``disable_rate_limit``,
-``mutate_between_pages`` and ``clear_faults``. Every request is logged in ``fake.requests``.
+What it simulates and what it forwards: the API itself (users, tiers, validation, pagination,
+rate limiting, the workflow lifecycle, outputs and their storage) is simulated in memory; a
+workflow is never sent to any runner and never runs ComfyUI, its outputs are placeholder files.
+Only two calls reach a runner you register with a real endpoint: its live stats and interrupt.
+
+Fault and load knobs (``route`` is spelled as in the API's endpoint table, e.g.
+``"GET /v1/managed-runner/{id}"``; see :data:`ROUTES`): ``set_latency``, ``fail_next``,
+``set_error_rate``, ``rate_limit_next``, ``drop_next``, ``hang_next``, ``malformed_next``,
+``enable_rate_limit`` / ``disable_rate_limit``, ``mutate_between_pages`` and ``clear_faults``.
+Every request is logged in ``fake.requests``.
 
 Registering a real ComfyUI as a runner: start ComfyUI (``python main.py --listen 127.0.0.1
 --port 8188``), then ``fake.add_runner(fake.user("pro"), name="local", endpoint=

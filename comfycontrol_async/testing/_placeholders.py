@@ -22,7 +22,7 @@ __all__ = ["FormValue", "Placeholder", "PlaceholderError", "resolve", "scan"]
 FormValue = str | tuple[str, bytes]
 
 _WHOLE = re.compile(r"\$(text|choice|file|random|timestamp)\((.*)\)", re.DOTALL)
-_FILE_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_FILE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,255}")
 
 
 class PlaceholderError(ValueError):
@@ -70,7 +70,7 @@ def _parse(value: str) -> Placeholder | None:
         name = inner.strip()
         if not _FILE_NAME.fullmatch(name):
             raise PlaceholderError(
-                f"$file() name must be 1-255 letters, digits, '-' or '_': {value!r}"
+                f"$file() name must be 1-255 letters, digits, '-', '_' or '.': {value!r}"
             )
         return Placeholder("file", name)
     parts = [part.strip() for part in inner.split(",")]

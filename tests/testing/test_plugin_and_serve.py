@@ -132,7 +132,7 @@ def test_loadcheck_runs() -> None:
         [
             sys.executable,
             "-m",
-            "comfycontrol_async.testing._loadcheck",
+            "benchmarks.loadcheck",
             "--requests",
             "300",
             "--connections",

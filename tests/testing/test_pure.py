@@ -32,6 +32,12 @@ def test_scan_finds_whole_string_placeholders_in_order() -> None:
     assert [p.label for p in found[:3]] == ["$text(prompt)", "#choice(s)", "$file(img-1_x)"]
 
 
+def test_file_names_with_dots_are_accepted_like_the_published_example() -> None:
+    (placeholder,) = scan({"10": {"inputs": {"image": "$file(input_image.png)"}}})
+    assert placeholder == Placeholder("file", "input_image.png")
+    assert placeholder.field == "$input_image.png"
+
+
 def test_text_default_keeps_commas() -> None:
     (placeholder,) = scan({"x": "$text(p, a cat, sitting)"})
     assert placeholder.default == "a cat, sitting"

@@ -1,6 +1,6 @@
 """Measure what the fake costs under load: CPU seconds it burns per 1,000 requests.
 
-Run ``python -m comfycontrol_async.testing._loadcheck [--requests 5000] [--connections 64]
+Run ``python -m benchmarks.loadcheck [--requests 5000] [--connections 64]
 [--managed 300]``. The fake runs in a child process (so its CPU time is its own); this process
 drives it over loopback with raw aiohttp and asks the child for ``time.process_time()`` before and
 after the run. The mix is sweep-like: stats of managed runners mostly, plus list pages, single
@@ -18,7 +18,7 @@ __all__ = ["main"]
 
 
 async def _child(managed: int, runners: int) -> None:
-    from ._fake import FakeComfyControl
+    from comfycontrol_async.testing import FakeComfyControl
 
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -47,7 +47,7 @@ async def _drive(requests: int, connections: int, managed: int) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "comfycontrol_async.testing._loadcheck",
+        "benchmarks.loadcheck",
         "--child",
         "--managed",
         str(managed),
