@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -262,6 +263,9 @@ async def _worker(config: dict[str, Any]) -> WorkerReport:
 def main(argv: Sequence[str] | None = None) -> int:
     """The worker process: ``python -m benchmarks.bench_workers CONFIG-JSON``."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # As a service would: the SDK's logger only has a NullHandler, so warnings (the store lost,
+    # pacing alone) reach stderr only through the application's own logging set-up.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     report = asyncio.run(_worker(json.loads(args[0])))
     print(json.dumps(report), flush=True)
     return 0
