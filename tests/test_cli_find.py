@@ -183,19 +183,21 @@ def test_facts_cache_options(
         assert err.startswith("error: ")
 
 
-@pytest.mark.parametrize("content", ["garbage", '{"format": "something else"}', "[1, 2]"])
+@pytest.mark.parametrize(
+    "content", [b"garbage", b'{"format": "something else"}', b"[1, 2]", b"\xff\xfe\x00"]
+)
 def test_a_damaged_facts_cache_is_a_warning_and_is_replaced(
-    fake: FakeThread, capsys: pytest.CaptureFixture[str], cache_home: Path, content: str
+    fake: FakeThread, capsys: pytest.CaptureFixture[str], cache_home: Path, content: bytes
 ) -> None:
     path = facts_file(cache_home)
     path.parent.mkdir(parents=True)
-    path.write_text(content)
+    path.write_bytes(content)
     code, out, err = run(capsys, "--no-pacing", "capacity", "--min-vram", "40GB", "--limit", "2")
     assert code == 0, err
     assert len(out.splitlines()) == 3
     warning = err.splitlines()[0]
     assert warning.startswith("warning: ")
-    assert "is not a runner facts cache" in warning
+    assert f"{str(path)!r} is not a runner facts cache" in warning
     assert "Traceback" not in err
     assert len(FactsCache.load(path)) >= 2  # rewritten, valid
 
@@ -445,3 +447,16 @@ def test_facts_cache_file_is_plain_json(
     data = json.loads(facts_file(cache_home).read_text())
     assert data["format"] == "comfycontrol-runner-facts"
     assert not list(facts_file(cache_home).parent.glob("*.tmp"))  # saved atomically
+
+
+def test_an_unreadable_facts_cache_is_a_warning(
+    fake: FakeThread, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "a-directory"
+    folder.mkdir()
+    argv = ["--no-pacing", "capacity", "--min-vram", "40GB", "--limit", "2"]
+    code, out, err = run(capsys, *argv, "--facts-cache", str(folder))
+    assert code == 0, err
+    assert len(out.splitlines()) == 3
+    assert err.startswith(f"warning: cannot read the facts cache {folder}: ")
+    assert "Traceback" not in err

@@ -75,6 +75,8 @@ def load_facts(path: Path | None) -> FactsCache:
         return FactsCache.load(path)
     except OSError as err:
         warn(f"cannot read the facts cache {path}: {err.strerror or err}; going without it")
+    except UnicodeDecodeError:  # a ValueError that does not name the file
+        warn(f"{str(path)!r} is not a runner facts cache: not UTF-8 text; going without it")
     except ValueError as err:  # it names the file
         warn(f"{err}; going without it (it will be rewritten)")
     return FactsCache()
