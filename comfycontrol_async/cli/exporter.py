@@ -34,6 +34,7 @@ async def exporter(ctx: Ctx) -> int:
             "the exporter needs prometheus_client: pip install 'comfycontrol-async[prometheus]'",
             EXIT_USAGE,
         )
+    from ._find_view import aside
     from ._metrics import Latest, serve
 
     args = ctx.args
@@ -51,9 +52,10 @@ async def exporter(ctx: Ctx) -> int:
     def ready(url: str) -> None:
         sys.stdout.write((json.dumps({"url": url}) if ctx.json else url) + "\n")
         sys.stdout.flush()
-        ctx.note(
+        aside(
+            ctx,
             f"serving the fleet's capacity at {url} (watching within {args.share:g} of the "
-            "API's rate); Ctrl-C stops"
+            "API's rate); Ctrl-C stops",
         )
 
     try:
