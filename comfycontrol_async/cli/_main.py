@@ -21,7 +21,18 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
-from . import capacity, completion, demo, managed, runners, templates, user, workflows
+from . import (
+    capacity,
+    completion,
+    demo,
+    exporter,
+    managed,
+    route,
+    runners,
+    templates,
+    user,
+    workflows,
+)
 from ._args import EXIT_USAGE, GLOBAL_DEFAULTS, Parser, global_options
 from ._scrub import remember_argv, scrub
 
@@ -73,7 +84,18 @@ def build_parser() -> Parser:
     parser.set_defaults(func=None, command_parser=parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     common = global_options()
-    for module in (user, runners, managed, capacity, templates, workflows, demo, completion):
+    for module in (
+        user,
+        runners,
+        managed,
+        capacity,
+        route,
+        exporter,
+        templates,
+        workflows,
+        demo,
+        completion,
+    ):
         module.register(sub, common)
     return parser
 
