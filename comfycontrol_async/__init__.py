@@ -20,6 +20,7 @@ from ._config import (
     NotGiven,
     RateLimit,
     RetryBudget,
+    RetryPolicy,
     Timeout,
 )
 from ._exceptions import (
@@ -87,6 +88,7 @@ __all__ = [
     "RateLimitError",
     "ResponseValidationError",
     "RetryBudget",
+    "RetryPolicy",
     "Runner",
     "RunnerStats",
     "ServerError",

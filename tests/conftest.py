@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from comfycontrol_async import ComfyControl
+from comfycontrol_async import ComfyControl, RetryPolicy
 from comfycontrol_async._converter import set_strict
 from comfycontrol_async.testing import FakeComfyControl
 
@@ -19,6 +19,9 @@ VENDORED_EXAMPLES = Path(__file__).resolve().parent / "examples"
 EXAMPLES = SHARED_EXAMPLES if SHARED_EXAMPLES.is_dir() else VENDORED_EXAMPLES
 
 set_strict(True)
+
+# Backoff in milliseconds: the tests count attempts, they do not wait them out.
+FAST_RETRY = RetryPolicy(backoff_base=0.001, backoff_cap=0.001)
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +40,7 @@ async def fake() -> AsyncIterator[FakeComfyControl]:
 
 @pytest.fixture
 async def client(fake: FakeComfyControl) -> AsyncIterator[ComfyControl]:
-    async with ComfyControl(fake.token("pro"), base_url=fake.url, rate_limit=None) as cc:
-        cc._backoff_base = cc._backoff_cap = 0.001
+    async with ComfyControl(
+        fake.token("pro"), base_url=fake.url, rate_limit=None, retry=FAST_RETRY
+    ) as cc:
         yield cc

@@ -33,7 +33,7 @@ from comfycontrol_async import (
 from comfycontrol_async.placeholders import PlaceholderError
 from comfycontrol_async.testing import FakeComfyControl, ManualClock
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, FAST_RETRY
 
 LIST_MANAGED = "GET /v1/managed-runner"
 STATS = "GET /v1/managed-runner/{id}/stats"
@@ -45,9 +45,8 @@ def routed(fake: FakeComfyControl, route: str) -> list[Any]:
 
 async def make_client(fake: FakeComfyControl, tier: str = "pro", **kwargs: Any) -> ComfyControl:
     kwargs.setdefault("rate_limit", None)
-    cc = ComfyControl(fake.token(tier), base_url=fake.url, **kwargs)
-    cc._backoff_base = cc._backoff_cap = 0.001
-    return cc
+    kwargs.setdefault("retry", FAST_RETRY)
+    return ComfyControl(fake.token(tier), base_url=fake.url, **kwargs)
 
 
 class TestReads:

@@ -50,6 +50,8 @@ from comfycontrol_async import (
 )
 from comfycontrol_async.testing import FakeComfyControl
 
+from .conftest import FAST_RETRY
+
 SEED: Final = 0x50A4
 ROUNDS: Final = 20
 MANAGED: Final = 200
@@ -276,8 +278,8 @@ async def test_fault_soak(capsys: pytest.CaptureFixture[str]) -> None:
             max_retries=MAX_RETRIES,
             rate_limit=PACING,
             retry_budget=None,
+            retry=FAST_RETRY,
         ) as cc:
-            cc._backoff_base = cc._backoff_cap = 0.001
             loop = asyncio.get_running_loop()
             started = loop.time()
             for round_no in range(ROUNDS):
@@ -440,8 +442,8 @@ async def test_retry_budget_caps_an_outage(capsys: pytest.CaptureFixture[str]) -
             rate_limit=None,
             max_retries=MAX_RETRIES,
             retry_budget=budget,
+            retry=FAST_RETRY,
         ) as cc:
-            cc._backoff_base = cc._backoff_cap = 0.001
             fake.set_error_rate(1.0, statuses=(503,), route=MANAGED_STATS)
             during = await cc.managed_runners.stats_many(ids, concurrency=16).collect()
             outage_requests = len(fake.requests)
@@ -477,8 +479,8 @@ async def test_deadline_bounds_a_call_across_retries() -> None:
             timeout=TIMEOUT,
             max_retries=MAX_RETRIES,
             retry_budget=None,
+            retry=FAST_RETRY,
         ) as cc:
-            cc._backoff_base = cc._backoff_cap = 0.001
             async with asyncio.timeout(10):  # a guard against hanging, not a measurement
                 # A hanging runner: the per-attempt timeout alone would allow 4 x 0.2 s;
                 # a deadline of 0.3 s leaves room for one full attempt and part of another.
@@ -529,9 +531,12 @@ async def test_one_spoiled_2xx_answer_is_a_transient_fault(kind: str) -> None:
     async with FakeComfyControl(seed=9, managed_runners=2) as fake:
         rid = fake.managed_runner_ids()[0]
         async with ComfyControl(
-            fake.token("pro"), base_url=fake.url, rate_limit=None, max_retries=MAX_RETRIES
+            fake.token("pro"),
+            base_url=fake.url,
+            rate_limit=None,
+            max_retries=MAX_RETRIES,
+            retry=FAST_RETRY,
         ) as cc:
-            cc._backoff_base = cc._backoff_cap = 0.001
             fake.malformed_next(1, route=MANAGED_STATS, runner_id=rid, kind=kind)
             results = await cc.managed_runners.stats_many([rid]).collect()
             assert results[0].ok, results[0]

@@ -24,15 +24,16 @@ from comfycontrol_async import (
 from comfycontrol_async.capacity import CapacityReport, parse_size
 from comfycontrol_async.testing import FakeComfyControl
 
+from .conftest import FAST_RETRY
+
 STATS = "GET /v1/managed-runner/{id}/stats"
 LIST = "GET /v1/managed-runner"
 
 
 async def make_client(fake: FakeComfyControl, tier: str = "pro", **kwargs: Any) -> ComfyControl:
     kwargs.setdefault("rate_limit", None)
-    cc = ComfyControl(fake.token(tier), base_url=fake.url, **kwargs)
-    cc._backoff_base = cc._backoff_cap = 0.001
-    return cc
+    kwargs.setdefault("retry", FAST_RETRY)
+    return ComfyControl(fake.token(tier), base_url=fake.url, **kwargs)
 
 
 def _server_side(task: asyncio.Task[Any]) -> bool:
@@ -84,7 +85,7 @@ class TestStatsMany:
         in_flight = 0
         peak = 0
         async with await make_client(fake) as cc:
-            real = cc.managed_runners.stats
+            real = cc.managed_runners._fetch_stats
 
             async def counted(rid: str, **kwargs: Any) -> RunnerStats:
                 nonlocal in_flight, peak
@@ -95,7 +96,7 @@ class TestStatsMany:
                 finally:
                     in_flight -= 1
 
-            cc.managed_runners.stats = counted  # type: ignore[method-assign,assignment]
+            cc.managed_runners._fetch_stats = counted  # type: ignore[method-assign,assignment]
             results = await cc.managed_runners.stats_many(
                 fake.managed_runner_ids(), concurrency=3
             ).collect()

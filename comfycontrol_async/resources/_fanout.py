@@ -11,7 +11,6 @@ the client's; this module only calls ``self.stats``.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import math
 import weakref
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
@@ -32,15 +31,12 @@ __all__ = [
     "StatsResult",
     "StatsSweep",
     "SweepProgress",
-    "attempt_counter",
 ]
 
 DEFAULT_CONCURRENCY: Final = 32
 
-attempt_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "comfycontrol_attempts", default=None
-)
-"""Set by a fan-out worker; the client adds one per HTTP attempt it sends in that context."""
+# fetch(runner_id, deadline, on_attempt): on_attempt is called once per HTTP attempt sent.
+StatsFetch = Callable[[str, float | NotGiven | None, Callable[[], None]], Awaitable[RunnerStats]]
 
 
 @attrs.frozen(kw_only=True)
@@ -117,7 +113,7 @@ class _SweepEngine:
 
     def __init__(
         self,
-        fetch: Callable[[str, float | NotGiven | None], Awaitable[RunnerStats]],
+        fetch: StatsFetch,
         source: object,
         *,
         concurrency: object,
@@ -254,7 +250,10 @@ class _SweepEngine:
     async def _one(self, rid: str, obj: object) -> StatsResult:
         loop = asyncio.get_running_loop()
         counter = [0]
-        attempt_counter.set(counter)
+
+        def on_attempt() -> None:
+            counter[0] += 1
+
         started = loop.time()
         remaining = self._remaining()
         limit: float | NotGiven | None = self._timeout if self._timeout is not None else NOT_GIVEN
@@ -267,7 +266,7 @@ class _SweepEngine:
                 )
             limit = remaining if self._timeout is None else min(self._timeout, remaining)
         try:
-            stats = await self._fetch(rid, limit)
+            stats = await self._fetch(rid, limit, on_attempt)
         except Exception as err:  # every failure is this runner's result, never the batch's
             return StatsResult(
                 runner_id=rid,
@@ -309,7 +308,7 @@ class StatsSweep:
 
     def __init__(
         self,
-        fetch: Callable[[str, float | NotGiven | None], Awaitable[RunnerStats]],
+        fetch: StatsFetch,
         source: object,
         *,
         concurrency: object,

@@ -8,7 +8,7 @@ history endpoints have the same shape under their own path segment (SPEC.md endp
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any, ClassVar
 
 from .._config import NOT_GIVEN, NotGiven
@@ -39,12 +39,22 @@ class RunnerResource(Resource):
             NotFoundError: No such runner (or not yours, or not open to your tier).
             ServerError: The runner could not be reached or its stats read (500).
         """
+        return await self._fetch_stats(runner_id, deadline=deadline)
+
+    async def _fetch_stats(
+        self,
+        runner_id: str,
+        *,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> RunnerStats:
         return await self._get(
             RunnerStats,
             self._segment,
             check_id(runner_id, "runner_id"),
             "stats",
             deadline=deadline,
+            on_attempt=on_attempt,
         )
 
     async def history(
@@ -88,8 +98,10 @@ class RunnerResource(Resource):
             ValueError: ``concurrency`` < 1, or a bad ``timeout``/``deadline``.
         """
 
-        async def fetch(rid: str, limit: float | NotGiven | None) -> RunnerStats:
-            return await self.stats(rid, deadline=limit)
+        async def fetch(
+            rid: str, limit: float | NotGiven | None, on_attempt: Callable[[], None]
+        ) -> RunnerStats:
+            return await self._fetch_stats(rid, deadline=limit, on_attempt=on_attempt)
 
         return StatsSweep(
             fetch,
