@@ -228,7 +228,7 @@ class ComfyControl:
         self._quota = RetryQuota(self._retry.budget)
         self._rng = random.Random()
         # Bumped by every 429 that starts a client-wide pause; a 429 for a request sent before
-        # the latest pause began is the same overload, already being waited out.
+        # the latest pause began is the same overload, already being waited out: no new pause.
         self._pause_epoch = 0
         self._resending = 0  # calls about to resend after a 429
         self._no_resends = asyncio.Event()
@@ -402,14 +402,9 @@ class ComfyControl:
         deadline_at = None if deadline is None else loop.time() + deadline
         method, url = spec.method, str(spec.url)
         path = spec.url.raw_path
-        first_epoch = self._pause_epoch
-        # Retries after failures other than 429. A 429's retry is paid by the client-wide pause:
-        # it counts every pause since the call began, so a server that answers 429 forever ends
-        # every pending call after max_retries pauses, however many calls share them.
-        backoffs = 0
-        attempt = 0
+        attempt = 0  # every failed attempt, a 429 too, uses one of the call's max_retries
         last: Exception | None = None
-        queued = False  # resending after a 429: first attempts of other calls wait
+        queued = False  # refused by a 429 and about to resend: new calls wait behind it
         try:
             while True:
                 if attempt == 0 and self._resending:
@@ -425,8 +420,6 @@ class ComfyControl:
                     remaining = deadline_at - loop.time()
                     limit = remaining if limit is None else min(limit, remaining)
                 sent_epoch = self._pause_epoch
-                if attempt == 1:
-                    first_epoch = sent_epoch
                 if on_attempt is not None:
                     on_attempt()
                 started = loop.time()
@@ -452,9 +445,7 @@ class ComfyControl:
                         attempt,
                         loop.time() - started,
                     )
-                    number = backoffs + 1
-                    delay = self._retry_delay(spec, policy, err, None, None, number, deadline_at)
-                    backoffs += 1
+                    delay = self._retry_delay(spec, policy, err, None, None, attempt, deadline_at)
                     last = err
                     await asyncio.sleep(delay)
                     continue
@@ -480,11 +471,11 @@ class ComfyControl:
                     try:
                         data = _core.parse_json_body(answer)
                     except ResponseValidationError as err:
-                        # A 2xx body that is not JSON at all (cut short, an HTML page from a proxy,
-                        # empty) is a fault on the way, not a change of the API: retried like a 5xx.
-                        number = backoffs + 1
+                        # A 2xx body that is not JSON at all (cut short, an HTML page from a
+                        # proxy, empty) is a fault on the way, not a change of the API: retried
+                        # like a 5xx.
                         delay = self._retry_delay(
-                            spec, policy, err, None, None, number, deadline_at
+                            spec, policy, err, None, None, attempt, deadline_at
                         )
                         log.info(
                             "%s %s -> %d, not JSON, retrying (attempt %d)",
@@ -493,7 +484,6 @@ class ComfyControl:
                             answer.status,
                             attempt,
                         )
-                        backoffs += 1
                         last = err
                         await asyncio.sleep(delay)
                         continue
@@ -502,20 +492,15 @@ class ComfyControl:
                 error = _core.error_for(answer, method=method, url=url)
                 if isinstance(error, RateLimitError):
                     self._rate_limited(error, sent_epoch, path)
-                    number = backoffs + self._pause_epoch - first_epoch
-                else:
-                    number = backoffs + 1
                 delay = self._retry_delay(
-                    spec, policy, error, answer.status, error.retry_after, number, deadline_at
+                    spec, policy, error, answer.status, error.retry_after, attempt, deadline_at
                 )
                 if answer.status == 429:
-                    # After a pause, calls that were refused go before new ones, so that a
-                    # burst of fresh calls cannot refuse them again and again.
+                    # After the pause, calls that were refused go before new ones, so that the
+                    # burst of new calls a pause releases cannot refuse them again and again.
                     queued = True
                     self._resending += 1
                     self._no_resends.clear()
-                else:
-                    backoffs += 1
                 log.info("%s %s -> %d, retrying (attempt %d)", method, path, answer.status, attempt)
                 last = error
                 await asyncio.sleep(delay)

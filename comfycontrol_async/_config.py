@@ -161,9 +161,8 @@ class RetryPolicy:
     ``comfycontrol_async._core.decide_retry``; the client only carries it out.
 
     Attributes:
-        max_retries: Retries after the first attempt. A call that gets a 429 counts every
-            client-wide 429 pause since it began as one of its retries (the pause is the
-            back-off for a 429; it never takes from the retry budget).
+        max_retries: Retries after the first attempt, 429s included. The retry after a 429
+            waits for the client-wide pause (its back-off) and never takes from the budget.
         backoff_base: The ceiling, in seconds, of the first backoff (exponential backoff with
             full jitter: the n-th retry waits a uniform draw below
             ``min(backoff_cap, backoff_base * 2**(n-1))``).

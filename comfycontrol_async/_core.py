@@ -280,8 +280,7 @@ def decide_retry(
         status: The answer's status, or ``None`` when there was no usable answer (a connection
             error, a timeout, a 2xx body that is not JSON).
         retry_after: The answer's ``Retry-After`` in seconds, if any.
-        retry_number: Which retry this would be for the call (1 for the first). After a 429,
-            every client-wide pause since the call began counts as one of its retries.
+        retry_number: Which retry this would be for the call (1 for the first).
         remaining: Seconds left before the call's deadline, or ``None`` for no deadline.
         held: Seconds the client is held anyway before its next send (a 429 pause in force).
         draw: A uniform draw in ``[0, 1)`` for the backoff's jitter.

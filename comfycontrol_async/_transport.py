@@ -267,8 +267,11 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> tuple[by
     that connection rather than drain it, so a 200 MB answer costs ``limit`` bytes of memory.
     """
     length = response.content_length
-    if length is not None and length <= limit and "Content-Encoding" not in response.headers:
-        return await response.read(), False  # the common case: small, framed, not compressed
+    if length is not None and "Content-Encoding" not in response.headers:
+        if length <= limit:
+            return await response.read(), False  # the common case: small, framed, plain
+        # Announced too big: an excerpt (what has arrived, at most `limit`) and no more.
+        return await response.content.read(limit), True
     # Unknown length or compressed (the decoded size is what we cap): read in chunks.
     chunks: list[bytes] = []
     size = 0

@@ -62,7 +62,11 @@ OWN_ERROR_RATE: Final = 0.06
 MANAGED_STATS: Final = "GET /v1/managed-runner/{id}/stats"
 OWN_STATS: Final = "GET /v1/runner/{id}/stats"
 PACING: Final = RateLimit(requests=100_000, per_seconds=1.0, cooldown=0.05, jitter=0.01)
-TIMEOUT: Final = Timeout(total=0.2, connect=1.0)
+# Per attempt. It is what ends a hanging answer, and it must never end a normal one: on a loaded
+# 2-core machine the in-process fake, serving 40 calls at once on the test's own event loop, has
+# taken over 0.2 s to answer (the old value, which made the soak fail now and then). 1 s is a
+# margin of about 50 times the unloaded answer time.
+TIMEOUT: Final = Timeout(total=1.0, connect=1.0)
 
 OWN_RUNNER_STATS: Final[dict[str, Any]] = {
     "system": {
@@ -481,12 +485,13 @@ async def test_deadline_bounds_a_call_across_retries() -> None:
             retry_budget=None,
             retry=FAST_RETRY,
         ) as cc:
-            async with asyncio.timeout(10):  # a guard against hanging, not a measurement
-                # A hanging runner: the per-attempt timeout alone would allow 4 x 0.2 s;
-                # a deadline of 0.3 s leaves room for one full attempt and part of another.
+            async with asyncio.timeout(60):  # a guard against hanging, not a measurement
+                # A hanging runner: the per-attempt timeout alone would allow 4 x 1 s; a
+                # deadline of 1.5 s leaves room for one full attempt and part of another (the
+                # half second between is the margin for a loaded machine).
                 fake.hang_next(ATTEMPTS, route=MANAGED_STATS, runner_id=ids[0])
                 with pytest.raises(APITimeoutError, match="deadline"):
-                    await cc.managed_runners.stats(ids[0], deadline=0.3)
+                    await cc.managed_runners.stats(ids[0], deadline=1.5)
                 assert len(fake.requests) == 2
                 fake.clear_faults()
 
@@ -501,7 +506,7 @@ async def test_deadline_bounds_a_call_across_retries() -> None:
 
                 # So is a 429 pause: the client is paused, the call gives up.
                 fake.clear_requests()
-                fake.fail_next(429, 1, route=MANAGED_STATS, headers={"Retry-After": "0.5"})
+                fake.fail_next(429, 1, route=MANAGED_STATS, headers={"Retry-After": "2"})
                 with pytest.raises(RateLimitError):
                     await cc.managed_runners.stats(ids[2], deadline=0.2)
                 assert len(fake.requests) == 1
@@ -515,7 +520,7 @@ async def test_deadline_bounds_a_call_across_retries() -> None:
                 # The same sweep with a per-runner limit accounts for every runner.
                 fake.clear_faults()
                 fake.hang_next(ATTEMPTS, route=MANAGED_STATS, runner_id=ids[3])
-                results = await cc.managed_runners.stats_many(ids, timeout=0.3).collect()
+                results = await cc.managed_runners.stats_many(ids, timeout=1.5).collect()
                 by_id = {r.runner_id: r for r in results}
                 assert set(by_id) == set(ids)
                 assert isinstance(by_id[ids[3]].error, APITimeoutError)
