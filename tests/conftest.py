@@ -20,6 +20,8 @@ EXAMPLES = SHARED_EXAMPLES if SHARED_EXAMPLES.is_dir() else VENDORED_EXAMPLES
 
 set_strict(True)
 
+_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy"})
+
 # Backoff in milliseconds: the tests count attempts, they do not wait them out.
 FAST_RETRY = RetryPolicy(backoff_base=0.001, backoff_cap=0.001)
 
@@ -28,7 +30,8 @@ FAST_RETRY = RetryPolicy(backoff_base=0.001, backoff_cap=0.001)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # The user's own settings must never leak into a test.
     for name in list(os.environ):
-        if name.startswith("COMFYCONTROL_"):
+        # Proxies too: the client's own session honours them, and the fake is on loopback.
+        if name.startswith("COMFYCONTROL_") or name.lower() in _PROXY_VARIABLES:
             monkeypatch.delenv(name)
 
 

@@ -76,6 +76,20 @@ def sent(fake: FakeComfyControl, route: str | None = None) -> int:
     return sum(1 for r in fake.requests if route is None or r.route == route)
 
 
+def sends_after_close(monkeypatch: pytest.MonkeyPatch, client: ComfyControl) -> list[str]:
+    """Requests handed to aiohttp once ``client`` is closed (a spy at the aiohttp boundary)."""
+    late: list[str] = []
+    real = aiohttp.ClientSession._request
+
+    async def spy(self: aiohttp.ClientSession, method: str, url: Any, *a: Any, **k: Any) -> Any:
+        if client.is_closed:
+            late.append(f"{method} {url}")
+        return await real(self, method, url, *a, **k)
+
+    monkeypatch.setattr(aiohttp.ClientSession, "_request", spy)
+    return late
+
+
 @pytest.fixture
 async def cc(fake: FakeComfyControl) -> AsyncIterator[ComfyControl]:
     async with ComfyControl(
@@ -593,6 +607,48 @@ class TestAnswerSize:
             ComfyControl(TOKEN, max_answer_bytes=0)
 
 
+class TestProxies:
+    """The client's own session honours HTTP(S)_PROXY and NO_PROXY (aiohttp's trust_env)."""
+
+    async def test_proxy_from_the_environment_is_used(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seen: list[str] = []
+
+        async def proxy(request: web.BaseRequest) -> web.Response:
+            seen.append(request.raw_path)  # a proxy gets the absolute URL
+            return web.json_response(example("user-get.json"))
+
+        runner = web.ServerRunner(web.Server(proxy))
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{runner.addresses[0][1]}")
+            # nothing listens on port 9: only the proxy can answer
+            async with ComfyControl(
+                TOKEN, base_url="http://127.0.0.1:9", rate_limit=None
+            ) as client:
+                assert (await client.user.get()).name == "John Doe"
+        finally:
+            await runner.cleanup()
+        assert seen == ["http://127.0.0.1:9/v1/user"]
+
+    async def test_proxy_credentials_never_shown(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        monkeypatch.setenv("HTTP_PROXY", "http://proxyuser:proxy-secret-77@127.0.0.1:9")
+        caplog.set_level("DEBUG", logger="comfycontrol_async")
+        async with ComfyControl(
+            TOKEN, base_url="http://127.0.0.1:9", rate_limit=None, max_retries=1, retry=FAST_RETRY
+        ) as client:
+            with pytest.raises(APIConnectionError) as info:
+                await client.user.get()
+        shown = f"{info.value!s} {info.value!r} {caplog.text}"
+        assert "proxy-secret-77" not in shown
+        assert TOKEN not in shown
+
+
 class TestLifecycle:
     async def test_closed_client_refuses_work(self) -> None:
         client = ComfyControl(TOKEN)
@@ -635,9 +691,10 @@ class TestLifecycle:
         await client.aclose()
 
     async def test_aclose_ends_pending_calls_and_sends_nothing_more(
-        self, fake: FakeComfyControl
+        self, fake: FakeComfyControl, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         client = ComfyControl(fake.token("pro"), base_url=fake.url, rate_limit=None)
+        late = sends_after_close(monkeypatch, client)
         fake.fail_next(503, route=USER, headers={"Retry-After": "30"})  # then a 30 s backoff
         fake.hang_next(route=MANAGED)  # an attempt on the wire
         fake.rate_limit_next(1, route="GET /v1/runner", retry_after=30)  # a 30 s client pause
@@ -657,12 +714,33 @@ class TestLifecycle:
             await asyncio.sleep(0.05)  # let the answers reach their retry waits
             later = asyncio.create_task(client.templates.list_page())  # waits for the pause
             await asyncio.sleep(0)
-            before = sent(fake)
             await client.aclose()
             outcomes = await asyncio.gather(*calls, later, return_exceptions=True)
         assert [type(o) for o in outcomes] == [ClientClosedError] * 4
-        assert sent(fake) == before  # nothing sent after aclose()
+        assert late == []  # nothing sent after aclose()
         assert not client._transport.owns_open_session  # and no new session opened
+
+    async def test_aclose_during_a_sweep(
+        self, fake: FakeComfyControl, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        client = ComfyControl(
+            fake.token("pro"), base_url=fake.url, rate_limit=None, retry=FAST_RETRY
+        )
+        late = sends_after_close(monkeypatch, client)
+        fake.hang_next(4, route=STATS)  # the first four calls stay on the wire
+        fake.set_error_rate(1.0, statuses=(503,), route=STATS)  # the others retry
+        sweep = asyncio.create_task(
+            client.managed_runners.stats_many(fake.managed_runner_ids(), concurrency=6).collect()
+        )
+        await until(lambda: sent(fake) >= 12)
+        await client.aclose()
+        async with asyncio.timeout(HANG_GUARD):
+            results = await sweep
+        assert len(results) == 12  # every runner accounted for
+        assert {type(r.error) for r in results} <= {ClientClosedError, ServerError}
+        assert any(isinstance(r.error, ClientClosedError) for r in results)
+        assert late == []
+        assert not client._transport.owns_open_session
 
     async def test_aclose_does_not_hide_the_callers_own_cancel(
         self, fake: FakeComfyControl
