@@ -211,7 +211,9 @@ class TestPacing:
 
     async def test_unpaced_sweep_recovers_from_429s(self) -> None:
         async with FakeComfyControl(managed_runners=60) as fake:
-            fake.enable_rate_limit(40, 10.0, 10.0, scale=0.02)
+            # 40 per 10 s, then 0.2 s of 429s: the 41st request is refused however slowly a
+            # loaded machine runs the sweep (a 0.2 s window was not always filled).
+            fake.enable_rate_limit(40, 10.0, 0.2)
             pacing = RateLimit(requests=10_000, per_seconds=1.0, cooldown=0.2, jitter=0.01)
             async with await make_client(fake, rate_limit=pacing, max_retries=4) as cc:
                 results = await cc.managed_runners.stats_many(
