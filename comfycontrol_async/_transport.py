@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Final
@@ -72,6 +73,10 @@ class Transport:
         self._user_agent = user_agent
         self._max_answer_bytes = max_answer_bytes
         self._closed = False
+        # Our own session's proxies, read from the environment when it is made: scheme -> URL,
+        # and the decision per (scheme, host), made once.
+        self._env_proxies: dict[str, str] = {}
+        self._proxy_for_host: dict[tuple[str, str], str | None] = {}
 
     @property
     def owns_open_session(self) -> bool:
@@ -95,15 +100,34 @@ class Transport:
         if self._borrowed is not None:
             return self._borrowed
         if self._own is None or self._own.closed:
-            # Made here, inside the running loop, never at construction time. trust_env: the
-            # HTTP(S)_PROXY / NO_PROXY variables (and .netrc for the proxy's own credentials)
-            # apply as they do for curl; our token only ever travels in the Authorization header
-            # of the request itself, which a CONNECT tunnel to an https proxy never sees.
+            # Made here, inside the running loop, never at construction time.
             connector = aiohttp.TCPConnector(limit=_POOL_SIZE, limit_per_host=_POOL_SIZE)
             self._own = aiohttp.ClientSession(
-                connector=connector, timeout=_timeout(None, None), trust_env=True
+                connector=connector, timeout=_timeout(None, None), trust_env=False
             )
+            self._env_proxies = urllib.request.getproxies()
+            self._proxy_for_host.clear()
         return self._own
+
+    def _proxy(self, url: URL) -> str | None:
+        """The proxy for ``url`` from HTTP_PROXY / HTTPS_PROXY / ALL_PROXY and NO_PROXY.
+
+        Not aiohttp's ``trust_env``: that also reads ``~/.netrc`` in a thread for every request
+        and refuses to send our Authorization header when the file has an entry for the host.
+        A proxy only ever sees a CONNECT for an https URL: the token stays inside the tunnel.
+        """
+        if self._borrowed is not None or not self._env_proxies or url.host is None:
+            return None  # a session the caller lent keeps its own proxy settings
+        key = (url.scheme, url.host)
+        try:
+            return self._proxy_for_host[key]
+        except KeyError:
+            pass
+        proxy = self._env_proxies.get(url.scheme) or self._env_proxies.get("all")
+        if proxy is not None and urllib.request.proxy_bypass(url.host):
+            proxy = None
+        self._proxy_for_host[key] = proxy
+        return proxy
 
     async def send(
         self,
@@ -148,6 +172,7 @@ class Transport:
                 headers=all_headers,
                 timeout=_timeout(total, self._timeout.connect),
                 allow_redirects=False,
+                proxy=self._proxy(spec.url),
             ) as response:
                 ok = 200 <= response.status < 300
                 limit = self._max_answer_bytes
@@ -157,7 +182,7 @@ class Transport:
                 if cut and ok:
                     raise ResponseValidationError(
                         f"{method} {url}: the answer is larger than max_answer_bytes "
-                        f"({self._max_answer_bytes} bytes); it was not read",
+                        f"({self._max_answer_bytes} bytes); it was not read whole",
                         body=body[:200].decode("utf-8", errors="replace"),
                     )
                 # An error page over the limit is kept as an excerpt: its status is what counts.
@@ -191,6 +216,7 @@ class Transport:
             headers={"User-Agent": self._user_agent},
             timeout=_timeout(timeout, self._timeout.connect),
             allow_redirects=True,
+            proxy=self._proxy(url),
         ) as response:
             yield response
 

@@ -634,6 +634,27 @@ class TestProxies:
             await runner.cleanup()
         assert seen == ["http://127.0.0.1:9/v1/user"]
 
+    async def test_no_proxy_is_honoured(
+        self, fake: FakeComfyControl, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing there
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with ComfyControl(fake.token("pro"), base_url=fake.url, rate_limit=None) as client:
+            assert (await client.user.get()).tier == "pro"
+
+    async def test_a_netrc_never_interferes(
+        self, fake: FakeComfyControl, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+    ) -> None:
+        # aiohttp's trust_env would read this for every request and then refuse to send our
+        # Authorization header ("Cannot combine AUTHORIZATION header with AUTH argument").
+        netrc = tmp_path / "netrc"
+        netrc.write_text("default login someone password elsewhere\n")
+        netrc.chmod(0o600)
+        monkeypatch.setenv("NETRC", str(netrc))
+        async with ComfyControl(fake.token("pro"), base_url=fake.url, rate_limit=None) as client:
+            assert (await client.user.get()).tier == "pro"
+        assert fake.requests[0].headers["Authorization"] == f"Bearer {fake.token('pro')}"
+
     async def test_proxy_credentials_never_shown(
         self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
     ) -> None:
