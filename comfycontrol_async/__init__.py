@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         NotGiven,
         RateLimit,
         RetryBudget,
+        RetryPolicy,
         Timeout,
     )
     from ._exceptions import (
@@ -78,6 +79,7 @@ _HOMES: Final[dict[str, tuple[str, ...]]] = {
         "NotGiven",
         "RateLimit",
         "RetryBudget",
+        "RetryPolicy",
         "Timeout",
     ),
     "._exceptions": (
@@ -165,6 +167,7 @@ __all__ = [
     "RateLimitStoreError",
     "ResponseValidationError",
     "RetryBudget",
+    "RetryPolicy",
     "RouteAdvice",
     "Runner",
     "RunnerStats",

@@ -1,10 +1,12 @@
 """The client: configuration, lifecycle, and the request loop every endpoint goes through.
 
-:class:`ComfyControl` owns the token, the transport, the client-wide pacer and retry budget, and
-the resources (``cc.runners`` and friends). Its private ``_call`` runs one logical request:
-pacing, attempts, retries with backoff, ``Retry-After``, the deadline, logging, and the mapping
-of answers to typed errors through the pure core. It must never put the token in a message, a
-log line or a repr, and it must never swallow ``asyncio.CancelledError``.
+:class:`ComfyControl` owns the token, the transport, the client-wide pacer, retry policy and
+retry budget, and the resources (``cc.runners`` and friends), which it builds with an inner
+:class:`_Requester` (the resources' only view of it). Its private ``_send`` runs one logical
+request: pacing, attempts, retries as ``_core.decide_retry`` says, the client-wide 429 pause, the
+deadline, logging, and the mapping of answers to typed errors through the pure core. It must
+never put the token in a message, a log line or a repr, never swallow a cancellation that is not
+its own, and never send anything once closed.
 """
 
 from __future__ import annotations
@@ -17,31 +19,36 @@ import os
 import platform
 import random
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
+import attrs
 from yarl import URL
 
 from . import _core
 from ._config import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
-    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_RATE_LIMIT,
+    DEFAULT_RETRY_POLICY,
     DEFAULT_TIMEOUT,
     NOT_GIVEN,
     TOKEN_ENV,
     NotGiven,
     RateLimit,
     RetryBudget,
+    RetryPolicy,
     Timeout,
 )
 from ._exceptions import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     ClientClosedError,
+    ComfyControlError,
     RateLimitError,
     ResponseValidationError,
 )
@@ -51,7 +58,7 @@ from ._transport import Transport
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator
 
     from .capacity import CapacityReport, FactsCache, FoundRunners
     from .resources.managed_runners import ManagedRunners
@@ -62,11 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ComfyControl"]
 
-
-DEFAULT_MAX_RETRY_AFTER: Final = 60.0
-_BACKOFF_BASE: Final = 0.5
-_BACKOFF_CAP: Final = 8.0
-_DEFAULT_RETRY_BUDGET: Final = RetryBudget()
+_CLOSED_MESSAGE = "this ComfyControl client is closed; make a new one"
 
 
 class _State(enum.Enum):
@@ -108,11 +111,19 @@ def _as_timeout(value: float | Timeout | None) -> Timeout:
     return Timeout(total=float(value))
 
 
+def _check_seconds(name: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
 class ComfyControl:
     """The async client for the ComfyControl API.
 
     Use it as ``async with ComfyControl() as cc: ...`` or close it with ``await cc.aclose()``.
-    Everything it does shares one connection pool, one rate limiter and one retry budget.
+    Everything it does shares one connection pool, one rate limiter and one retry budget, and
+    it belongs to the event loop it is first used in.
 
     Args:
         token: The API token (``cfc_...``). Defaults to the ``COMFYCONTROL_API_TOKEN``
@@ -121,19 +132,26 @@ class ComfyControl:
             ``https://api.comfycontrol.app``. A trailing ``/v1`` is accepted.
         timeout: Per-attempt timeout: seconds, a :class:`Timeout`, or ``None`` for none.
         max_retries: Retries after the first attempt, for GET requests only (POST and PUT are
-            never retried).
+            never retried). Overrides ``retry.max_retries``.
         rate_limit: Client-side pacing, by default the documented 40 requests per 10 s;
             ``None`` turns pacing off (a 429 still pauses the client).
         session: An :class:`aiohttp.ClientSession` to use. It stays yours: the client never
-            closes it.
+            closes it. The client's own session honours ``HTTP(S)_PROXY`` and ``NO_PROXY``.
         deadline: Default overall deadline in seconds for one call, spanning its retries,
             backoff sleeps and pacing waits; ``None`` for none.
         retry_budget: The client-wide retry budget, or ``None`` for unlimited retries.
+            Overrides ``retry.budget``.
         max_retry_after: A ``Retry-After`` longer than this many seconds is not waited out: the
-            :class:`RateLimitError` (or status error) is raised with ``.retry_after`` set.
+            :class:`RateLimitError` (or status error) is raised at once with ``.retry_after``
+            set, and no client-wide pause lasts longer. Overrides ``retry.max_retry_after``.
         allow_insecure_http: Allow sending the token over plain ``http://`` to a host that is
             not loopback. Off by default.
         user_agent: Extra text appended to the ``User-Agent`` header.
+        retry: The whole retry policy (backoff, ``Retry-After`` cap, budget, retries); the
+            three arguments above override its fields when given.
+        max_answer_bytes: The largest answer read (16 MiB by default; stats and pages are
+            kilobytes). A bigger answer raises :class:`ResponseValidationError` without being
+            read into memory.
 
     Raises:
         ValueError: No token was given or found, or an argument is out of range.
@@ -145,14 +163,16 @@ class ComfyControl:
         *,
         base_url: str | None = None,
         timeout: float | Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retries: int | NotGiven = NOT_GIVEN,
         rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
         session: aiohttp.ClientSession | None = None,
         deadline: float | None = None,
-        retry_budget: RetryBudget | None = _DEFAULT_RETRY_BUDGET,
-        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        retry_budget: RetryBudget | NotGiven | None = NOT_GIVEN,
+        max_retry_after: float | NotGiven = NOT_GIVEN,
         allow_insecure_http: bool = False,
         user_agent: str | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         if token is None:
             token = os.environ.get(TOKEN_ENV)
@@ -175,32 +195,50 @@ class ComfyControl:
                 f"refusing to send the API token over plain http to {self._base_url.host}; "
                 "use https, or pass allow_insecure_http=True if you really mean it"
             )
-        retries: object = max_retries
-        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}")
-        if deadline is not None and not (math.isfinite(deadline) and deadline > 0):
-            raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
-        if not (math.isfinite(max_retry_after) and max_retry_after >= 0):
-            raise ValueError(f"max_retry_after must be >= 0 seconds, got {max_retry_after!r}")
+        if not isinstance(retry, RetryPolicy):
+            raise TypeError("retry must be a RetryPolicy")
+        overrides: dict[str, Any] = {}
+        if not isinstance(max_retries, NotGiven):
+            overrides["max_retries"] = max_retries
+        if not isinstance(retry_budget, NotGiven):
+            overrides["budget"] = retry_budget
+        if not isinstance(max_retry_after, NotGiven):
+            overrides["max_retry_after"] = max_retry_after
+        self._retry = attrs.evolve(retry, **overrides) if overrides else retry
+        _check_seconds("deadline", deadline)
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise TypeError("rate_limit must be a RateLimit or None")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError("session must be an aiohttp.ClientSession")
+        answer_cap: object = max_answer_bytes
+        if not isinstance(answer_cap, int) or isinstance(answer_cap, bool) or answer_cap < 1:
+            raise ValueError(f"max_answer_bytes must be a positive int, got {max_answer_bytes!r}")
         self._timeout = _as_timeout(timeout)
-        self.max_retries = max_retries
         self.deadline = deadline
-        self.max_retry_after = max_retry_after
         agent = (
             f"comfycontrol-async/{__version__} python/{platform.python_version()} "
             f"aiohttp/{aiohttp.__version__}"
         )
         self._user_agent = f"{agent} {user_agent}" if user_agent else agent
-        self._transport = Transport(session, timeout=self._timeout, user_agent=self._user_agent)
+        self._transport = Transport(
+            session,
+            timeout=self._timeout,
+            user_agent=self._user_agent,
+            max_answer_bytes=max_answer_bytes,
+        )
         self._pacer = Pacer(rate_limit, host=f"{self._base_url.host}:{self._base_url.port}")
-        self._quota = RetryQuota(retry_budget)
+        self._quota = RetryQuota(self._retry.budget)
         self._rng = random.Random()
-        self._backoff_base = _BACKOFF_BASE
-        self._backoff_cap = _BACKOFF_CAP
+        # Bumped by every 429 that starts a client-wide pause; a 429 for a request sent before
+        # the latest pause began is the same overload, already being waited out: no new pause.
+        self._pause_epoch = 0
+        self._resending = 0  # calls about to resend after a 429
+        self._no_resends = asyncio.Event()
+        self._no_resends.set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # The calls in progress, so that aclose() can end them (ClientClosedError).
+        self._calls: set[asyncio.Task[Any]] = set()
+        self._ended_by_close: set[asyncio.Task[Any]] = set()
         self._state = _State.OPEN
         self._auth = {"Authorization": f"Bearer {self._token}"}
         self._secret_handle = register_secret(self._token)
@@ -213,11 +251,12 @@ class ComfyControl:
         from .resources.user import UserResource
         from .resources.workflows import Workflows
 
-        self.user: UserResource = UserResource(self)
-        self.runners: Runners = Runners(self)
-        self.managed_runners: ManagedRunners = ManagedRunners(self)
-        self.templates: Templates = Templates(self)
-        self.workflows: Workflows = Workflows(self)
+        requester = _Requester(self)
+        self.user: UserResource = UserResource(requester)
+        self.runners: Runners = Runners(requester)
+        self.managed_runners: ManagedRunners = ManagedRunners(requester)
+        self.templates: Templates = Templates(requester)
+        self.workflows: Workflows = Workflows(requester)
         self._facts: FactsCache | None = None  # find_runners' static facts, made on first use
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -236,6 +275,21 @@ class ComfyControl:
     def timeout(self) -> Timeout:
         """The per-attempt timeout."""
         return self._timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy in force."""
+        return self._retry
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt (GET only)."""
+        return self._retry.max_retries
+
+    @property
+    def max_retry_after(self) -> float:
+        """The longest ``Retry-After`` waited out, and the longest client-wide pause."""
+        return self._retry.max_retry_after
 
     @property
     def is_closed(self) -> bool:
@@ -257,11 +311,18 @@ class ComfyControl:
     async def aclose(self) -> None:
         """Close the client and its own session (a session you passed stays open).
 
-        Idempotent. The client cannot be used afterwards: make a new one.
+        Idempotent. Calls still in progress (an attempt on the wire, a retry's backoff, a wait
+        for a rate-limit slot or a 429 pause) end with :class:`ClientClosedError`, and nothing
+        is sent afterwards. The client cannot be used again: make a new one.
         """
         self._state = _State.CLOSED
-        await self._pacer.aclose()
+        me = asyncio.current_task()
+        for task in self._calls:
+            if task is not me and not task.done() and task not in self._ended_by_close:
+                self._ended_by_close.add(task)
+                task.cancel()
         await self._transport.aclose()
+        await self._pacer.aclose()
 
     def __del__(self) -> None:
         # No cleanup here (the loop may be gone); only a warning, as files and sockets do.
@@ -280,213 +341,273 @@ class ComfyControl:
 
     def _check_open(self) -> None:
         if self._state is _State.CLOSED:
-            raise ClientClosedError("this ComfyControl client is closed; make a new one")
+            raise ClientClosedError(_CLOSED_MESSAGE)
 
-    # -- helpers used by resources -------------------------------------------------------------
+    def _check_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            # aiohttp would fail deep inside with "Event loop is closed" or hang on a future
+            # of the other loop; a session, its sockets and the pacer belong to one loop.
+            raise ComfyControlError(
+                "this ComfyControl client was first used in another event loop; make one "
+                "client per event loop (for example inside the function given to asyncio.run)"
+            )
 
-    def _url(self, *segments: str) -> URL:
-        return _core.build_url(self._base_url, *segments)
-
-    def _deadline(self, deadline: float | NotGiven | None) -> float | None:
-        if isinstance(deadline, NotGiven):
-            return self.deadline
-        if deadline is not None and not (math.isfinite(deadline) and deadline > 0):
-            raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
-        return deadline
-
-    async def _call(
-        self,
-        spec: _core.RequestSpec,
-        *,
-        deadline: float | NotGiven | None = NOT_GIVEN,
-        timeout: float | NotGiven | None = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        on_attempt: Callable[[], None] | None = None,
-    ) -> Any:
-        """Run one logical request and return its parsed JSON (``None`` for an empty body).
-
-        ``timeout`` (per attempt), ``max_retries`` and ``on_attempt`` (called once per attempt
-        sent) follow the requester protocol (INTERFACES.md, I1).
-        """
-        return await self._send(
-            spec,
-            deadline=self._deadline(deadline),
-            timeout=self._timeout.total if isinstance(timeout, NotGiven) else timeout,
-            max_retries=self.max_retries if isinstance(max_retries, NotGiven) else max_retries,
-            on_attempt=on_attempt,
-        )
+    # -- the request loop ----------------------------------------------------------------------
 
     async def _send(
         self,
         spec: _core.RequestSpec,
         *,
-        deadline: float | None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
         on_attempt: Callable[[], None] | None = None,
     ) -> Any:
+        """Run one logical request and return its parsed JSON (``None`` for an empty body)."""
         self._check_open()
+        self._check_loop()
+        per_call = self.deadline if isinstance(deadline, NotGiven) else deadline
+        _check_seconds("deadline", per_call)
+        per_attempt = self._timeout.total if isinstance(timeout, NotGiven) else timeout
+        _check_seconds("timeout", per_attempt)
+        policy = self._retry
+        if not isinstance(max_retries, NotGiven):
+            policy = attrs.evolve(policy, max_retries=max_retries)
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - an await always runs inside a task
+            return await self._attempts(spec, per_attempt, per_call, policy, on_attempt)
+        self._calls.add(task)
+        try:
+            return await self._attempts(spec, per_attempt, per_call, policy, on_attempt)
+        except asyncio.CancelledError:
+            if task in self._ended_by_close and task.uncancel() == 0:
+                # Our own cancellation from aclose(), and nobody else's: the call ends typed.
+                raise ClientClosedError(_CLOSED_MESSAGE) from None
+            raise
+        finally:
+            self._calls.discard(task)
+            self._ended_by_close.discard(task)
+
+    async def _attempts(
+        self,
+        spec: _core.RequestSpec,
+        per_attempt: float | None,
+        deadline: float | None,
+        policy: RetryPolicy,
+        on_attempt: Callable[[], None] | None,
+    ) -> Any:
         loop = asyncio.get_running_loop()
         deadline_at = None if deadline is None else loop.time() + deadline
         method, url = spec.method, str(spec.url)
         path = spec.url.raw_path
-        retries = self.max_retries if max_retries is None else max_retries
-        attempt = 0
-        while True:
-            attempt += 1
-            slot = await self._wait_for_slot(deadline_at, method, url)
-            per_attempt = self._timeout.total if timeout is None else timeout
-            if deadline_at is not None:
-                remaining = deadline_at - loop.time()
-                per_attempt = remaining if per_attempt is None else min(per_attempt, remaining)
-            if on_attempt is not None:
-                on_attempt()
-            started = loop.time()
-            try:
-                answer = await self._transport.send(spec, headers=self._auth, timeout=per_attempt)
-            except APIConnectionError as err:
-                self._pacer.release(slot)
-                elapsed = loop.time() - started
-                if (
-                    isinstance(err, APITimeoutError)
-                    and deadline_at is not None
-                    and loop.time() >= deadline_at - 1e-3
-                ):
-                    raise APITimeoutError(
-                        f"{method} {url}: deadline of {deadline} s exceeded "
-                        f"after {attempt} attempt(s)",
-                        method=method,
-                        url=url,
-                    ) from err
-                log.info(
-                    "%s %s failed: %s (attempt %d, %.3f s)",
-                    method,
-                    path,
-                    type(err).__name__,
-                    attempt,
-                    elapsed,
-                )
-                delay = self._retry_delay(spec, attempt, None, deadline_at, retries)
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
-                continue
-            finally:
-                # Cancelled or failed or answered: the slot counts one more window from now.
-                self._pacer.release(slot)
-            elapsed = loop.time() - started
-            log.debug(
-                "%s %s -> %d (attempt %d, %.3f s, request id %s)",
-                method,
-                path,
-                answer.status,
-                attempt,
-                elapsed,
-                answer.request_id,
-            )
-            if self._verbose:
-                log.debug("%s %s answer: %s", method, path, body_excerpt(answer.body))
-            if answer.ok:
-                if not spec.expect_body:
-                    # Documented as "200, empty body"; whatever a server puts there is ignored.
-                    self._quota.refill()
-                    return None
+        attempt = 0  # every failed attempt, a 429 too, uses one of the call's max_retries
+        last: Exception | None = None
+        queued = False  # refused by a 429 and about to resend: new calls wait behind it
+        try:
+            while True:
+                if attempt == 0 and self._resending:
+                    await self._behind_resends(deadline_at, method, url)
+                slot = await self._wait_for_slot(deadline_at, method, url, last)
+                if queued:
+                    queued = False
+                    self._resent()
+                self._check_open()
+                attempt += 1
+                limit = per_attempt
+                if deadline_at is not None:
+                    remaining = deadline_at - loop.time()
+                    limit = remaining if limit is None else min(limit, remaining)
+                sent_epoch = self._pause_epoch
+                if on_attempt is not None:
+                    on_attempt()
+                started = loop.time()
                 try:
-                    data = _core.parse_json_body(answer)
-                except ResponseValidationError:
-                    # A 2xx body that is not JSON at all (cut short, an HTML page from a proxy,
-                    # empty) is a fault on the way, not a change of the API: retried like a 5xx.
-                    delay = self._retry_delay(spec, attempt, None, deadline_at, retries)
-                    if delay is None:
-                        raise
+                    answer = await self._transport.send(spec, headers=self._auth, timeout=limit)
+                except APIConnectionError as err:
+                    if (
+                        isinstance(err, APITimeoutError)
+                        and deadline_at is not None
+                        and loop.time() >= deadline_at - 1e-3
+                    ):
+                        raise APITimeoutError(
+                            f"{method} {url}: deadline of {deadline} s exceeded "
+                            f"after {attempt} attempt(s)",
+                            method=method,
+                            url=url,
+                        ) from err
                     log.info(
-                        "%s %s -> %d, not JSON, retrying (attempt %d)",
+                        "%s %s failed: %s (attempt %d, %.3f s)",
                         method,
                         path,
-                        answer.status,
+                        type(err).__name__,
                         attempt,
+                        loop.time() - started,
                     )
+                    delay = self._retry_delay(spec, policy, err, None, None, attempt, deadline_at)
+                    last = err
                     await asyncio.sleep(delay)
                     continue
-                self._quota.refill()
-                return data
-            error = _core.error_for(answer, method=method, url=url)
-            if isinstance(error, RateLimitError):
-                paused = self._pacer.pause(error.retry_after)
-                log.warning(
-                    "%s %s -> 429: pausing every request of this client for %.1f s",
+                finally:
+                    # Cancelled or failed or answered: the slot counts one more window from now.
+                    self._pacer.release(slot)
+                log.debug(
+                    "%s %s -> %d (attempt %d, %.3f s, request id %s)",
                     method,
                     path,
-                    paused,
+                    answer.status,
+                    attempt,
+                    loop.time() - started,
+                    answer.request_id,
                 )
-            if not _core.is_retryable_status(answer.status):
-                raise error
-            delay = self._retry_delay(spec, attempt, error, deadline_at, retries)
-            if delay is None:
-                raise error
-            log.info("%s %s -> %d, retrying (attempt %d)", method, path, answer.status, attempt)
-            await asyncio.sleep(delay)
+                if self._verbose:
+                    log.debug("%s %s answer: %s", method, path, body_excerpt(answer.body))
+                if answer.ok:
+                    if not spec.expect_body:
+                        # Documented as "200, empty body"; whatever a server puts there is ignored.
+                        self._quota.refill()
+                        return None
+                    try:
+                        data = _core.parse_json_body(answer)
+                    except ResponseValidationError as err:
+                        # A 2xx body that is not JSON at all (cut short, an HTML page from a
+                        # proxy, empty) is a fault on the way, not a change of the API: retried
+                        # like a 5xx.
+                        delay = self._retry_delay(
+                            spec, policy, err, None, None, attempt, deadline_at
+                        )
+                        log.info(
+                            "%s %s -> %d, not JSON, retrying (attempt %d)",
+                            method,
+                            path,
+                            answer.status,
+                            attempt,
+                        )
+                        last = err
+                        await asyncio.sleep(delay)
+                        continue
+                    self._quota.refill()
+                    return data
+                error = _core.error_for(answer, method=method, url=url)
+                if isinstance(error, RateLimitError):
+                    self._rate_limited(error, sent_epoch, path)
+                delay = self._retry_delay(
+                    spec, policy, error, answer.status, error.retry_after, attempt, deadline_at
+                )
+                if answer.status == 429:
+                    # After the pause, calls that were refused go before new ones, so that the
+                    # burst of new calls a pause releases cannot refuse them again and again.
+                    queued = True
+                    self._resending += 1
+                    self._no_resends.clear()
+                log.info("%s %s -> %d, retrying (attempt %d)", method, path, answer.status, attempt)
+                last = error
+                await asyncio.sleep(delay)
+        finally:
+            if queued:
+                self._resent()
 
-    async def _wait_for_slot(self, deadline_at: float | None, method: str, url: str) -> Slot:
-        if deadline_at is None:
-            return await self._pacer.acquire()
-        loop = asyncio.get_running_loop()
-        remaining = deadline_at - loop.time()
-        if remaining <= 0 or self._pacer.delay_for_next() > remaining:
-            raise APITimeoutError(
-                f"{method} {url}: the deadline would pass while waiting for a rate-limit slot",
-                method=method,
-                url=url,
-            )
+    def _resent(self) -> None:
+        self._resending -= 1
+        if not self._resending:
+            self._no_resends.set()
+
+    async def _behind_resends(self, deadline_at: float | None, method: str, url: str) -> None:
+        remaining = None
+        if deadline_at is not None:
+            remaining = deadline_at - asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout(remaining):
-                return await self._pacer.acquire()
+                await self._no_resends.wait()
         except TimeoutError:
             raise APITimeoutError(
-                f"{method} {url}: the deadline passed while waiting for a rate-limit slot",
+                f"{method} {url}: the deadline passed while calls refused by a 429 went first",
                 method=method,
                 url=url,
             ) from None
 
+    def _rate_limited(self, error: RateLimitError, sent_epoch: int, path: str) -> None:
+        """Pause the whole client after a 429, unless this 429 is of an overload already known."""
+        if sent_epoch != self._pause_epoch:
+            # Sent before the latest pause began: the burst that caused it, not news.
+            return
+        rate = self._pacer.rate or RateLimit()
+        seconds = _core.rate_limit_pause(
+            self._retry, error.retry_after, cooldown=rate.cooldown, jitter=rate.jitter
+        )
+        paused = self._pacer.pause(seconds)
+        self._pause_epoch += 1
+        log.warning(
+            "%s %s -> 429: pausing every request of this client for %.1f s",
+            error.method,
+            path,
+            paused,
+        )
+
     def _retry_delay(
         self,
         spec: _core.RequestSpec,
-        attempt: int,
-        error: APIStatusError | None,
+        policy: RetryPolicy,
+        error: Exception,
+        status: int | None,
+        retry_after: float | None,
+        number: int,
         deadline_at: float | None,
-        max_retries: int,
-    ) -> float | None:
-        """Seconds to sleep before the next attempt, or ``None`` when not to retry at all."""
-        if not spec.idempotent or attempt > max_retries:
-            return None
-        if isinstance(error, RateLimitError):
-            # The pacer holds every send of the client until the pause ends: no extra sleep.
-            if error.retry_after is not None and error.retry_after > self.max_retry_after:
-                return None
-            delay = 0.0
-            wait = self._pacer.delay_for_next()
-        else:
-            retry_after = error.retry_after if error is not None else None
-            if retry_after is not None and retry_after > self.max_retry_after:
-                return None
-            delay = (
-                retry_after
-                if retry_after is not None
-                else _core.backoff_delay(
-                    attempt - 1, base=self._backoff_base, cap=self._backoff_cap, rng=self._rng
-                )
-            )
-            wait = delay
+    ) -> float:
+        """The seconds to sleep before retry ``number``; raises ``error`` when not to retry."""
+        remaining = None
         if deadline_at is not None:
-            loop = asyncio.get_running_loop()
-            if loop.time() + wait >= deadline_at:
-                return None
-        if not self._quota.try_spend():
+            remaining = deadline_at - asyncio.get_running_loop().time()
+        decision = _core.decide_retry(
+            policy,
+            idempotent=spec.idempotent,
+            status=status,
+            retry_after=retry_after,
+            retry_number=number,
+            remaining=remaining,
+            held=self._pacer.delay_for_next(),
+            draw=self._rng.random(),
+        )
+        if not decision.retry:
+            if decision.out_of_time:
+                # The caller wants to know what went wrong, not only that time ran out: the
+                # last error, with the deadline as its cause.
+                raise error from APITimeoutError(
+                    f"{spec.method} {spec.url}: the deadline would pass before retry {number}",
+                    method=spec.method,
+                    url=str(spec.url),
+                )
+            raise error
+        if decision.spends_budget and not self._quota.try_spend():
             log.warning(
                 "retry budget exhausted: not retrying %s %s", spec.method, spec.url.raw_path
             )
-            return None
-        return delay
+            raise error
+        return decision.delay
+
+    async def _wait_for_slot(
+        self, deadline_at: float | None, method: str, url: str, last: Exception | None
+    ) -> Slot:
+        if deadline_at is None:
+            return await self._pacer.acquire()
+        loop = asyncio.get_running_loop()
+        remaining = deadline_at - loop.time()
+        try:
+            if remaining <= 0 or self._pacer.delay_for_next() > remaining:
+                raise TimeoutError
+            async with asyncio.timeout(remaining):
+                return await self._pacer.acquire()
+        except TimeoutError:
+            timeout = APITimeoutError(
+                f"{method} {url}: the deadline passed while waiting for a rate-limit slot",
+                method=method,
+                url=url,
+            )
+            if last is not None:
+                raise last from timeout  # between retries: the last error, chained
+            raise timeout from None
 
     # -- fleet-wide helpers --------------------------------------------------------------------
 
@@ -502,6 +623,13 @@ class ComfyControl:
             **kwargs,
         )
 
+    def _facts_cache(self) -> FactsCache:
+        from .capacity import FactsCache
+
+        if self._facts is None:
+            self._facts = FactsCache()
+        return self._facts
+
     async def find_runners(
         self,
         *,
@@ -514,17 +642,13 @@ class ComfyControl:
 
         Without ``cache``, the client's own :class:`FactsCache` is used (kept while it lives).
         """
-        from .capacity import FactsCache, find_runners
+        from .capacity import find_runners
 
-        if cache is None:
-            if self._facts is None:
-                self._facts = FactsCache()
-            cache = self._facts
         return await find_runners(
             managed=self.managed_runners if managed else None,
             own=self.runners if own else None,
             workflows=self.workflows,
-            cache=cache,
+            cache=cache if cache is not None else self._facts_cache(),
             **kwargs,
         )
 
@@ -535,11 +659,7 @@ class ComfyControl:
         :func:`capacity.watch_capacity`."""
         from .capacity import watch_capacity
 
-        if self._facts is None and "cache" not in kwargs:
-            from .capacity import FactsCache
-
-            self._facts = FactsCache()
-        kwargs.setdefault("cache", self._facts)
+        kwargs.setdefault("cache", self._facts_cache())
         return watch_capacity(
             managed=self.managed_runners if managed else None,
             own=self.runners if own else None,
@@ -547,3 +667,49 @@ class ComfyControl:
             share=share,
             **kwargs,
         )
+
+
+class _Requester:
+    """The resources' view of the client (the ``Requester`` protocol of resources/_base.py).
+
+    It binds only what a resource needs: URLs, the request loop, downloads and the pacing in
+    force, so nothing below the client needs to know the client.
+    """
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: ComfyControl) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return repr(self._client)
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        return self._client.rate_limit
+
+    def url(self, *segments: str) -> URL:
+        return _core.build_url(self._client.base_url, *segments)
+
+    async def request(
+        self,
+        spec: _core.RequestSpec,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> Any:
+        return await self._client._send(
+            spec,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            on_attempt=on_attempt,
+        )
+
+    async def download(self, url: URL, path: Path, *, timeout: float | None) -> None:
+        client = self._client
+        client._check_open()
+        client._check_loop()
+        await client._transport.download(url, path, timeout=timeout)

@@ -25,11 +25,16 @@ __all__ = [
     "NotGiven",
     "RateLimit",
     "RetryBudget",
+    "RetryPolicy",
     "Timeout",
 ]
 
 DEFAULT_BASE_URL: Final = "https://api.comfycontrol.app"
 DEFAULT_MAX_RETRIES: Final = 2
+DEFAULT_MAX_RETRY_AFTER: Final = 60.0
+# Stats and pages are kilobytes; 16 MiB is far above any real answer and far below a memory
+# problem, so a hostile or broken server cannot make the client hold hundreds of megabytes.
+DEFAULT_MAX_ANSWER_BYTES: Final = 16 * 1024 * 1024
 TOKEN_ENV: Final = "COMFYCONTROL_API_TOKEN"
 BASE_URL_ENV: Final = "COMFYCONTROL_BASE_URL"
 
@@ -210,3 +215,51 @@ class RetryBudget:
     capacity: float = attrs.field(default=100.0, validator=_positive)
     retry_cost: float = attrs.field(default=5.0, validator=_positive)
     success_reward: float = attrs.field(default=1.0, validator=_positive)
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"{attribute.name} must be a number of seconds, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0 seconds, got {value!r}")
+
+
+def _check_retries(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{attribute.name} must be a non-negative int, got {value!r}")
+
+
+def _check_budget(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, RetryBudget):
+        raise TypeError(f"{attribute.name} must be a RetryBudget or None, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """When the client tries a request again, and how long it waits first: one home for it all.
+
+    Only GET requests are retried (POST and PUT never), on 408, 429, 500, 502, 503, 504, on
+    connection errors and on 2xx answers that are not JSON at all. The pure decision is
+    ``comfycontrol_async._core.decide_retry``; the client only carries it out.
+
+    Attributes:
+        max_retries: Retries after the first attempt, 429s included. The retry after a 429
+            waits for the client-wide pause (its back-off) and never takes from the budget.
+        backoff_base: The ceiling, in seconds, of the first backoff (exponential backoff with
+            full jitter: the n-th retry waits a uniform draw below
+            ``min(backoff_cap, backoff_base * 2**(n-1))``).
+        backoff_cap: The largest backoff ceiling, in seconds.
+        max_retry_after: A ``Retry-After`` longer than this is not waited out: the call that got
+            it raises at once with ``.retry_after`` set, and a client-wide 429 pause never
+            lasts longer than this.
+        budget: The client-wide retry budget, or ``None`` for unlimited retries.
+    """
+
+    max_retries: int = attrs.field(default=DEFAULT_MAX_RETRIES, validator=_check_retries)
+    backoff_base: float = attrs.field(default=0.5, validator=_non_negative)
+    backoff_cap: float = attrs.field(default=8.0, validator=_non_negative)
+    max_retry_after: float = attrs.field(default=DEFAULT_MAX_RETRY_AFTER, validator=_non_negative)
+    budget: RetryBudget | None = attrs.field(factory=RetryBudget, validator=_check_budget)
+
+
+DEFAULT_RETRY_POLICY: Final = RetryPolicy()

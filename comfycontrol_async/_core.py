@@ -21,16 +21,19 @@ import attrs
 import orjson
 from yarl import URL
 
+from ._config import RetryPolicy
 from ._exceptions import BODY_LIMIT, APIStatusError, ResponseValidationError, make_status_error
 
 __all__ = [
     "RETRYABLE_STATUSES",
     "Answer",
     "RequestSpec",
+    "RetryDecision",
     "backoff_delay",
     "build_url",
     "check_id",
     "check_page_args",
+    "decide_retry",
     "encode_segment",
     "error_for",
     "is_idempotent",
@@ -38,6 +41,7 @@ __all__ = [
     "parse_base_url",
     "parse_json_body",
     "parse_retry_after",
+    "rate_limit_pause",
 ]
 
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
@@ -239,6 +243,86 @@ def backoff_delay(
     ceiling = min(cap, base * (2.0 ** max(0, attempt)))
     draw = rng.random() if rng is not None else random.random()
     return ceiling * draw
+
+
+@attrs.frozen(kw_only=True)
+class RetryDecision:
+    """What to do after a failed attempt.
+
+    Attributes:
+        retry: Whether to send another attempt.
+        delay: Seconds to sleep before it (0 after a 429: the client-wide pause holds it).
+        spends_budget: Whether the retry takes a token from the client-wide retry budget.
+        reason: Why not, when ``retry`` is false (for logs and tests).
+        out_of_time: Not retried because the call's deadline would pass first.
+    """
+
+    retry: bool
+    delay: float = 0.0
+    spends_budget: bool = False
+    reason: str = ""
+    out_of_time: bool = False
+
+
+def decide_retry(
+    policy: RetryPolicy,
+    *,
+    idempotent: bool,
+    status: int | None,
+    retry_after: float | None,
+    retry_number: int,
+    remaining: float | None,
+    held: float = 0.0,
+    draw: float = 1.0,
+) -> RetryDecision:
+    """Decide whether and when to try a request again, from plain values.
+
+    Args:
+        policy: The retry policy.
+        idempotent: Whether the request may be sent twice (GET).
+        status: The answer's status, or ``None`` when there was no usable answer (a connection
+            error, a timeout, a 2xx body that is not JSON).
+        retry_after: The answer's ``Retry-After`` in seconds, if any.
+        retry_number: Which retry this would be for the call (1 for the first).
+        remaining: Seconds left before the call's deadline, or ``None`` for no deadline.
+        held: Seconds the client is held anyway before its next send (a 429 pause in force).
+        draw: A uniform draw in ``[0, 1)`` for the backoff's jitter.
+    """
+    if not idempotent:
+        return RetryDecision(retry=False, reason="not idempotent")
+    if status is not None and not is_retryable_status(status):
+        return RetryDecision(retry=False, reason=f"status {status} is not retried")
+    if retry_after is not None and retry_after > policy.max_retry_after:
+        return RetryDecision(retry=False, reason="Retry-After above max_retry_after")
+    if retry_number > policy.max_retries:
+        return RetryDecision(retry=False, reason="max_retries reached")
+    if status == 429:
+        # The client-wide pause is the back-off for a 429: no sleep of its own, no budget.
+        delay, spends = 0.0, False
+    elif retry_after is not None:
+        delay, spends = retry_after, True
+    else:
+        ceiling = min(policy.backoff_cap, policy.backoff_base * 2.0 ** (retry_number - 1))
+        delay, spends = ceiling * draw, True
+    if remaining is not None and max(delay, held) >= remaining:
+        return RetryDecision(retry=False, reason="the deadline would pass first", out_of_time=True)
+    return RetryDecision(retry=True, delay=delay, spends_budget=spends)
+
+
+def rate_limit_pause(
+    policy: RetryPolicy, retry_after: float | None, *, cooldown: float, jitter: float
+) -> float:
+    """The seconds to pause the whole client after a 429, before the pacer adds its jitter.
+
+    ``Retry-After`` when sent, else the documented cooldown; never so long that the pause,
+    jitter included, exceeds ``policy.max_retry_after`` (one hostile header must not freeze the
+    client).
+    """
+    wanted = cooldown if retry_after is None else retry_after
+    cap = policy.max_retry_after
+    if wanted + jitter > cap:
+        return max(0.0, min(wanted, cap - jitter))
+    return wanted
 
 
 def parse_json_body(answer: Answer) -> Any:

@@ -1,10 +1,10 @@
 """The one module that talks to aiohttp.
 
 It owns the :class:`aiohttp.ClientSession` (made lazily inside the running loop, or lent by the
-caller and then never closed here), sends one attempt of one request, reads the answer whole and
-turns every aiohttp or socket exception into :class:`APIConnectionError` or
-:class:`APITimeoutError`. It does not retry, pace, decode or log: the client does that around it.
-``asyncio.CancelledError`` always passes through untouched.
+caller and then never closed here; once closed, it never makes another), sends one attempt of one
+request, reads the answer up to a size cap and turns every aiohttp or socket exception into
+:class:`APIConnectionError` or :class:`APITimeoutError`. It does not retry, pace, decode or log:
+the client does that around it. ``asyncio.CancelledError`` always passes through untouched.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Final
@@ -19,9 +20,16 @@ from typing import Final
 import aiohttp
 from yarl import URL
 
-from ._config import Timeout
+from ._config import DEFAULT_MAX_ANSWER_BYTES, Timeout
 from ._core import Answer, RequestSpec
-from ._exceptions import APIConnectionError, APIStatusError, APITimeoutError, make_status_error
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ClientClosedError,
+    ResponseValidationError,
+    make_status_error,
+)
 
 __all__ = ["Transport"]
 
@@ -29,6 +37,9 @@ __all__ = ["Transport"]
 # off, the fan-out's own concurrency bound is what matters, and 100 sockets serve it.
 _POOL_SIZE: Final = 100
 _DOWNLOAD_CHUNK: Final = 1 << 16
+# An error answer is documented as a small JSON object; of anything bigger (a CDN's page) this
+# much is kept for the exception, and the rest is never read.
+_ERROR_BODY_LIMIT: Final = 64 * 1024
 
 
 @functools.lru_cache(maxsize=64)
@@ -44,6 +55,8 @@ class Transport:
         session: A session the caller owns, or ``None`` to make (and later close) our own.
         timeout: The default per-attempt timeout.
         user_agent: The ``User-Agent`` header for every request.
+        max_answer_bytes: The largest answer body read; a bigger 2xx answer raises
+            :class:`ResponseValidationError` without being read whole.
     """
 
     def __init__(
@@ -52,11 +65,18 @@ class Transport:
         *,
         timeout: Timeout,
         user_agent: str,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         self._borrowed = session
         self._own: aiohttp.ClientSession | None = None
         self._timeout = timeout
         self._user_agent = user_agent
+        self._max_answer_bytes = max_answer_bytes
+        self._closed = False
+        # Our own session's proxies, read from the environment when it is made: scheme -> URL,
+        # and the decision per (scheme, host), made once.
+        self._env_proxies: dict[str, str] = {}
+        self._proxy_for_host: dict[tuple[str, str], str | None] = {}
 
     @property
     def owns_open_session(self) -> bool:
@@ -74,6 +94,9 @@ class Transport:
         return acquired + idle
 
     def _session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            # Never a new session after aclose(): nothing may be sent by a closed client.
+            raise ClientClosedError("this ComfyControl client is closed; make a new one")
         if self._borrowed is not None:
             return self._borrowed
         if self._own is None or self._own.closed:
@@ -82,7 +105,29 @@ class Transport:
             self._own = aiohttp.ClientSession(
                 connector=connector, timeout=_timeout(None, None), trust_env=False
             )
+            self._env_proxies = urllib.request.getproxies()
+            self._proxy_for_host.clear()
         return self._own
+
+    def _proxy(self, url: URL) -> str | None:
+        """The proxy for ``url`` from HTTP_PROXY / HTTPS_PROXY / ALL_PROXY and NO_PROXY.
+
+        Not aiohttp's ``trust_env``: that also reads ``~/.netrc`` in a thread for every request
+        and refuses to send our Authorization header when the file has an entry for the host.
+        A proxy only ever sees a CONNECT for an https URL: the token stays inside the tunnel.
+        """
+        if self._borrowed is not None or not self._env_proxies or url.host is None:
+            return None  # a session the caller lent keeps its own proxy settings
+        key = (url.scheme, url.host)
+        try:
+            return self._proxy_for_host[key]
+        except KeyError:
+            pass
+        proxy = self._env_proxies.get(url.scheme) or self._env_proxies.get("all")
+        if proxy is not None and urllib.request.proxy_bypass(url.host):
+            proxy = None
+        self._proxy_for_host[key] = proxy
+        return proxy
 
     async def send(
         self,
@@ -91,7 +136,7 @@ class Transport:
         headers: Mapping[str, str],
         timeout: float | None = None,
     ) -> Answer:
-        """Send one attempt and read the whole answer.
+        """Send one attempt and read the answer (up to the size cap).
 
         Args:
             spec: What to send.
@@ -101,6 +146,8 @@ class Transport:
         Raises:
             APITimeoutError: The attempt took longer than its timeout.
             APIConnectionError: No HTTP answer could be read.
+            ResponseValidationError: A 2xx answer is larger than ``max_answer_bytes``.
+            ClientClosedError: The transport was closed.
         """
         session = self._session()
         total = self._timeout.total if timeout is None else timeout
@@ -125,10 +172,22 @@ class Transport:
                 headers=all_headers,
                 timeout=_timeout(total, self._timeout.connect),
                 allow_redirects=False,
+                proxy=self._proxy(spec.url),
             ) as response:
-                body = await response.read()
+                ok = 200 <= response.status < 300
+                limit = self._max_answer_bytes
+                if not ok:
+                    limit = min(limit, _ERROR_BODY_LIMIT)
+                body, cut = await _read_capped(response, limit)
+                if cut and ok:
+                    raise ResponseValidationError(
+                        f"{method} {url}: the answer is larger than max_answer_bytes "
+                        f"({self._max_answer_bytes} bytes); it was not read whole",
+                        body=body[:200].decode("utf-8", errors="replace"),
+                    )
+                # An error page over the limit is kept as an excerpt: its status is what counts.
                 return Answer(status=response.status, headers=response.headers, body=body)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ResponseValidationError):
             raise
         except TimeoutError as err:
             raise APITimeoutError(
@@ -157,6 +216,7 @@ class Transport:
             headers={"User-Agent": self._user_agent},
             timeout=_timeout(timeout, self._timeout.connect),
             allow_redirects=True,
+            proxy=self._proxy(url),
         ) as response:
             yield response
 
@@ -215,10 +275,38 @@ class Transport:
             ) from None
 
     async def aclose(self) -> None:
-        """Close the session we made; a borrowed session stays open (it is the caller's)."""
+        """Close the session we made; a borrowed session stays open (it is the caller's).
+
+        Afterwards nothing can be sent: :meth:`send` and :meth:`download` raise
+        :class:`ClientClosedError` instead of making a new session.
+        """
+        self._closed = True
         own, self._own = self._own, None
         if own is not None and not own.closed:
             await own.close()
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """Read at most ``limit`` bytes of the (decoded) body; ``True`` when there was more.
+
+    A body over the limit is not read further: leaving the response unread makes aiohttp close
+    that connection rather than drain it, so a 200 MB answer costs ``limit`` bytes of memory.
+    """
+    length = response.content_length
+    if length is not None and "Content-Encoding" not in response.headers:
+        if length <= limit:
+            return await response.read(), False  # the common case: small, framed, plain
+        # Announced too big: an excerpt (what has arrived, at most `limit`) and no more.
+        return await response.content.read(limit), True
+    # Unknown length or compressed (the decoded size is what we cap): read in chunks.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(_DOWNLOAD_CHUNK):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False
 
 
 def _remove(path: str) -> None:

@@ -30,3 +30,26 @@ ensure_venv() {
     touch "$stamp"
   fi
 }
+
+aiohttp_floor() {
+  # The lowest aiohttp pyproject.toml declares ("aiohttp>=3.9" -> 3.9).
+  sed -n 's/^ *"aiohttp>=\([0-9][0-9.]*\)",\{0,1\} *$/\1/p' pyproject.toml | head -n 1
+}
+
+ensure_floor_venv() {
+  # ensure_floor_venv PYTHON DIR -> a venv at DIR with the project, the tools the client tests
+  # need, and exactly the lowest aiohttp the package declares (what a user may still have).
+  local py="$1" dir="$2" floor stamp
+  floor="$(aiohttp_floor)"
+  stamp="$dir/.installed-aiohttp-$floor"
+  if [ ! -x "$dir/bin/python" ]; then
+    "$py" -m venv "$dir"
+  fi
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -e . \
+      "aiohttp==$floor" "pytest>=8.0" "pytest-asyncio>=0.23" "aioresponses>=0.7.6"
+    rm -f "$dir"/.installed-aiohttp-*
+    touch "$stamp"
+  fi
+}

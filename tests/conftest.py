@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from comfycontrol_async import ComfyControl, _converter
+from comfycontrol_async import ComfyControl, RetryPolicy, _converter
 from comfycontrol_async.testing import FakeComfyControl
 
 # The published example payloads: from ../shared/api/examples beside the repository when it is
@@ -28,11 +28,18 @@ def _strict_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_converter, "CONVERTER", _STRICT)
 
 
+_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy"})
+
+# Backoff in milliseconds: the tests count attempts, they do not wait them out.
+FAST_RETRY = RetryPolicy(backoff_base=0.001, backoff_cap=0.001)
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # The user's own settings must never leak into a test.
     for name in list(os.environ):
-        if name.startswith("COMFYCONTROL_"):
+        # Proxies too: the client's own session honours them, and the fake is on loopback.
+        if name.startswith("COMFYCONTROL_") or name.lower() in _PROXY_VARIABLES:
             monkeypatch.delenv(name)
 
 
@@ -44,6 +51,7 @@ async def fake() -> AsyncIterator[FakeComfyControl]:
 
 @pytest.fixture
 async def client(fake: FakeComfyControl) -> AsyncIterator[ComfyControl]:
-    async with ComfyControl(fake.token("pro"), base_url=fake.url, rate_limit=None) as cc:
-        cc._backoff_base = cc._backoff_cap = 0.001
+    async with ComfyControl(
+        fake.token("pro"), base_url=fake.url, rate_limit=None, retry=FAST_RETRY
+    ) as cc:
         yield cc

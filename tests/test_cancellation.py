@@ -35,7 +35,7 @@ from typing import Any, Final
 import attrs
 import pytest
 
-from comfycontrol_async import ComfyControl, ComfyControlError, RateLimit, Timeout
+from comfycontrol_async import ComfyControl, ComfyControlError, RateLimit, RetryPolicy, Timeout
 from comfycontrol_async.testing import FakeComfyControl
 
 KINDS: Final = (
@@ -504,9 +504,8 @@ async def test_cancel_at_random_points(
             timeout=Timeout(total=2.0, connect=1.0),
             max_retries=3,
             retry_budget=None,
+            retry=RetryPolicy(backoff_base=0.004, backoff_cap=0.02),
         ) as cc:
-            cc._backoff_base = 0.004
-            cc._backoff_cap = 0.02
             assert not client_tasks()
             if kind in ("get", "download"):  # a few finished workflows to read back
                 for n in range(3):

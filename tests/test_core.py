@@ -20,15 +20,19 @@ from comfycontrol_async import (
     RateLimit,
     RateLimitError,
     ResponseValidationError,
+    RetryBudget,
+    RetryPolicy,
     ServerError,
     Timeout,
 )
 from comfycontrol_async._core import (
     Answer,
+    RetryDecision,
     backoff_delay,
     build_url,
     check_id,
     check_page_args,
+    decide_retry,
     encode_segment,
     error_for,
     is_idempotent,
@@ -36,6 +40,7 @@ from comfycontrol_async._core import (
     parse_base_url,
     parse_json_body,
     parse_retry_after,
+    rate_limit_pause,
 )
 
 from .conftest import EXAMPLES, VENDORED_EXAMPLES
@@ -272,6 +277,141 @@ class TestRetryPolicy:
             # full jitter spreads over the whole range, not just the top
             assert min(draws) < ceiling * 0.2
             assert max(draws) > ceiling * 0.8
+
+
+POLICY = RetryPolicy(max_retries=3, backoff_base=0.5, backoff_cap=8.0, max_retry_after=60.0)
+
+
+def decide(
+    *,
+    idempotent: bool = True,
+    status: int | None = 503,
+    retry_after: float | None = None,
+    retry_number: int = 1,
+    remaining: float | None = None,
+    held: float = 0.0,
+) -> RetryDecision:
+    return decide_retry(
+        POLICY,
+        idempotent=idempotent,
+        status=status,
+        retry_after=retry_after,
+        retry_number=retry_number,
+        remaining=remaining,
+        held=held,
+        draw=0.5,
+    )
+
+
+class TestRetryDecision:
+    """The pure retry decision (one home for the policy), driven without a client."""
+
+    def test_policy_checks_its_values(self) -> None:
+        with pytest.raises(ValueError):
+            RetryPolicy(max_retries=-1)
+        with pytest.raises(ValueError):
+            RetryPolicy(max_retry_after=float("inf"))
+        with pytest.raises(TypeError):
+            RetryPolicy(budget=10)  # type: ignore[arg-type]
+        assert RetryPolicy().budget == RetryBudget()
+        assert RetryPolicy(budget=None).budget is None
+
+    @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504, None])
+    def test_retryable(self, status: int | None) -> None:
+        decision = decide_retry(
+            POLICY,
+            idempotent=True,
+            status=status,
+            retry_after=None,
+            retry_number=1,
+            remaining=None,
+            draw=0.5,
+        )
+        assert decision.retry
+
+    @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 501])
+    def test_not_retryable(self, status: int) -> None:
+        assert not decide(status=status).retry
+
+    def test_writes_never_retried(self) -> None:
+        assert not decide(idempotent=False).retry
+        assert not decide(idempotent=False, status=None).retry
+
+    def test_max_retries(self) -> None:
+        assert decide(retry_number=3).retry
+        last = decide(retry_number=4)
+        assert not last.retry
+        assert "max_retries" in last.reason
+
+    def test_backoff_is_full_jitter_under_a_growing_ceiling(self) -> None:
+        for number, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0)]:
+            top = decide_retry(
+                POLICY,
+                idempotent=True,
+                status=500,
+                retry_after=None,
+                retry_number=number,
+                remaining=None,
+                draw=1.0,
+            )
+            low = decide_retry(
+                POLICY,
+                idempotent=True,
+                status=500,
+                retry_after=None,
+                retry_number=number,
+                remaining=None,
+                draw=0.0,
+            )
+            assert top.delay == ceiling
+            assert low.delay == 0.0
+            assert top.spends_budget
+        capped = RetryPolicy(max_retries=20, backoff_cap=8.0)
+        far = decide_retry(
+            capped,
+            idempotent=True,
+            status=500,
+            retry_after=None,
+            retry_number=20,
+            remaining=None,
+            draw=1.0,
+        )
+        assert far.delay == 8.0
+
+    def test_retry_after_is_the_delay(self) -> None:
+        decision = decide(retry_after=2.5)
+        assert decision.retry
+        assert decision.delay == 2.5
+
+    def test_retry_after_above_the_cap_is_not_waited(self) -> None:
+        for status in (429, 503):
+            decision = decide(status=status, retry_after=99999.0)
+            assert not decision.retry
+            assert "max_retry_after" in decision.reason
+
+    def test_a_429_waits_on_the_pause_and_spends_no_budget(self) -> None:
+        decision = decide(status=429, retry_after=5.0, held=5.0)
+        assert decision.retry
+        assert decision.delay == 0.0
+        assert not decision.spends_budget
+
+    def test_deadline(self) -> None:
+        out = decide(retry_after=10.0, remaining=5.0)
+        assert not out.retry
+        assert out.out_of_time
+        held = decide(status=429, held=30.0, remaining=5.0)
+        assert held.out_of_time
+        assert decide(retry_after=1.0, remaining=5.0).retry
+
+    def test_rate_limit_pause_never_exceeds_the_cap(self) -> None:
+        policy = RetryPolicy(max_retry_after=60.0)
+        assert rate_limit_pause(policy, None, cooldown=10.0, jitter=1.0) == 10.0
+        assert rate_limit_pause(policy, 30.0, cooldown=10.0, jitter=1.0) == 30.0
+        # the pacer adds up to `jitter`: the whole pause stays within max_retry_after
+        assert rate_limit_pause(policy, 99999.0, cooldown=10.0, jitter=1.0) == 59.0
+        assert rate_limit_pause(policy, 59.5, cooldown=10.0, jitter=1.0) == 59.0
+        tiny = RetryPolicy(max_retry_after=0.5)
+        assert rate_limit_pause(tiny, None, cooldown=10.0, jitter=1.0) == 0.0
 
 
 class TestBodies:

@@ -58,6 +58,8 @@ from comfycontrol_async._exceptions import BODY_LIMIT
 from comfycontrol_async._logging import body_excerpt
 from comfycontrol_async.testing import FakeComfyControl
 
+from .conftest import FAST_RETRY
+
 LOGGER: Final = "comfycontrol_async"
 USER: Final = "GET /v1/user"
 RUNNER_ONE: Final = "GET /v1/runner/{id}"
@@ -259,14 +261,13 @@ def comfyui(found: Secrets) -> Callable[[web.Application, list[web.Request]], No
 
 
 def _client(token: str, fake: FakeComfyControl) -> ComfyControl:
-    cc = ComfyControl(
+    return ComfyControl(
         token,
         base_url=fake.url,
         rate_limit=RateLimit(requests=1000, per_seconds=1.0, cooldown=0.02, jitter=0.0),
         max_retries=2,
+        retry=FAST_RETRY,
     )
-    cc._backoff_base = cc._backoff_cap = 0.001
-    return cc
 
 
 # -- the whole flow ---------------------------------------------------------------------------

@@ -24,15 +24,16 @@ from comfycontrol_async import (
 from comfycontrol_async.capacity import CapacityReport, parse_size
 from comfycontrol_async.testing import FakeComfyControl
 
+from .conftest import FAST_RETRY
+
 STATS = "GET /v1/managed-runner/{id}/stats"
 LIST = "GET /v1/managed-runner"
 
 
 async def make_client(fake: FakeComfyControl, tier: str = "pro", **kwargs: Any) -> ComfyControl:
     kwargs.setdefault("rate_limit", None)
-    cc = ComfyControl(fake.token(tier), base_url=fake.url, **kwargs)
-    cc._backoff_base = cc._backoff_cap = 0.001
-    return cc
+    kwargs.setdefault("retry", FAST_RETRY)
+    return ComfyControl(fake.token(tier), base_url=fake.url, **kwargs)
 
 
 def _server_side(task: asyncio.Task[Any]) -> bool:
@@ -211,7 +212,9 @@ class TestPacing:
 
     async def test_unpaced_sweep_recovers_from_429s(self) -> None:
         async with FakeComfyControl(managed_runners=60) as fake:
-            fake.enable_rate_limit(40, 10.0, 10.0, scale=0.02)
+            # 40 per 10 s, then 0.2 s of 429s: the 41st request is refused however slowly a
+            # loaded machine runs the sweep (a 0.2 s window was not always filled).
+            fake.enable_rate_limit(40, 10.0, 0.2)
             pacing = RateLimit(requests=10_000, per_seconds=1.0, cooldown=0.2, jitter=0.01)
             async with await make_client(fake, rate_limit=pacing, max_retries=4) as cc:
                 results = await cc.managed_runners.stats_many(

@@ -8,18 +8,18 @@ into models. It must not talk to aiohttp or retry on its own: the client does th
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
-from .._config import NOT_GIVEN, NotGiven
+from yarl import URL
+
+from .._config import NOT_GIVEN, NotGiven, RateLimit
 from .._converter import decode, decode_list, decode_page
 from .._core import RequestSpec, check_page_args
 from .._pagination import DEFAULT_PREFETCH, Paginator
 from ..models import Page
 
-if TYPE_CHECKING:
-    from .._client import ComfyControl
-
-__all__ = ["DEFAULT_PREFETCH", "Resource", "status_filter"]
+__all__ = ["DEFAULT_PREFETCH", "Requester", "Resource", "status_filter"]
 
 T = TypeVar("T")
 
@@ -33,10 +33,35 @@ def _check_max_items(max_items: object) -> None:
         raise ValueError(f"max_items must be >= 0, got {max_items}")
 
 
+class Requester(Protocol):
+    """What a resource needs of the client (INTERFACES I1); the client passes an inner object.
+
+    ``timeout`` is per attempt and ``deadline`` per call; ``NOT_GIVEN`` takes the client's.
+    ``on_attempt`` is called once per HTTP attempt sent.
+    """
+
+    @property
+    def rate_limit(self) -> RateLimit | None: ...
+
+    def url(self, *segments: str) -> URL: ...
+
+    async def request(
+        self,
+        spec: RequestSpec,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> Any: ...
+
+    async def download(self, url: URL, path: Path, *, timeout: float | None) -> None: ...
+
+
 class Resource:
     """Base of ``cc.runners``, ``cc.managed_runners`` and the others."""
 
-    def __init__(self, client: ComfyControl) -> None:
+    def __init__(self, client: Requester) -> None:
         self._client = client
 
     def __repr__(self) -> str:
@@ -47,14 +72,21 @@ class Resource:
         *segments: str,
         params: Mapping[str, str] | None = None,
         deadline: float | NotGiven | None = NOT_GIVEN,
+        on_attempt: Callable[[], None] | None = None,
     ) -> Any:
-        spec = RequestSpec(method="GET", url=self._client._url(*segments), params=params or {})
-        return await self._client._call(spec, deadline=deadline)
+        spec = RequestSpec(method="GET", url=self._client.url(*segments), params=params or {})
+        return await self._client.request(spec, deadline=deadline, on_attempt=on_attempt)
 
     async def _get(
-        self, cls: type[T], *segments: str, deadline: float | NotGiven | None = NOT_GIVEN
+        self,
+        cls: type[T],
+        *segments: str,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        on_attempt: Callable[[], None] | None = None,
     ) -> T:
-        return decode(await self._get_json(*segments, deadline=deadline), cls)
+        return decode(
+            await self._get_json(*segments, deadline=deadline, on_attempt=on_attempt), cls
+        )
 
     async def _get_list(
         self, cls: type[T], *segments: str, deadline: float | NotGiven | None = NOT_GIVEN
@@ -72,12 +104,12 @@ class Resource:
     ) -> T | None:
         spec = RequestSpec(
             method=method,
-            url=self._client._url(*segments),
+            url=self._client.url(*segments),
             json=json,
             form=form,
             expect_body=cls is not None,
         )
-        data = await self._client._call(spec, deadline=deadline)
+        data = await self._client.request(spec, deadline=deadline)
         return None if cls is None else decode(data, cls)
 
     async def _page(

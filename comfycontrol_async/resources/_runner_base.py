@@ -60,9 +60,9 @@ class RunnerResource(Resource):
         """One runner's stats with the request knobs a sweep needs (INTERFACES.md, I2)."""
         spec = RequestSpec(
             method="GET",
-            url=self._client._url(self._segment, check_id(runner_id, "runner_id"), "stats"),
+            url=self._client.url(self._segment, check_id(runner_id, "runner_id"), "stats"),
         )
-        data = await self._client._call(
+        data = await self._client.request(
             spec, timeout=timeout, deadline=deadline, max_retries=max_retries, on_attempt=on_attempt
         )
         return decode(data, RunnerStats)

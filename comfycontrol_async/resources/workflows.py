@@ -236,7 +236,7 @@ class Workflows(Resource):
                     f"workflow {wid} did not finish within {timeout} s "
                     f"(last status: {current.status})",
                     method="GET",
-                    url=str(self._client._url(self._segment, wid)),
+                    url=str(self._client.url(self._segment, wid)),
                 )
             await asyncio.sleep(interval)
             interval = min(max_poll_interval, interval * 1.5)
@@ -277,9 +277,7 @@ class Workflows(Resource):
         for output, name in zip(outputs, names, strict=True):
             path = target / name
             try:
-                await self._client._transport.download(
-                    URL(output.src, encoded=True), path, timeout=timeout
-                )
+                await self._client.download(URL(output.src, encoded=True), path, timeout=timeout)
             except APIStatusError as err:
                 # Signed URLs live about 5 minutes: an expired one answers 403 (or 401).
                 if err.status not in (401, 403):
@@ -287,9 +285,7 @@ class Workflows(Resource):
                 renewed = _renewed(output, await self.outputs(wid))
                 if renewed is None:
                     raise
-                await self._client._transport.download(
-                    URL(renewed.src, encoded=True), path, timeout=timeout
-                )
+                await self._client.download(URL(renewed.src, encoded=True), path, timeout=timeout)
             written.append(path)
         return written
 
