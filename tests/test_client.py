@@ -405,7 +405,7 @@ class TestRateLimits:
             async with asyncio.timeout(HANG_GUARD):  # the pause was capped at 0.05 s
                 assert (await client.user.get()).tier == "pro"
 
-    async def test_huge_retry_after_fails_one_runner_of_a_sweep(
+    async def test_huge_retry_after_holds_back_one_runner_of_a_sweep_only(
         self, fake: FakeComfyControl
     ) -> None:
         async with ComfyControl(
@@ -416,11 +416,12 @@ class TestRateLimits:
                 results = await client.managed_runners.stats_many(
                     fake.managed_runner_ids(), concurrency=1
                 ).collect()
-        failed = [r for r in results if not r.ok]
+        # The call that got the over-cap Retry-After raised at once (no 27.8 h wait, the guard
+        # above), the rest of the sweep went on, and the sweep's one end-of-sweep try read that
+        # runner after the capped pause: nothing is lost, at one extra request.
         assert len(results) == 12
-        assert len(failed) == 1
-        assert isinstance(failed[0].error, RateLimitError)
-        assert failed[0].attempts == 1
+        assert all(r.ok for r in results)
+        assert sorted(r.attempts for r in results) == [1] * 11 + [2]
 
     async def test_429_without_retry_after_pauses_whole_client(
         self, fake: FakeComfyControl
