@@ -120,7 +120,7 @@ async def workflows_run(ctx: Ctx) -> int:
         )
         with spinner:
             final = await cc.workflows.wait(
-                created.id, timeout=args.wait_timeout, poll_interval=args.poll_interval
+                created.id, deadline=args.wait_timeout, poll_interval=args.poll_interval
             )
         written: list[Path] = []
         if final.status == "completed" and args.download is not None:

@@ -17,6 +17,8 @@ import os
 import platform
 import random
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
@@ -212,11 +214,12 @@ class ComfyControl:
         from .resources.user import UserResource
         from .resources.workflows import Workflows
 
-        self.user: UserResource = UserResource(self)
-        self.runners: Runners = Runners(self)
-        self.managed_runners: ManagedRunners = ManagedRunners(self)
-        self.templates: Templates = Templates(self)
-        self.workflows: Workflows = Workflows(self)
+        requester = _Requester(self)
+        self.user: UserResource = UserResource(requester)
+        self.runners: Runners = Runners(requester)
+        self.managed_runners: ManagedRunners = ManagedRunners(requester)
+        self.templates: Templates = Templates(requester)
+        self.workflows: Workflows = Workflows(requester)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -291,16 +294,43 @@ class ComfyControl:
             raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
         return deadline
 
+    def _attempt_timeout(self, timeout: float | NotGiven | None) -> float | None:
+        if isinstance(timeout, NotGiven):
+            return self._timeout.total
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        return timeout
+
     async def _call(
         self,
         spec: _core.RequestSpec,
         *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        on_attempt: Callable[[], None] | None = None,
     ) -> Any:
         """Run one logical request and return its parsed JSON (``None`` for an empty body)."""
-        return await self._send(spec, deadline=self._deadline(deadline))
+        retries: object = self.max_retries if isinstance(max_retries, NotGiven) else max_retries
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+            raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}")
+        return await self._send(
+            spec,
+            deadline=self._deadline(deadline),
+            timeout=self._attempt_timeout(timeout),
+            max_retries=retries,
+            on_attempt=on_attempt,
+        )
 
-    async def _send(self, spec: _core.RequestSpec, *, deadline: float | None) -> Any:
+    async def _send(
+        self,
+        spec: _core.RequestSpec,
+        *,
+        deadline: float | None,
+        timeout: float | None,
+        max_retries: int,
+        on_attempt: Callable[[], None] | None,
+    ) -> Any:
         self._check_open()
         loop = asyncio.get_running_loop()
         deadline_at = None if deadline is None else loop.time() + deadline
@@ -310,13 +340,15 @@ class ComfyControl:
         while True:
             attempt += 1
             slot = await self._wait_for_slot(deadline_at, method, url)
-            per_attempt = self._timeout.total
+            per_attempt = timeout
             if deadline_at is not None:
                 remaining = deadline_at - loop.time()
                 per_attempt = remaining if per_attempt is None else min(per_attempt, remaining)
             counter = attempt_counter.get()
             if counter is not None:
                 counter[0] += 1
+            if on_attempt is not None:
+                on_attempt()
             started = loop.time()
             try:
                 answer = await self._transport.send(spec, headers=self._auth, timeout=per_attempt)
@@ -342,7 +374,7 @@ class ComfyControl:
                     attempt,
                     elapsed,
                 )
-                delay = self._retry_delay(spec, attempt, None, deadline_at)
+                delay = self._retry_delay(spec, attempt, max_retries, None, deadline_at)
                 if delay is None:
                     raise
                 await asyncio.sleep(delay)
@@ -372,7 +404,7 @@ class ComfyControl:
                 except ResponseValidationError:
                     # A 2xx body that is not JSON at all (cut short, an HTML page from a proxy,
                     # empty) is a fault on the way, not a change of the API: retried like a 5xx.
-                    delay = self._retry_delay(spec, attempt, None, deadline_at)
+                    delay = self._retry_delay(spec, attempt, max_retries, None, deadline_at)
                     if delay is None:
                         raise
                     log.info(
@@ -397,7 +429,7 @@ class ComfyControl:
                 )
             if not _core.is_retryable_status(answer.status):
                 raise error
-            delay = self._retry_delay(spec, attempt, error, deadline_at)
+            delay = self._retry_delay(spec, attempt, max_retries, error, deadline_at)
             if delay is None:
                 raise error
             log.info("%s %s -> %d, retrying (attempt %d)", method, path, answer.status, attempt)
@@ -428,11 +460,12 @@ class ComfyControl:
         self,
         spec: _core.RequestSpec,
         attempt: int,
+        max_retries: int,
         error: APIStatusError | None,
         deadline_at: float | None,
     ) -> float | None:
         """Seconds to sleep before the next attempt, or ``None`` when not to retry at all."""
-        if not spec.idempotent or attempt > self.max_retries:
+        if not spec.idempotent or attempt > max_retries:
             return None
         if isinstance(error, RateLimitError):
             # The pacer holds every send of the client until the pause ends: no extra sleep.
@@ -470,3 +503,45 @@ class ComfyControl:
         from .capacity import sweep
 
         return await sweep(self, **kwargs)
+
+
+class _Requester:
+    """What the resources see of a client: the ``Requester`` protocol of ``resources/_base.py``.
+
+    A separate object, so that the public surface of :class:`ComfyControl` does not grow.
+    """
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: ComfyControl) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return repr(self._client)
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        return self._client.rate_limit
+
+    def url(self, *segments: str) -> URL:
+        return self._client._url(*segments)
+
+    async def request(
+        self,
+        spec: _core.RequestSpec,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> Any:
+        return await self._client._call(
+            spec,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            on_attempt=on_attempt,
+        )
+
+    async def download(self, url: URL, path: Path, *, timeout: float | None) -> None:
+        await self._client._transport.download(url, path, timeout=timeout)
