@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 from yarl import URL
 
+from . import _redact
 from ._client import ComfyControl
 from ._config import DEFAULT_RATE_LIMIT, TOKEN_ENV
 from ._exceptions import (
@@ -72,10 +73,6 @@ REDACTED: Final = "***"
 _GIB: Final = 1024**3
 # C0 and C1 control characters, ESC among them, except tab and newline.
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# A URL in free text, up to the start of its query; the query (a signature, maybe) follows.
-_URL_QUERY: Final = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#\"'<>]+)\?[^\s\"'<>]*")
-# user:password@ in a URL's authority.
-_URL_USERINFO: Final = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@\"'<>]+@")
 # Keys under which a value is a credential, in any case (the same idea as the models' reprs).
 _SENSITIVE_KEY: Final = re.compile(
     r"header|auth|token|secret|passw|api[-_ ]?key|cookie|credential|private[-_ ]?key",
@@ -224,8 +221,7 @@ def scrub_text(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
-    text = _URL_QUERY.sub(rf"\1?{REDACTED}", text)
-    return _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
+    return _redact.scrub_text(text)
 
 
 def _hide_value(value: Any) -> Any:

@@ -21,7 +21,7 @@ import attrs
 import orjson
 from yarl import URL
 
-from ._exceptions import APIStatusError, ResponseValidationError, make_status_error
+from ._exceptions import BODY_LIMIT, APIStatusError, ResponseValidationError, make_status_error
 
 __all__ = [
     "RETRYABLE_STATUSES",
@@ -43,6 +43,9 @@ __all__ = [
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 MAX_PER_PAGE: Final = 100
 _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_ERROR_JSON_LIMIT: Final = 64 * 1024
+# Bytes of an error body decoded: at 4 bytes a character at most, more than the error keeps.
+_ERROR_BODY_READ: Final = 4 * BODY_LIMIT + 8192
 # Characters that may stand unencoded inside one path segment (RFC 3986 pchar minus the
 # sub-delims we do not need). Everything else, "/", "?", "#", "%" and "." included, is encoded.
 _SEGMENT_SAFE: Final = "-_~"
@@ -268,8 +271,12 @@ def parse_json_body(answer: Answer) -> Any:
 
 
 def _api_message(body: bytes) -> str | None:
-    """The ``message`` of a documented error body ``{"status": N, "message": "..."}``, if any."""
-    if not body.strip():
+    """The ``message`` of a documented error body ``{"status": N, "message": "..."}``, if any.
+
+    Bodies over 64 KiB are not parsed: an error document is small, and a huge page is quoted
+    (its start) rather than decoded whole.
+    """
+    if len(body) > _ERROR_JSON_LIMIT or not body.strip():
         return None
     try:
         data = orjson.loads(body)
@@ -285,12 +292,16 @@ def _api_message(body: bytes) -> str | None:
 def error_for(
     answer: Answer, *, method: str, url: str, now: datetime | None = None
 ) -> APIStatusError:
-    """The typed error for a non-2xx answer, also when its body is HTML, empty or truncated."""
+    """The typed error for a non-2xx answer, also when its body is HTML, empty or truncated.
+
+    Only the start of the body is decoded (enough for the excerpt the error keeps); the error
+    hides every secret in what it keeps (see ``_exceptions``).
+    """
     retry_after = parse_retry_after(answer.headers.get("Retry-After"), now=now)
     return make_status_error(
         answer.status,
         api_message=_api_message(answer.body),
-        body=answer.text,
+        body=answer.body[:_ERROR_BODY_READ].decode("utf-8", errors="replace"),
         request_id=answer.request_id,
         method=method,
         url=url,

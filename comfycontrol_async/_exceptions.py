@@ -24,15 +24,23 @@ ComfyControlError
 Bad arguments are not in the tree: they raise the built-in :class:`ValueError` (or
 :class:`TypeError`) before any request is sent.
 
-No message built here may contain a secret. The request URL is kept (it never holds the token:
-the token travels in a header), request headers are never kept.
+No text kept here may contain a secret, whatever a server echoes back: every error scrubs its
+message (hence ``str``, ``repr`` and ``args``), ``body``, ``url`` and ``request_id`` through
+:mod:`comfycontrol_async._redact` when it is built, so whatever shows an error later (a traceback,
+a log, ``StatsResult``, ``CapacityReport.to_dict()``, the CLI) is clean by construction. Control
+characters in a server's text are escaped visibly in messages. ``body`` keeps at most
+:data:`BODY_LIMIT` characters of the answer, so a 200 MB error page is not kept whole. Request
+headers are never kept.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
+
+from ._redact import excerpt, printable
 
 __all__ = [
+    "BODY_LIMIT",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -50,7 +58,15 @@ __all__ = [
     "make_status_error",
 ]
 
-_BODY_EXCERPT = 200
+BODY_LIMIT: Final = 8192
+"""Characters of an answer's body an error keeps in ``body``; a longer one is cut (and says so)."""
+_MESSAGE_LIMIT: Final = 2000  # a server's ``message`` longer than this is cut (and says so)
+_BODY_EXCERPT: Final = 200  # characters of a non-JSON body quoted in the message
+
+
+def _clean(text: str, limit: int = _MESSAGE_LIMIT) -> str:
+    """A text for a message or an attribute: secrets hidden, bounded, control characters shown."""
+    return printable(excerpt(str(text), limit))
 
 
 class ComfyControlError(Exception):
@@ -59,8 +75,20 @@ class ComfyControlError(Exception):
     message: str
 
     def __init__(self, message: str) -> None:
+        message = _clean(message)
         super().__init__(message)
         self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its (already clean) state, without running __init__ again: subclasses
+        # take keyword-only arguments that args alone cannot carry.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
+
+def _rebuild(cls: type[ComfyControlError], args: tuple[Any, ...]) -> ComfyControlError:
+    err = cls.__new__(cls)
+    BaseException.__init__(err, *args)
+    return err
 
 
 class APIConnectionError(ComfyControlError):
@@ -80,7 +108,7 @@ class APIConnectionError(ComfyControlError):
     ) -> None:
         super().__init__(message)
         self.method = method
-        self.url = url
+        self.url = None if url is None else _clean(url)
 
 
 class APITimeoutError(APIConnectionError):
@@ -103,7 +131,8 @@ class APIStatusError(ComfyControlError):
         status: The HTTP status code.
         message: The server's ``message`` when the body was the documented JSON error, else a
             short description that includes the start of the raw text.
-        body: The raw text of the answer, exactly as received (may be HTML, empty or truncated).
+        body: The text of the answer as received (may be HTML, empty or truncated), with
+            secrets hidden and at most ``BODY_LIMIT`` (8,192) characters kept.
         request_id: The ``X-Request-Id`` header of the answer, if any.
         method: The HTTP method of the request.
         url: The request URL.
@@ -123,55 +152,16 @@ class APIStatusError(ComfyControlError):
     ) -> None:
         super().__init__(message)
         self.status = status
-        self.body = body
-        self.request_id = request_id
-        self.method = method
-        self.url = url
+        self.body = excerpt(body, BODY_LIMIT)
+        self.request_id = None if request_id is None else _clean(request_id, 200)
+        self.method = _clean(method, 20)
+        self.url = _clean(url)
         self.retry_after = retry_after
 
     def __str__(self) -> str:
         where = f" ({self.method} {self.url})" if self.method else ""
         rid = f" [request id {self.request_id}]" if self.request_id else ""
         return f"{self.status} {self.message}{where}{rid}"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            _rebuild_status_error,
-            (
-                type(self),
-                self.message,
-                self.status,
-                self.body,
-                self.request_id,
-                self.method,
-                self.url,
-                self.retry_after,
-            ),
-        )
-
-
-def _rebuild_status_error(
-    cls: type[APIStatusError],
-    message: str,
-    status: int,
-    body: str,
-    request_id: str | None,
-    method: str,
-    url: str,
-    retry_after: float | None,
-) -> APIStatusError:
-    err = cls.__new__(cls)
-    APIStatusError.__init__(
-        err,
-        message,
-        status=status,
-        body=body,
-        request_id=request_id,
-        method=method,
-        url=url,
-        retry_after=retry_after,
-    )
-    return err
 
 
 class BadRequestError(APIStatusError):
@@ -233,8 +223,8 @@ class ResponseValidationError(ComfyControlError):
 
     def __init__(self, message: str, *, path: str = "$", body: str = "") -> None:
         super().__init__(message)
-        self.path = path
-        self.body = body
+        self.path = _clean(path)
+        self.body = excerpt(body, BODY_LIMIT)
 
 
 class PaginationError(ComfyControlError):
@@ -287,10 +277,8 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 
 
 def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    if len(flat) > _BODY_EXCERPT:
-        return flat[:_BODY_EXCERPT] + "..."
-    return flat
+    # Scrubbed before it is cut, so that no secret is left half-shown at the cut.
+    return " ".join(excerpt(text, _BODY_EXCERPT).split())
 
 
 def make_status_error(
@@ -309,7 +297,7 @@ def make_status_error(
         status: The HTTP status.
         api_message: The ``message`` of a documented JSON error body, or ``None`` when the body
             was not that JSON (HTML from a CDN, empty, truncated).
-        body: The raw text of the answer, kept whole on the error.
+        body: The text of the answer (the error keeps a scrubbed excerpt of it).
         request_id: The ``X-Request-Id`` of the answer, if any.
         method: The request method.
         url: The request URL (never contains the token).

@@ -1,23 +1,28 @@
-"""Logging for the SDK: one logger, metadata only by default, secrets always redacted.
+"""Logging for the SDK: one logger, metadata only by default, secrets always hidden.
 
-Everything logs through ``logging.getLogger("comfycontrol_async")``. By default a line holds
-metadata only: method, path, status, attempt, request id, elapsed. ``COMFYCONTROL_LOG=debug``
-adds a stderr handler at DEBUG and an excerpt of each answer's body, passed through
-:func:`redact` first. Two guards keep secrets out: bodies are redacted by key (a runner's
-``headers`` values, ``argv``, anything named like a token or password), and a filter on the
-logger replaces every registered secret (the API tokens of live clients) wherever it appears in a
-formatted line. This module must not log on its own or touch the root logger.
+Everything logs through ``logging.getLogger("comfycontrol_async")``, which has a
+:class:`logging.NullHandler` so that an application without logging set up sees nothing. By
+default a line holds metadata only: method, path, status, attempt, request id, elapsed.
+``COMFYCONTROL_LOG=debug`` adds a stderr handler at DEBUG and an excerpt of each answer's body.
+
+A filter on the logger passes every formatted line (and the traceback of ``log.exception``)
+through :func:`comfycontrol_async._redact.scrub_text`, which hides every credential the SDK knows
+and every one its position gives away, and escapes control characters, so a server's page can
+neither leak a secret nor drive the terminal through a log. Neither the filter nor
+:func:`body_excerpt` ever raises: a log line must never change what a caller gets. This module
+must not log on its own or touch the root logger.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import sys
-import weakref
 from typing import Any, Final
+
+import orjson
+
+from ._redact import REDACTED, printable, redact_data, remember, scrub_text
 
 __all__ = [
     "REDACTED",
@@ -31,116 +36,96 @@ __all__ = [
 
 log = logging.getLogger("comfycontrol_async")
 
-REDACTED: Final = "***"
 LOG_ENV: Final = "COMFYCONTROL_LOG"
 _EXCERPT: Final = 500
-_SECRET_KEYS: Final = re.compile(
-    r"(authorization|token|secret|password|passwd|api[-_]?key|cookie|credential|signature|sig)",
-    re.IGNORECASE,
-)
-# In text that is not JSON (a truncated answer): a headers object, even cut short, and any
-# "key": "value" pair whose key names a credential.
-_TEXT_HEADERS: Final = re.compile(r'("headers"\s*:\s*)\{[^}]*(\}|$)', re.IGNORECASE)
-# ... and a server's command line (an argv list, even cut short), which may hold its keys.
-_TEXT_ARGV: Final = re.compile(r'("argv"\s*:\s*)\[[^\]]*(\]|$)', re.IGNORECASE)
-_TEXT_SECRET_PAIR: Final = re.compile(
-    r'("[^"]*(?:authorization|token|secret|password|api[-_]?key|cookie|signature|sig)[^"]*"'
-    r'\s*:\s*)"[^"]*("|$)',
-    re.IGNORECASE,
-)
-# A URL's query string (signed URLs carry their signature there).
-_URL_QUERY: Final = re.compile(r"(https?://[^\s\"'?#]*)\?[^\s\"'#]*", re.IGNORECASE)
+# Bodies larger than this are shown from their raw start, never parsed for a debug line.
+_PARSE_LIMIT: Final = 256 * 1024
 
 
-class _Secret(str):
-    """A ``str`` that can be held in a WeakSet (plain ``str`` cannot be weakly referenced)."""
+class _Handle:
+    """Keeps a registered secret alive: the client holds it, and the secret goes with it."""
 
     __slots__ = ("__weakref__",)
 
 
-_secrets: weakref.WeakSet[_Secret] = weakref.WeakSet()
-
-
 def register_secret(value: str) -> object:
-    """Register a secret to scrub from every log line; returns a handle that keeps it alive.
+    """Register a secret to hide from every text; returns a handle that keeps it registered.
 
     The secret stays registered as long as the returned handle is referenced (the client keeps
     it), so secrets of closed, collected clients do not pile up.
     """
-    handle = _Secret(value)
-    if len(value) >= 4:
-        _secrets.add(handle)
+    handle = _Handle()
+    remember([value], owner=handle)
     return handle
 
 
-def _scrub(text: str) -> str:
-    for secret in list(_secrets):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+def _clean(text: str) -> str:
+    return printable(scrub_text(text))
 
 
 class _RedactingFilter(logging.Filter):
-    """Formats the record once and replaces registered secrets in the result."""
+    """Formats the record once, hides secrets and escapes control characters in the result."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not _secrets:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a bad format string is logging's problem, not ours
             return True
-        cleaned = _scrub(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        try:
+            cleaned = _clean(message)
+            if cleaned != message or record.args:
+                record.msg, record.args = cleaned, None
+            if record.exc_info and not record.exc_text:
+                # Formatters reuse exc_text when it is set: the traceback is shown scrubbed.
+                text = logging.Formatter().formatException(record.exc_info)
+                record.exc_text = printable(scrub_text(text), keep_newlines=True)
+        except Exception:  # never let logging change what the caller gets
+            record.msg, record.args = "<log line hidden: it could not be checked for secrets>", None
         return True
 
 
 _filter = _RedactingFilter()
 if _filter not in log.filters:
     log.addFilter(_filter)
+if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+    log.addHandler(logging.NullHandler())
 
 
 def redact(value: Any, *, key: str | None = None) -> Any:
-    """A copy of decoded JSON with secret-bearing values replaced by ``***``.
-
-    A runner's ``headers`` keep their names but lose their values; ``argv`` (a server's command
-    line) is dropped whole; any key that looks like a credential is masked.
-    """
-    if key is not None:
-        lowered = key.lower()
-        if lowered == "headers" and isinstance(value, dict):
-            return {str(k): REDACTED for k in value}
-        if lowered == "argv":
-            return REDACTED
-        if _SECRET_KEYS.search(lowered) and not isinstance(value, dict | list):
-            return REDACTED
-    if isinstance(value, dict):
-        return {k: redact(v, key=str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    if isinstance(value, str) and "?" in value:
-        return redact_text(value)
-    return value
+    """A copy of decoded JSON with secret-bearing values hidden (see ``_redact.redact_data``)."""
+    return redact_data({key: value})[key] if key is not None else redact_data(value)
 
 
 def redact_text(text: str) -> str:
-    """Text with URL query strings, headers objects, argv lists and credential pairs masked."""
-    text = _URL_QUERY.sub(r"\1?" + REDACTED, text)
-    text = _TEXT_HEADERS.sub(r"\1{" + REDACTED + "}", text)
-    text = _TEXT_ARGV.sub(r'\1"' + REDACTED + '"', text)
-    return _TEXT_SECRET_PAIR.sub(r'\1"' + REDACTED + '"', text)
+    """``text`` with every secret hidden (see ``_redact.scrub_text``)."""
+    return scrub_text(text)
 
 
 def body_excerpt(body: bytes) -> str:
-    """A redacted, shortened rendering of a body for debug logs."""
+    """A scrubbed, shortened rendering of a body for debug logs. Never raises."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        text = body[:_EXCERPT].decode("utf-8", errors="replace")
-        return _scrub(redact_text(text)) + ("..." if len(body) > _EXCERPT else "")
-    text = json.dumps(redact(data), ensure_ascii=False)
-    return _scrub(text[:_EXCERPT]) + ("..." if len(text) > _EXCERPT else "")
+        return _excerpt(body)
+    except Exception as err:  # a debug line must never change the error a caller gets
+        return f"<{len(body)} bytes; no excerpt: {type(err).__name__}>"
+
+
+def _excerpt(body: bytes) -> str:
+    if len(body) <= _PARSE_LIMIT:
+        try:
+            # orjson refuses nesting deeper than 1024 with a ValueError, never a RecursionError.
+            data = orjson.loads(body)
+        except ValueError:
+            pass
+        else:
+            text = orjson.dumps(redact_data(data)).decode("utf-8")
+            return _cut(text)
+    return _cut(body[: _EXCERPT + 2048].decode("utf-8", errors="replace"), len(body) > _EXCERPT)
+
+
+def _cut(text: str, longer: bool = False) -> str:
+    # Scrubbed before the cut (in a window past it), so a secret over the cut is hidden whole.
+    shown = printable(scrub_text(text[: _EXCERPT + 2048]))
+    return shown[:_EXCERPT] + "..." if longer or len(text) > _EXCERPT else shown
 
 
 def verbose() -> bool:

@@ -9,11 +9,12 @@ server adds (kept in ``extra``). The repr helpers here hide the values in all th
 be logged or printed safely. The values themselves stay reachable on the attributes.
 """
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from .._redact import REDACTED, redact_data, scrub_text
 
 __all__ = [
     "REDACTED",
@@ -26,61 +27,27 @@ __all__ = [
     "repr_url_without_credentials",
 ]
 
-REDACTED = "***"
-"""What a hidden value shows as in a repr."""
-
-# Keys whose values are hidden in reprs: anything that names headers, auth, tokens, secrets,
-# passwords, API keys, cookies or credentials, in any case and anywhere in the key.
-_SENSITIVE_KEY = re.compile(
-    r"header|auth|token|secret|passw|api[-_ ]?key|cookie|credential|private[-_ ]?key",
-    re.IGNORECASE,
-)
-
-
-def _is_sensitive(key: object) -> bool:
-    return isinstance(key, str) and _SENSITIVE_KEY.search(key) is not None
-
-
-def _hide(value: Any) -> Any:
-    """Hide a value found under a sensitive key: a mapping keeps its key names only."""
-    if isinstance(value, Mapping):
-        return dict.fromkeys(value, REDACTED)
-    return REDACTED
-
-
-def _scrub(value: Any) -> Any:
-    """Copy of ``value`` with every value under a sensitive key (at any depth) hidden."""
-    if isinstance(value, Mapping):
-        return {k: _hide(v) if _is_sensitive(k) else _scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
-    return value
-
 
 def repr_extra(value: Mapping[str, Any]) -> str:
-    """Repr of an ``extra`` mapping with sensitive values hidden, at any depth."""
-    return repr(_scrub(value))
+    """Repr of an ``extra`` mapping: values under credential-like keys hidden at any depth,
+    remembered secrets and signed URLs' queries hidden in every string."""
+    return scrub_text(repr(redact_data(value)))
 
 
 def repr_signed_url(value: str) -> str:
     """A signed URL without its query string: the signature is a credential."""
     base, sep, _ = value.partition("?")
-    return repr(base + ("?***" if sep else ""))
+    return scrub_text(repr(base + ("?" + REDACTED if sep else "")))
 
 
 def repr_url_without_credentials(value: str) -> str:
     """A URL with any ``user:password@`` masked (runner endpoints may carry them)."""
-    scheme, sep, rest = value.partition("://")
-    authority, slash, path = rest.partition("/")
-    if sep and "@" in authority:
-        authority = REDACTED + "@" + authority.rpartition("@")[2]
-        return repr(scheme + sep + authority + slash + path)
-    return repr(value)
+    return scrub_text(repr(value))
 
 
 def repr_header_names(value: Mapping[str, str]) -> str:
     """Repr of HTTP headers that shows their names only, e.g. ``{'Authorization': '***'}``."""
-    return repr(_hide(value))
+    return repr(redact_data({"headers": value})["headers"])
 
 
 def repr_argv(value: list[str] | None) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 import aiohttp
 from aiohttp import web
@@ -200,6 +200,7 @@ class _Rule:
     retry_after: float | str | None = None
     seconds: float | None = None
     malformed: str = "truncated"
+    echo: bool | Callable[[str], str | bytes] = False
 
 
 @dataclass(slots=True)
@@ -747,16 +748,30 @@ class FakeComfyControl:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         html: bool = False,
+        echo: bool | Callable[[str], str | bytes] = False,
     ) -> None:
         """Answer the next ``times`` matching requests with ``status``.
 
         ``body`` None sends the documented ``{"status", "message"}`` JSON; a dict or list is sent
         as JSON, ``str``/``bytes`` as ``text/plain``. ``html=True`` sends a CDN error page.
+        ``echo`` sends the request back, as some gateways and WAF pages do: ``True`` answers
+        the request as text (request line, headers, a blank line, body); a callable gets that
+        text and returns the body to send (labelled JSON when it parses as JSON).
         """
         self._check_route(route)
         self._check_times(times)
         self._rules.append(
-            _Rule("fail", route, runner_id, times, status, body=body, headers=headers, html=html)
+            _Rule(
+                "fail",
+                route,
+                runner_id,
+                times,
+                status,
+                body=body,
+                headers=headers,
+                html=html,
+                echo=echo,
+            )
         )
 
     def rate_limit_next(
@@ -1083,7 +1098,7 @@ class FakeComfyControl:
                     else:
                         raise _Dropped
                 elif kind == "fail":
-                    return self._failure(rule)
+                    return self._failure(rule, record)
                 elif kind == "429":
                     extra = None
                     if rule.retry_after is not None:
@@ -1140,9 +1155,21 @@ class FakeComfyControl:
             return rule
         return None
 
-    def _failure(self, rule: _Rule) -> _Answer:
+    def _failure(self, rule: _Rule, record: RecordedRequest) -> _Answer:
         status = rule.status
         headers = dict(rule.headers) if rule.headers else None
+        if rule.echo:
+            query = f"?{urlencode(record.query)}" if record.query else ""
+            lines = [f"{record.method} {record.path}{query} HTTP/1.1"]
+            lines += [f"{name}: {value}" for name, value in record.headers.items()]
+            text = "\r\n".join(lines) + "\r\n\r\n" + record.body.decode("utf-8", "replace")
+            sent = text if rule.echo is True else rule.echo(text)
+            raw = sent.encode() if isinstance(sent, str) else sent
+            try:
+                json.loads(raw)
+            except ValueError:
+                return _Answer(status, raw, "text/plain; charset=utf-8", headers)
+            return _Answer(status, raw, _JSON, headers)
         if rule.html:
             return _Answer(
                 status, _cdn_error_page(status, _reason(status)).encode(), _HTML, headers

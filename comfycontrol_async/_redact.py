@@ -1,0 +1,535 @@
+"""One home for keeping credentials out of every text that leaves the SDK.
+
+Models, logs, exceptions and the command line all hide secrets through this module, in two ways:
+
+* **by value**: :func:`remember` registers the values the SDK sends or receives as credentials
+  (the API token of every client, every runner header value, user-info of endpoint URLs).
+  :func:`scrub_text` then replaces each one wherever it appears in a text, raw or in the
+  encodings a server uses when it echoes a request back: JSON escapes (``\\/``, ``\\uXXXX``,
+  ``\\"``), percent-encoding (``quote`` and ``quote_plus``, either hex case), HTML escapes
+  (named, decimal and hex entities), Python ``\\xNN`` escapes, base64 (standard and URL-safe, at
+  any alignment inside a larger blob), hex dumps, and one escape layer inside another. A value cut
+  short at the start or end of a text (a truncated answer) is hidden too.
+* **by position**, for values nobody registered: URL user-info and query strings (signed URLs
+  carry their signature there), ``Authorization``/``Cookie``/key-like header lines and
+  ``Bearer``/``Basic`` credentials, and in JSON-like text the ``headers`` object, the ``argv``
+  list and any pair whose key names a credential. :func:`redact_data` does the same on decoded
+  JSON, by key.
+
+Short values: a value shorter than :data:`MIN_LENGTH` (4) characters is not searched for in free
+text, as hiding every ``"on"`` or ``"42"`` would garble every message while hiding nothing worth
+stealing; it is still hidden wherever its position says it is a credential (header values in
+reprs and data, ``Authorization`` lines, URL user-info). Encodings that produce short, common
+fragments (base64, hex dumps) are searched for only for values of at least 8 characters.
+
+The registry is bounded and forgets. Values registered with an ``owner`` (a client registers its
+token that way) are kept exactly as long as the owner lives; other values (runner credentials)
+live in a least-recently-remembered set of at most :data:`MAX_REMEMBERED` values. Forgetting is
+safe because texts are scrubbed when they are made: an exception is clean from its construction,
+so a forgotten token cannot come back through an old error.
+
+This module must not import the rest of the SDK (everything else imports it) nor do I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import html.entities
+import re
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+__all__ = [
+    "MAX_REMEMBERED",
+    "MIN_LENGTH",
+    "REDACTED",
+    "excerpt",
+    "forget",
+    "is_sensitive_key",
+    "printable",
+    "redact_data",
+    "remember",
+    "scrub_text",
+]
+
+REDACTED: Final = "***"
+"""What a hidden value shows as."""
+
+MIN_LENGTH: Final = 4
+"""Remembered values shorter than this are not searched for in free text (see above)."""
+
+MAX_REMEMBERED: Final = 4096
+"""At most this many values without an owner are remembered; the oldest go first."""
+
+_MIN_ENCODED: Final = 8  # values at least this long are also searched as base64 and hex
+_MIN_PARTIAL: Final = 6  # a cut-off piece of a value this long at a text's edge is hidden
+_MAX_DEPTH: Final = 64  # redact_data: deeper nesting is shown as one placeholder
+# Scheme words and cookie attributes that are parts of a credential value but not secret.
+_NOT_SECRET_PARTS: Final = frozenset(
+    {"bearer", "basic", "token", "digest", "negotiate", "httponly", "secure", "samesite"}
+)
+
+# -- the registry -----------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_unowned: OrderedDict[str, None] = OrderedDict()
+_owned: dict[str, int] = {}
+_variants: dict[str, tuple[str, ...]] = {}
+# Built from the registry on demand, dropped whenever it changes.
+_cache: _Known | None = None
+
+
+def remember(values: Iterable[object], *, owner: object | None = None) -> None:
+    """Register credential values to hide from every text the SDK produces from now on.
+
+    A compound value is split too: ``Bearer abc...`` also registers ``abc...``, ``Basic <b64>``
+    registers the decoded ``user:password`` and its password, and ``a=1; b=2`` each value.
+
+    Args:
+        values: The credential values (empty and non-``str`` items are ignored).
+        owner: If given, the values stay registered while ``owner`` lives (it must be weakly
+            referenceable); otherwise they join the bounded set of recent values.
+    """
+    fresh: list[str] = []
+    for value in values:
+        if isinstance(value, str) and value:
+            fresh.extend(_parts(value))
+    if not fresh:
+        return
+    global _cache
+    with _lock:
+        for value in fresh:
+            if owner is not None:
+                _owned[value] = _owned.get(value, 0) + 1
+            else:
+                _unowned[value] = None
+                _unowned.move_to_end(value)
+        while len(_unowned) > MAX_REMEMBERED:
+            _unowned.popitem(last=False)
+        _cache = None
+    if owner is not None:
+        weakref.finalize(owner, _release, tuple(fresh))
+
+
+def forget(values: Iterable[object]) -> None:
+    """Drop values registered without an owner (owned values go when their owner goes)."""
+    global _cache
+    with _lock:
+        for value in values:
+            for part in _parts(value) if isinstance(value, str) and value else ():
+                _unowned.pop(part, None)
+        _cache = None
+
+
+def _release(values: tuple[str, ...]) -> None:
+    global _cache
+    with _lock:
+        for value in values:
+            left = _owned.get(value, 0) - 1
+            if left > 0:
+                _owned[value] = left
+            else:
+                _owned.pop(value, None)
+        _cache = None
+
+
+def _parts(value: str) -> list[str]:
+    """The value and the secret pieces inside it, each at least MIN_LENGTH long."""
+    found = [value]
+    for word in re.split(r"[\s;,]+", value):
+        for piece in (word, word.partition("=")[2]):
+            if piece.lower() not in _NOT_SECRET_PARTS:
+                found.append(piece)
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() == "basic" and rest:
+        try:
+            decoded = base64.b64decode(rest.strip(), validate=True).decode("utf-8")
+        except ValueError:
+            decoded = ""
+        found.extend((decoded, decoded.partition(":")[2]))
+    return [p for p in dict.fromkeys(found) if len(p) >= MIN_LENGTH]
+
+
+def _variants_of(value: str) -> tuple[str, ...]:
+    """Literal forms of ``value`` that the escape-decoding views cannot undo: base64 and hex."""
+    cached = _variants.get(value)
+    if cached is not None:
+        return cached
+    forms = {value}
+    if all(c in "0123456789abcdefABCDEF" for c in value):
+        forms.update((value.lower(), value.upper()))
+    if len(value) >= _MIN_ENCODED:
+        raw = value.encode("utf-8")
+        forms.update((raw.hex(), raw.hex().upper()))
+        for shift in range(3):
+            # The characters that depend on these bytes only, whatever surrounds them.
+            padded = base64.b64encode(b"\0" * shift + raw + b"\0\0\0").decode("ascii")
+            first = -(-shift * 8 // 6)
+            last = (shift + len(raw)) * 8 // 6
+            core = padded[first:last]
+            if len(core) >= _MIN_ENCODED:
+                forms.update((core, core.replace("+", "-").replace("/", "_")))
+    result = tuple(forms)
+    if len(_variants) > 4 * MAX_REMEMBERED:
+        _variants.clear()
+    _variants[value] = result
+    return result
+
+
+class _Known:
+    """The registry, ready to search: literal forms indexed by their first characters, and
+    values by their first and last characters (for pieces cut off at a text's edge)."""
+
+    __slots__ = ("heads", "index", "literals", "longest", "tails")
+
+    def __init__(self, values: Iterable[str]) -> None:
+        values = tuple(values)
+        self.literals = tuple(dict.fromkeys(f for v in values for f in _variants_of(v)))
+        self.index: dict[str, list[str]] = {}
+        for literal in self.literals:
+            self.index.setdefault(literal[:MIN_LENGTH], []).append(literal)
+        self.heads: dict[str, list[str]] = {}
+        self.tails: dict[str, list[str]] = {}
+        for value in values:
+            if len(value) > _MIN_PARTIAL:
+                self.heads.setdefault(value[:_MIN_PARTIAL], []).append(value)
+                self.tails.setdefault(value[-_MIN_PARTIAL:], []).append(value)
+        self.longest = max((len(v) for v in values), default=0)
+
+
+def _snapshot() -> _Known:
+    global _cache
+    with _lock:
+        if _cache is None:
+            _cache = _Known(dict.fromkeys([*_owned, *reversed(_unowned)]))
+        return _cache
+
+
+# -- decoding views -------------------------------------------------------------------------
+
+_ESCAPE: Final = re.compile(
+    r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"  # a surrogate pair
+    r"|\\u([0-9a-fA-F]{4})"
+    r"|\\x([0-9a-fA-F]{2})"
+    r"|\\([\\/\"'bfnrt])"
+    r"|((?:%[0-9a-fA-F]{2})+)"
+    r"|&#([0-9]{1,7});?"
+    r"|&#[xX]([0-9a-fA-F]{1,6});?"
+    r"|&([a-zA-Z][a-zA-Z0-9]{1,31};)"
+)
+_ESCAPE_PLUS: Final = re.compile(_ESCAPE.pattern + r"|(\+)")
+_SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+class _View:
+    """A text with its escapes decoded, and the way back to positions in the original text.
+
+    ``marks`` holds, for each decoded escape, ``(position in this view, start, end in the
+    source)``; characters between escapes map one to one.
+    """
+
+    __slots__ = ("marks", "parent", "text")
+
+    def __init__(self, text: str, marks: list[tuple[int, int, int]], parent: _View | None):
+        self.text = text
+        self.marks = marks
+        self.parent = parent
+
+    def _source(self, pos: int, end: bool) -> int:
+        # The last escape at or before pos, found by bisection on view positions.
+        lo, hi = 0, len(self.marks)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.marks[mid][0] <= pos:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == 0:
+            src = pos
+        else:
+            at, start, stop = self.marks[lo - 1]
+            src = (stop if end else start) if at == pos else stop + (pos - at - 1)
+        if end and (lo == 0 or self.marks[lo - 1][0] != pos):
+            src += 1
+        return src
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The span of the original text that ``[start, end)`` of this view came from."""
+        a, b = self._source(start, False), self._source(end - 1, True)
+        if self.parent is not None:
+            return self.parent.span(a, b)
+        return a, b
+
+
+def _decode(text: str, plus: bool, parent: _View | None) -> _View | None:
+    """``text`` with one layer of escapes decoded, or ``None`` if it has none."""
+    pattern = _ESCAPE_PLUS if plus else _ESCAPE
+    out: list[str] = []
+    marks: list[tuple[int, int, int]] = []
+    length = 0
+    last = 0
+    for m in pattern.finditer(text):
+        chunk = text[last : m.start()]
+        out.append(chunk)
+        length += len(chunk)
+        last = m.end()
+        pieces = _unescape(m)
+        if pieces is None:  # not an escape after all: keep it as it is
+            out.append(m.group())
+            length += len(m.group())
+            continue
+        for char, start, stop in pieces:
+            out.append(char)
+            marks.append((length, start, stop))
+            length += 1
+    if not marks:
+        return None
+    out.append(text[last:])
+    return _View("".join(out), marks, parent)
+
+
+def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
+    high, low, u4, x2, simple, percent, dec, hexa, named = m.groups()[:9]
+    start, stop = m.span()
+    if high is not None:
+        code = 0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00)
+        return [(chr(code), start, stop)]
+    if u4 is not None or x2 is not None:
+        return [(chr(int(u4 or x2, 16)), start, stop)]
+    if simple is not None:
+        return [(_SIMPLE.get(simple, simple), start, stop)]
+    if percent is not None:
+        # A run of %XX is UTF-8: each character maps to the escapes of its bytes.
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pieces: list[tuple[str, int, int]] = []
+        begin = start
+        for k in range(0, len(percent), 3):
+            chars = decoder.decode(bytes([int(percent[k + 1 : k + 3], 16)]))
+            for char in chars:
+                pieces.append((char, begin, start + k + 3))
+            if chars:
+                begin = start + k + 3
+        for char in decoder.decode(b"", final=True):
+            pieces.append((char, begin, stop))
+        return pieces
+    if dec is not None or hexa is not None:
+        code = int(dec, 10) if dec is not None else int(hexa, 16)
+        return [(chr(code), start, stop)] if code <= 0x10FFFF else None
+    if named is not None:
+        entity = html.entities.html5.get(named)
+        return [(entity, start, stop)] if entity is not None and len(entity) == 1 else None
+    return [(" ", start, stop)]  # "+" in quote_plus form
+
+
+def _views(text: str) -> list[_View]:
+    """The text itself, with one layer of escapes decoded, and with two."""
+    views = [_View(text, [], None)]
+    once = _decode(text, False, None)
+    if once is not None:
+        views.append(once)
+        twice = _decode(once.text, False, once)
+        if twice is not None:
+            views.append(twice)
+    if "+" in text:
+        spaced = _decode(text, True, None)
+        if spaced is not None:
+            views.append(spaced)
+    return views
+
+
+# -- finding secrets --------------------------------------------------------------------------
+
+_SCHEME: Final = r"\b[a-zA-Z][a-zA-Z0-9+.-]*://"
+# A value that looks like a credential rather than a word: 6 characters or more, a digit or a
+# symbol among them ("Authorization: expected a string" is a message, not a leak).
+_CODED: Final = r"(?=[^\s\"'<>,;&]*[0-9_\-+/=.~])[^\s\"'<>,;&]{6,}"
+# Credentials their position gives away, each pattern with the words that must be in a text
+# (lower case) for it to be worth running: one big alternation is ten times slower.
+_STRUCTURE: Final = tuple(
+    (triggers, re.compile(pattern, re.IGNORECASE))
+    for triggers, pattern in (
+        # URL user-info: scheme://user:password@host
+        (("://",), rf"{_SCHEME}([^/\s@\"'<>?#]+)@"),
+        # URL query strings (a signed URL's signature lives there)
+        (("://",), rf"{_SCHEME}[^\s?#\"'<>]*\?([^\s\"'<>#]+)"),
+        # Authorization and Cookie values (a header line, a JSON pair or key=value)
+        (
+            ("authorization",),
+            r"\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
+            rf"((?:bearer|basic|token|digest)\s+[^\s\"'<>,;]+|{_CODED})",
+        ),
+        (("cookie",), r"\b(?:set-)?cookie[\"']?\s*[:=]\s*[\"']?([^\s=;\"'<>]+=[^\r\n\"'<>]*)"),
+        # A credential after its scheme word, anywhere
+        (("bearer", "basic"), rf"\b(?:bearer|basic)\s+({_CODED}|[A-Za-z]{{20,}})"),
+        # "headers": {...} and "argv": [...], even cut short
+        (('"headers"',), r"\"headers\"\s*:\s*\{([^}]*)"),
+        (('"argv"',), r"\"argv\"\s*:\s*\[([^\]]*)"),
+        # key: value, key=value or "key": "value" where the key names a credential
+        (
+            ("key", "token", "secret", "pass", "pwd", "credential", "signature"),
+            r"(?:api[-_]?key|apikey|token|secret|passw(?:or)?d|pwd|credentials?|signature)"
+            rf"[\"']?\s*[:=]\s*[\"']?({_CODED})",
+        ),
+    )
+)
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """Every span of ``text`` that holds a secret, in any view, possibly overlapping."""
+    known = _snapshot()
+    literals, index = known.literals, known.index
+    found: list[tuple[int, int]] = []
+    for view in _views(text):
+        body = view.text
+        hits: list[tuple[int, int]] = []
+        if len(literals) <= 32:
+            for literal in literals:
+                at = body.find(literal)
+                while at >= 0:
+                    hits.append((at, at + len(literal)))
+                    at = body.find(literal, at + 1)
+        elif index:
+            get = index.get
+            for at in range(len(body) - MIN_LENGTH + 1):
+                bucket = get(body[at : at + MIN_LENGTH])
+                if bucket is not None:
+                    for literal in bucket:
+                        if body.startswith(literal, at):
+                            hits.append((at, at + len(literal)))
+        hits.extend(_edge_pieces(body, known))
+        lowered = body.lower()
+        for triggers, pattern in _STRUCTURE:
+            if any(t in lowered for t in triggers):
+                hits.extend(m.span(1) for m in pattern.finditer(body) if m.end(1) > m.start(1))
+        found.extend(view.span(a, b) for a, b in hits)
+    return found
+
+
+def _edge_pieces(body: str, known: _Known) -> list[tuple[int, int]]:
+    """A value's end at the text's start, or its beginning at the text's end (a cut excerpt)."""
+    hits = []
+    size = len(body)
+    for at in range(max(0, size - known.longest + 1), size - _MIN_PARTIAL + 1):
+        rest = body[at:]
+        for value in known.heads.get(body[at : at + _MIN_PARTIAL], ()):
+            if len(rest) < len(value) and value.startswith(rest):
+                hits.append((at, size))
+    for end in range(_MIN_PARTIAL, min(size, known.longest - 1) + 1):
+        start = body[:end]
+        for value in known.tails.get(body[end - _MIN_PARTIAL : end], ()):
+            if value.endswith(start):
+                hits.append((0, end))
+    return hits
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _replace(text: str, spans: list[tuple[int, int]], limit: int | None = None) -> str:
+    """``text`` up to ``limit`` with every span replaced by ``***`` (a span over it is whole)."""
+    out: list[str] = []
+    last = 0
+    stop = len(text) if limit is None else min(limit, len(text))
+    for start, end in _merge(spans):
+        if start >= stop:
+            break
+        out.append(text[last:start])
+        out.append(REDACTED)
+        last = end
+    if last < stop:
+        out.append(text[last:stop])
+    return "".join(out)
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with every remembered secret, in any common encoding, and every credential its
+    position gives away (URL user-info and query, ``Authorization`` values...) replaced by
+    ``***``."""
+    if not text:
+        return text
+    return _replace(text, _spans(text))
+
+
+def excerpt(text: str, limit: int) -> str:
+    """:func:`scrub_text` of the first ``limit`` characters of ``text``, saying if it was cut.
+
+    The secrets are looked for in a little more than ``limit`` characters, so that one running
+    over the cut is hidden whole rather than leaving its first half behind.
+    """
+    if len(text) <= limit:
+        return scrub_text(text)
+    window = text[: limit + 2048]
+    return _replace(window, _spans(window), limit) + f" [... cut after {limit} characters]"
+
+
+# -- control characters -----------------------------------------------------------------------
+
+# C0 and C1 controls (ESC among them), DEL, and the bidirectional overrides that reorder text.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_KEEP_LINES: Final = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _show(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with control characters escaped visibly (ESC shows as ``\\x1b``), so a server's
+    page cannot move the cursor, recolour a terminal or forge a log line."""
+    return (_CONTROL_KEEP_LINES if keep_newlines else _CONTROL).sub(_show, text)
+
+
+# -- data -------------------------------------------------------------------------------------
+
+_SENSITIVE_KEY: Final = re.compile(
+    r"header|auth(?!or(?!i))|token|secret|passw|pwd|api[-_ ]?key|apikey|cookie|credential"
+    r"|private[-_ ]?key|signature|^sig$|[-_]sig$|^argv$",
+    re.IGNORECASE,
+)
+
+
+def is_sensitive_key(key: object) -> bool:
+    """Whether a value under ``key`` is a credential (``headers``, ``argv``, ``api_key``...)."""
+    return isinstance(key, str) and _SENSITIVE_KEY.search(key) is not None
+
+
+def _hide(value: Any) -> Any:
+    """A hidden value: a mapping keeps its keys (header names), a list its length."""
+    if isinstance(value, Mapping):
+        return {str(k): REDACTED for k in value}
+    if isinstance(value, list | tuple):
+        return [REDACTED for _ in value]
+    return REDACTED
+
+
+def redact_data(obj: Any, *, depth: int = 0) -> Any:
+    """A copy of decoded JSON with every value under a credential-like key hidden, at any depth,
+    and every string passed through :func:`scrub_text`. Never raises on deep nesting: beyond
+    64 levels the rest is shown as ``"..."``."""
+    if depth >= _MAX_DEPTH:
+        return "..."
+    if isinstance(obj, Mapping):
+        return {
+            k: _hide(v) if is_sensitive_key(k) else redact_data(v, depth=depth + 1)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list | tuple):
+        return [redact_data(v, depth=depth + 1) for v in obj]
+    if isinstance(obj, str):
+        return scrub_text(obj)
+    return obj
