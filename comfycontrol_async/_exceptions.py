@@ -153,14 +153,14 @@ class APIStatusError(ComfyControlError):
         super().__init__(message)
         self.status = status
         self.body = excerpt(body, BODY_LIMIT)
-        self.request_id = None if request_id is None else _clean(request_id, 200)
+        self.request_id = None if request_id is None else excerpt(request_id, 200)
         self.method = _clean(method, 20)
         self.url = _clean(url)
         self.retry_after = retry_after
 
     def __str__(self) -> str:
         where = f" ({self.method} {self.url})" if self.method else ""
-        rid = f" [request id {self.request_id}]" if self.request_id else ""
+        rid = f" [request id {printable(self.request_id)}]" if self.request_id else ""
         return f"{self.status} {self.message}{where}{rid}"
 
 

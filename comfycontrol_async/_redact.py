@@ -39,7 +39,7 @@ import html.entities
 import re
 import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -68,14 +68,15 @@ MAX_REMEMBERED: Final = 4096
 _MIN_ENCODED: Final = 8  # values at least this long are also searched as base64 and hex
 _MIN_PARTIAL: Final = 6  # a cut-off piece of a value this long at a text's edge is hidden
 _MAX_DEPTH: Final = 64  # redact_data: deeper nesting is shown as one placeholder
-# Scheme words and cookie attributes that are parts of a credential value but not secret.
-_NOT_SECRET_PARTS: Final = frozenset(
-    {"bearer", "basic", "token", "digest", "negotiate", "httponly", "secure", "samesite"}
-)
+# Words before a credential in an Authorization-like value ("Bearer <token>").
+_AUTH_SCHEMES: Final = frozenset({"bearer", "basic", "token", "digest", "negotiate", "apikey"})
 
 # -- the registry -----------------------------------------------------------------------------
 
 _lock = threading.Lock()
+# Values of owners just collected. The finalizer only queues them: it may run in the middle of
+# a registry update (a garbage collection while the lock is held), so it must not take the lock.
+_released: deque[tuple[str, ...]] = deque()
 _unowned: OrderedDict[str, None] = OrderedDict()
 _owned: dict[str, int] = {}
 _variants: dict[str, tuple[str, ...]] = {}
@@ -102,6 +103,9 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
         return
     global _cache
     with _lock:
+        _drop_released()
+        # Values seen again (every decoded runner repeats its headers) keep the search index.
+        known = _cache is not None and all(v in _owned or v in _unowned for v in fresh)
         for value in fresh:
             if owner is not None:
                 _owned[value] = _owned.get(value, 0) + 1
@@ -110,7 +114,9 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
                 _unowned.move_to_end(value)
         while len(_unowned) > MAX_REMEMBERED:
             _unowned.popitem(last=False)
-        _cache = None
+            known = False
+        if not known:
+            _cache = None
     if owner is not None:
         weakref.finalize(owner, _release, tuple(fresh))
 
@@ -119,6 +125,7 @@ def forget(values: Iterable[object]) -> None:
     """Drop values registered without an owner (owned values go when their owner goes)."""
     global _cache
     with _lock:
+        _drop_released()
         for value in values:
             for part in _parts(value) if isinstance(value, str) and value else ():
                 _unowned.pop(part, None)
@@ -126,9 +133,14 @@ def forget(values: Iterable[object]) -> None:
 
 
 def _release(values: tuple[str, ...]) -> None:
+    _released.append(values)
+
+
+def _drop_released() -> None:
+    """Forget the values of collected owners (the caller holds the lock)."""
     global _cache
-    with _lock:
-        for value in values:
+    while _released:
+        for value in _released.popleft():
             left = _owned.get(value, 0) - 1
             if left > 0:
                 _owned[value] = left
@@ -138,19 +150,23 @@ def _release(values: tuple[str, ...]) -> None:
 
 
 def _parts(value: str) -> list[str]:
-    """The value and the secret pieces inside it, each at least MIN_LENGTH long."""
+    """The value and the secret pieces of the structures it may have, each at least
+    MIN_LENGTH long: the credential after an auth scheme, the values of ``k=v; k2=v2`` (a
+    cookie) and the decoded ``user:password`` of ``Basic``. A value is not split into words:
+    ``"my pass phrase here"`` must not hide every "here" of every message."""
     found = [value]
-    for word in re.split(r"[\s;,]+", value):
-        for piece in (word, word.partition("=")[2]):
-            if piece.lower() not in _NOT_SECRET_PARTS:
-                found.append(piece)
     scheme, _, rest = value.strip().partition(" ")
-    if scheme.lower() == "basic" and rest:
-        try:
-            decoded = base64.b64decode(rest.strip(), validate=True).decode("utf-8")
-        except ValueError:
-            decoded = ""
-        found.extend((decoded, decoded.partition(":")[2]))
+    rest = rest.strip()
+    if scheme.lower() in _AUTH_SCHEMES and rest:
+        found.append(rest)
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(rest, validate=True).decode("utf-8")
+            except ValueError:
+                decoded = ""
+            found.extend((decoded, decoded.partition(":")[2]))
+    if "=" in value:
+        found.extend(pair.partition("=")[2].strip() for pair in re.split(r"[;,]", value))
     return [p for p in dict.fromkeys(found) if len(p) >= MIN_LENGTH]
 
 
@@ -204,6 +220,7 @@ class _Known:
 def _snapshot() -> _Known:
     global _cache
     with _lock:
+        _drop_released()
         if _cache is None:
             _cache = _Known(dict.fromkeys([*_owned, *reversed(_unowned)]))
         return _cache
@@ -211,17 +228,34 @@ def _snapshot() -> _Known:
 
 # -- decoding views -------------------------------------------------------------------------
 
-_ESCAPE: Final = re.compile(
-    r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"  # a surrogate pair
-    r"|\\u([0-9a-fA-F]{4})"
-    r"|\\x([0-9a-fA-F]{2})"
-    r"|\\([\\/\"'bfnrt])"
-    r"|((?:%[0-9a-fA-F]{2})+)"
-    r"|&#([0-9]{1,7});?"
-    r"|&#[xX]([0-9a-fA-F]{1,6});?"
-    r"|&([a-zA-Z][a-zA-Z0-9]{1,31};)"
+# One layer of each family of escapes; the groups are named for _unescape.
+_JSON_ESCAPES: Final = (
+    r"\\u(?P<high>[dD][89abAB][0-9a-fA-F]{2})\\u(?P<low>[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|\\u(?P<u4>[0-9a-fA-F]{4})"
+    r"|\\x(?P<x2>[0-9a-fA-F]{2})"
+    r"|\\(?P<simple>[\\/\"'bfnrt])"
 )
-_ESCAPE_PLUS: Final = re.compile(_ESCAPE.pattern + r"|(\+)")
+_PERCENT_ESCAPES: Final = r"(?P<percent>(?:%[0-9a-fA-F]{2})+)"
+_HTML_ESCAPES: Final = (
+    r"&#(?P<dec>[0-9]{1,7});?|&#[xX](?P<hexa>[0-9a-fA-F]{1,6});?"
+    r"|&(?P<named>[a-zA-Z][a-zA-Z0-9]{1,31};)"
+)
+_PLUS: Final = r"(?P<plus>\+)"
+# Each family alone (a secret may hold what looks like another family's escape, "%12"), all
+# together (a JSON string in a page), and percent-encoding in quote_plus form.
+_FAMILIES: Final = tuple(
+    re.compile(p)
+    for p in (
+        _JSON_ESCAPES,
+        _PERCENT_ESCAPES,
+        _HTML_ESCAPES,
+        f"{_PERCENT_ESCAPES}|{_PLUS}",
+    )
+)
+_DECODERS: Final = (
+    *_FAMILIES,
+    re.compile(f"{_JSON_ESCAPES}|{_PERCENT_ESCAPES}|{_HTML_ESCAPES}"),
+)
 _SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -265,9 +299,8 @@ class _View:
         return a, b
 
 
-def _decode(text: str, plus: bool, parent: _View | None) -> _View | None:
+def _decode(text: str, pattern: re.Pattern[str], parent: _View | None) -> _View | None:
     """``text`` with one layer of escapes decoded, or ``None`` if it has none."""
-    pattern = _ESCAPE_PLUS if plus else _ESCAPE
     out: list[str] = []
     marks: list[tuple[int, int, int]] = []
     length = 0
@@ -293,13 +326,15 @@ def _decode(text: str, plus: bool, parent: _View | None) -> _View | None:
 
 
 def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
-    high, low, u4, x2, simple, percent, dec, hexa, named = m.groups()[:9]
+    found: dict[str, str | None] = m.groupdict()
+    high, low, u4, x2, simple = (found.get(k) for k in ("high", "low", "u4", "x2", "simple"))
+    percent, dec, hexa, named = (found.get(k) for k in ("percent", "dec", "hexa", "named"))
     start, stop = m.span()
-    if high is not None:
+    if high is not None and low is not None:
         code = 0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00)
         return [(chr(code), start, stop)]
-    if u4 is not None or x2 is not None:
-        return [(chr(int(u4 or x2, 16)), start, stop)]
+    if (code_point := u4 or x2) is not None:
+        return [(chr(int(code_point, 16)), start, stop)]
     if simple is not None:
         return [(_SIMPLE.get(simple, simple), start, stop)]
     if percent is not None:
@@ -317,7 +352,7 @@ def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
             pieces.append((char, begin, stop))
         return pieces
     if dec is not None or hexa is not None:
-        code = int(dec, 10) if dec is not None else int(hexa, 16)
+        code = int(dec, 10) if dec is not None else int(hexa or "0", 16)
         return [(chr(code), start, stop)] if code <= 0x10FFFF else None
     if named is not None:
         entity = html.entities.html5.get(named)
@@ -326,18 +361,21 @@ def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
 
 
 def _views(text: str) -> list[_View]:
-    """The text itself, with one layer of escapes decoded, and with two."""
+    """The text itself, and the text with each family of escapes decoded alone and all of
+    them together, once and then again (a percent-encoded JSON string, a JSON page in HTML)."""
     views = [_View(text, [], None)]
-    once = _decode(text, False, None)
-    if once is not None:
-        views.append(once)
-        twice = _decode(once.text, False, once)
-        if twice is not None:
-            views.append(twice)
-    if "+" in text:
-        spaced = _decode(text, True, None)
-        if spaced is not None:
-            views.append(spaced)
+    seen = {text}
+    level = views
+    for _ in range(2):
+        deeper = []
+        for parent in level:
+            for pattern in _DECODERS:
+                view = _decode(parent.text, pattern, parent if parent.marks else None)
+                if view is not None and view.text not in seen:
+                    seen.add(view.text)
+                    deeper.append(view)
+        views.extend(deeper)
+        level = deeper
     return views
 
 
@@ -378,7 +416,28 @@ _STRUCTURE: Final = tuple(
 )
 
 
-def _spans(text: str) -> list[tuple[int, int]]:
+# A base64 or hex blob (a gateway that echoes the request encoded): decoded, it is searched
+# too, and hidden whole if it holds a credential nobody registered (an echoed "headers" object).
+_BLOB: Final = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2})+")
+
+
+def _from_blob(run: str) -> str | None:
+    data = run.rstrip("=")
+    data += "=" * (-len(data) % 4)
+    try:
+        if _HEX.fullmatch(run):
+            return bytes.fromhex(run).decode("utf-8")
+        if "-" in data or "_" in data:
+            raw = base64.urlsafe_b64decode(data)
+        else:
+            raw = base64.b64decode(data, validate=True)
+        return raw.decode("utf-8")
+    except ValueError:  # not base64, or not text: nothing to read in it
+        return None
+
+
+def _spans(text: str, nested: bool = False) -> list[tuple[int, int]]:
     """Every span of ``text`` that holds a secret, in any view, possibly overlapping."""
     known = _snapshot()
     literals, index = known.literals, known.index
@@ -405,6 +464,11 @@ def _spans(text: str) -> list[tuple[int, int]]:
         for triggers, pattern in _STRUCTURE:
             if any(t in lowered for t in triggers):
                 hits.extend(m.span(1) for m in pattern.finditer(body) if m.end(1) > m.start(1))
+        if not nested:
+            for m in _BLOB.finditer(body):
+                decoded = _from_blob(m.group())
+                if decoded is not None and _spans(decoded, nested=True):
+                    hits.append(m.span())
         found.extend(view.span(a, b) for a, b in hits)
     return found
 

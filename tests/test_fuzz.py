@@ -49,6 +49,8 @@ from comfycontrol_async import (
     _core,
 )
 from comfycontrol_async._converter import decode, decode_list, decode_page, make_converter
+from comfycontrol_async._exceptions import BODY_LIMIT
+from comfycontrol_async._redact import excerpt, printable
 from comfycontrol_async.models import (
     Device,
     ManagedRunner,
@@ -636,7 +638,8 @@ def test_error_answers_give_the_typed_error(
     assert type(err) is _expected_class(status)
     assert isinstance(err, ComfyControlError)
     assert err.status == status
-    assert err.body == body.decode("utf-8", errors="replace")
+    # The body as received, with secrets hidden and at most BODY_LIMIT characters kept.
+    assert err.body == excerpt(body.decode("utf-8", errors="replace"), BODY_LIMIT)
     assert isinstance(str(err), str)
     assert isinstance(repr(err), str)
     assert err.message.strip()
@@ -654,7 +657,7 @@ def test_error_answers_give_the_typed_error(
     if isinstance(doc, dict):
         message = doc.get("message")
         if isinstance(message, str) and message.strip():
-            assert err.message == message
+            assert err.message == printable(excerpt(message, 2000))
     copy = pickle.loads(pickle.dumps(err))
     assert type(copy) is type(err)
     assert (copy.status, copy.body, copy.message) == (err.status, err.body, err.message)

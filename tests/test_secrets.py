@@ -21,10 +21,16 @@ than loopback unless ``allow_insecure_http=True``; the storage host never sees a
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import html
 import json
 import logging
+import pickle
+import re
 import secrets
 import traceback
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,6 +44,7 @@ from comfycontrol_async import (
     APIConnectionError,
     APIStatusError,
     AuthenticationError,
+    BadRequestError,
     ComfyControl,
     NotFoundError,
     PermissionDeniedError,
@@ -45,7 +52,10 @@ from comfycontrol_async import (
     RateLimitError,
     ResponseValidationError,
     ServerError,
+    _redact,
 )
+from comfycontrol_async._exceptions import BODY_LIMIT
+from comfycontrol_async._logging import body_excerpt
 from comfycontrol_async.testing import FakeComfyControl
 
 LOGGER: Final = "comfycontrol_async"
@@ -697,3 +707,348 @@ async def test_an_unknown_token_is_never_echoed() -> None:
     err = info.value
     for text in (str(err), repr(err), repr(vars(err)), "".join(traceback.format_exception(err))):
         assert token not in text
+
+
+# -- hostile servers that echo the request back ---------------------------------------------
+#
+# Gateways, WAF pages and debugging proxies answer an error with the request they got: its
+# Authorization header (the API token) and its JSON body (a runner's headers, on create and
+# update), raw or encoded. Every secret is drawn fresh for each test, from an alphabet that each
+# encoding changes, and looked for in every text the SDK produced after undoing the encodings
+# (a test-side oracle, independent of the SDK's own decoding).
+
+_RANDOM = secrets.SystemRandom()
+_ALPHABET: Final = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-_/+=.~%&<\"'é"
+
+
+def _fresh(prefix: str = "", size: int = 28) -> str:
+    return prefix + "".join(_RANDOM.choice(_ALPHABET) for _ in range(size))
+
+
+def _all_u(text: str) -> str:
+    units = text.encode("utf-16-be")
+    return "".join(
+        f"\\u{int.from_bytes(units[i : i + 2], 'big'):04x}" for i in range(0, len(units), 2)
+    )
+
+
+ECHOES: Final[dict[str, bool | Callable[[str], str]]] = {
+    "raw text": True,
+    "json message": lambda d: json.dumps({"status": 400, "message": f"rejected: {d}"}),
+    "json, ascii and escaped slashes": lambda d: json.dumps({"message": d}).replace("/", "\\/"),
+    "json, every character \\u-escaped": lambda d: '{"message": "' + _all_u(d) + '"}',
+    "json request object": lambda d: json.dumps(
+        {
+            "message": "request blocked",
+            "request": {
+                "headers": dict(
+                    line.split(": ", 1) for line in d.split("\r\n\r\n")[0].split("\r\n")[1:]
+                ),
+                "body": d.split("\r\n\r\n", 1)[1],
+            },
+        }
+    ),
+    "waf html page": lambda d: (
+        "<html><head><title>403 Forbidden</title></head><body><h1>Request blocked</h1>"
+        f"<pre>{html.escape(d)}</pre><p>Incident id 1234</p></body></html>"
+    ),
+    "percent-encoded": lambda d: "request=" + urllib.parse.quote(d, safe=""),
+    "quote_plus form": lambda d: urllib.parse.urlencode({"request": d, "ok": "no"}),
+    "base64": lambda d: json.dumps(
+        {"message": "rejected", "raw": base64.b64encode(d.encode()).decode()}
+    ),
+    "urlsafe base64, unpadded": lambda d: base64.urlsafe_b64encode(d.encode()).decode().rstrip("="),
+    "hex dump": lambda d: d.encode().hex(),
+}
+
+
+def _unjson(text: str) -> str:
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), text)
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text.replace('\\"', '"').replace("\\/", "/").replace("\\\\", "\\")
+
+
+def _unbase64(text: str) -> str:
+    out = []
+    for word in re.findall(r"[A-Za-z0-9+/_-]{16,}={0,2}", text):
+        padded = word + "=" * (-len(word) % 4)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            with contextlib.suppress(ValueError):
+                out.append(decode(padded).decode("utf-8", "replace"))
+    return " ".join(out)
+
+
+def _unhex(text: str) -> str:
+    return " ".join(
+        bytes.fromhex(w).decode("utf-8", "replace")
+        for w in re.findall(r"(?:[0-9a-f]{2}){8,}", text)
+    )
+
+
+_UNDO: Final[tuple[Callable[[str], str], ...]] = (
+    lambda t: t,
+    urllib.parse.unquote,
+    urllib.parse.unquote_plus,
+    html.unescape,
+    _unjson,
+    _unbase64,
+    _unhex,
+)
+
+
+def _decoded(text: str) -> set[str]:
+    """``text`` with every pair of encodings above undone."""
+    return {second(first(text)) for first in _UNDO for second in _UNDO}
+
+
+def _echo_leaks(evidence: Evidence, wanted: dict[str, str]) -> list[str]:
+    out = []
+    for label, text in evidence.texts:
+        views = _decoded(text)
+        for name, secret in wanted.items():
+            pieces = _pieces(secret, size=12, step=6)
+            if any(p in view for view in views for p in pieces):
+                out.append(f"{name} in {label}")
+    return out
+
+
+def _keep_error_attributes(evidence: Evidence, label: str, err: BaseException) -> None:
+    evidence.error(label, err)
+    for name in ("message", "body", "url", "request_id", "path"):
+        value = getattr(err, name, None)
+        if value is not None:
+            evidence.texts.append((f"{label}.{name}", str(value)))
+    evidence.texts.append((f"vars({label})", repr(vars(err))))
+
+
+def _runner_headers() -> dict[str, str]:
+    return {
+        "Authorization": _fresh("Bearer "),
+        "X-Comfy-Key": _fresh(),
+        "Cookie": "session=" + _fresh(size=40),
+    }
+
+
+@pytest.mark.parametrize("echo", sorted(ECHOES))
+async def test_an_echoed_request_leaks_no_secret(
+    echo: str,
+    debug_logging: None,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    token = "cfc_" + secrets.token_urlsafe(30)
+    headers = _runner_headers()
+    updated = _runner_headers()
+    evidence = Evidence()
+    how = ECHOES[echo]
+    async with FakeComfyControl(seed=21) as fake:
+        fake.add_user("pro", token=token)
+        async with _client(token, fake) as cc:
+            fake.fail_next(400, route="POST /v1/runner", echo=how)
+            create = cc.runners.create(name="box", endpoint="http://127.0.0.1:9", headers=headers)
+            with pytest.raises(APIStatusError) as info:
+                await create
+            _keep_error_attributes(evidence, "create", info.value)
+            runner = await cc.runners.create(
+                name="box", endpoint="http://127.0.0.1:9", headers=headers
+            )
+            fake.fail_next(403, route="PUT /v1/runner/{id}", echo=how)
+            with pytest.raises(PermissionDeniedError) as info:
+                await cc.runners.update(runner.id, headers=updated)
+            _keep_error_attributes(evidence, "update", info.value)
+            # Retried, then raised: every attempt is logged at DEBUG with its answer.
+            fake.fail_next(503, 3, route=USER, echo=how)
+            with pytest.raises(ServerError) as info:
+                await cc.user.get()
+            _keep_error_attributes(evidence, "user", info.value)
+            echoed = [r for r in fake.requests if r.status in (400, 403, 503)]
+    assert len(echoed) == 5
+    # The echoes really held the secrets (so the test would see a leak).
+    assert any(token in str(r.headers) for r in echoed)
+    assert any(json.dumps(headers["X-Comfy-Key"]).encode() in r.body for r in echoed)
+    evidence.log_records(caplog.records)
+    evidence.texts.append(("the SDK's stderr handler", capsys.readouterr().err))
+    assert any("answer:" in r.getMessage() for r in caplog.records)
+    wanted = {
+        "api token": token,
+        **{f"runner header {k}": v for k, v in headers.items()},
+        **{f"updated runner header {k}": v for k, v in updated.items()},
+    }
+    leaks = _echo_leaks(evidence, wanted)
+    assert not leaks, "\n".join(leaks)
+
+
+async def test_sweep_results_and_capacity_reports_of_echoing_runners_are_clean(
+    debug_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """StatsResult and CapacityReport show errors: clean because errors are clean when built."""
+    token = "cfc_" + secrets.token_urlsafe(30)
+    evidence = Evidence()
+    async with FakeComfyControl(seed=22, managed_runners=4) as fake:
+        fake.add_user("pro", token=token)
+        ids = fake.managed_runner_ids()
+        async with _client(token, fake) as cc:
+            fake.fail_next(500, 3 * len(ids), route=MANAGED_STATS, echo=ECHOES["json message"])
+            results = await cc.managed_runners.stats_many(ids).collect()
+            fake.fail_next(502, 3 * len(ids), route=MANAGED_STATS, echo=ECHOES["waf html page"])
+            report = await cc.capacity()
+    assert results
+    assert all(r.error is not None for r in results)
+    for result in results:
+        evidence.keep(f"stats result {result.runner_id}", result)
+        assert result.error is not None
+        _keep_error_attributes(evidence, f"error of {result.runner_id}", result.error)
+    assert any(row.error for row in report.rows)
+    evidence.keep("capacity report", report)
+    evidence.texts.append(("capacity.to_dict()", json.dumps(report.to_dict())))
+    evidence.log_records(caplog.records)
+    leaks = _echo_leaks(evidence, {"api token": token})
+    assert not leaks, "\n".join(leaks)
+
+
+async def test_a_header_value_quoted_in_a_message_is_hidden(
+    debug_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that quotes one header value in prose: only the value itself gives it away.
+
+    Resources remember every header value they send and receive (INTERFACES.md I3); the test
+    remembers them the same way, so that it checks what errors and logs do with the registry.
+    """
+    token = "cfc_" + secrets.token_urlsafe(30)
+    headers = {"X-Comfy-Key": _fresh(), "X-Tenant-Secret": _fresh(size=10)}
+    _redact.remember(headers.values())
+
+    def quote_it(dump: str) -> str:
+        body = json.loads(dump.split("\r\n\r\n", 1)[1])
+        value = body["headers"]["X-Comfy-Key"]
+        other = urllib.parse.quote(body["headers"]["X-Tenant-Secret"])
+        return json.dumps({"status": 400, "message": f"value {value!r} rejected; tenant={other}"})
+
+    async with FakeComfyControl(seed=23) as fake:
+        fake.add_user("pro", token=token)
+        async with _client(token, fake) as cc:
+            fake.fail_next(400, route="POST /v1/runner", echo=quote_it)
+            with pytest.raises(BadRequestError) as info:
+                await cc.runners.create(name="b", endpoint="http://127.0.0.1:9", headers=headers)
+    evidence = Evidence()
+    _keep_error_attributes(evidence, "create", info.value)
+    evidence.log_records(caplog.records)
+    assert "rejected" in info.value.message
+    leaks = _echo_leaks(evidence, headers)
+    assert not leaks, "\n".join(leaks)
+
+
+async def test_an_error_keeps_a_bounded_excerpt_of_a_huge_page() -> None:
+    token = "cfc_" + secrets.token_urlsafe(30)
+    secret = _fresh()
+    _redact.remember([secret])
+    limit = BODY_LIMIT
+    # The secret straddles the cut: its first half must not stay behind.
+    page = "<html>" + "x" * (limit - 6 - 10) + secret + "y" * (2 * 1024 * 1024)
+    async with FakeComfyControl(seed=24) as fake:
+        fake.add_user("pro", token=token)
+        async with _client(token, fake) as cc:
+            fake.fail_next(400, route=USER, body=page)
+            with pytest.raises(BadRequestError) as info:
+                await cc.user.get()
+    err = info.value
+    assert len(err.body) < limit + 100
+    assert err.body.startswith("<html>xxx")
+    assert err.body.endswith(f"[... cut after {limit} characters]")
+    assert len(err.message) < 400
+    for text in (err.body, err.message, str(err), repr(err)):
+        assert not _leaked(secret, text)
+        assert secret[:8] not in text
+
+
+@pytest.mark.parametrize("status", [400, 200])
+async def test_debug_logging_never_changes_the_error_of_a_deep_document(
+    status: int, debug_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """100k-deep JSON: the same typed error with COMFYCONTROL_LOG=debug as without it."""
+    token = "cfc_" + secrets.token_urlsafe(30)
+    deep = "[" * 100_000 + "]" * 100_000
+    expected = BadRequestError if status == 400 else ResponseValidationError
+    async with FakeComfyControl(seed=25) as fake:
+        fake.add_user("pro", token=token)
+        async with _client(token, fake) as cc:
+            fake.fail_next(status, 3, route=USER, body=deep)
+            with pytest.raises(expected):
+                await cc.user.get()
+    assert any("answer:" in r.getMessage() for r in caplog.records)
+
+
+def test_logging_never_raises_on_a_body_the_excerpt_cannot_render() -> None:
+    assert body_excerpt(b"[" * 100_000 + b"]" * 100_000).startswith("[[[")
+    assert body_excerpt(b"\xff\xfe" * 10_000)
+
+
+async def test_terminal_escapes_from_a_server_are_shown_not_obeyed(
+    debug_logging: None, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = "cfc_" + secrets.token_urlsafe(30)
+    nasty = "\x1b[2J\x1b[31mred\x1b[0m \x1b]0;owned\x07 \u202eevil\r\nFAKE LOG LINE \x9b"
+    async with FakeComfyControl(seed=26) as fake:
+        fake.add_user("pro", token=token)
+        async with _client(token, fake) as cc:
+            fake.fail_next(400, route=USER, body={"status": 400, "message": nasty})
+            with pytest.raises(BadRequestError) as json_error:
+                await cc.user.get()
+            fake.fail_next(404, route=USER, body=f"<html>{nasty}</html>")
+            with pytest.raises(NotFoundError) as page_error:
+                await cc.user.get()
+    texts = [capsys.readouterr().err]
+    for err in (json_error.value, page_error.value):
+        texts += [str(err), repr(err), err.message, "".join(traceback.format_exception(err))]
+    formatter = logging.Formatter("%(message)s")
+    texts += [formatter.format(r) for r in caplog.records]
+    for text in texts:
+        assert not any(c in text for c in "\x1b\x07\x9b\u202e\r"), repr(text)
+    assert "\\x1b[2J" in json_error.value.message
+    assert "FAKE LOG LINE" in json_error.value.message
+
+
+def test_the_library_logger_has_a_null_handler() -> None:
+    logger = logging.getLogger(LOGGER)
+    assert any(isinstance(h, logging.NullHandler) for h in logger.handlers)
+
+
+@pytest.mark.parametrize(
+    "err",
+    [
+        RateLimitError("slow down", body="x" * 20_000, retry_after=3.0, url="https://h/v1/u"),
+        ServerError("boom", status=503, body="down", request_id="r1", method="GET", url="u"),
+        ResponseValidationError("bad", path="$.a[1]", body="{"),
+        APIConnectionError("reset", method="GET", url="https://h/v1/user"),
+        AuthenticationError("who?", status=401),
+    ],
+)
+def test_errors_pickle_unchanged(err: Exception) -> None:
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is type(err)
+    assert vars(again) == vars(err)
+    assert again.args == err.args
+    assert str(again) == str(err)
+    assert pickle.loads(pickle.dumps(again)).args == err.args
+
+
+async def test_endpoint_user_info_never_shows(
+    debug_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "cfc_" + secrets.token_urlsafe(30)
+    password = "pw" + secrets.token_hex(8)
+    async with FakeComfyControl(seed=27) as fake:
+        user = fake.add_user("pro", token=token)
+        endpoint = f"http://ops:{password}@127.0.0.1:9/comfy"
+        made = fake.add_runner(user, name="box", endpoint=endpoint)
+        async with _client(token, fake) as cc:
+            runner = await cc.runners.get(made["id"])
+            fake.fail_next(404, route=RUNNER_ONE, body={"message": f"no runner at {endpoint}"})
+            with pytest.raises(NotFoundError) as info:
+                await cc.runners.get(made["id"])
+    assert runner.endpoint == endpoint  # the value stays usable
+    evidence = Evidence()
+    evidence.keep("runner", runner)
+    _keep_error_attributes(evidence, "404", info.value)
+    evidence.log_records(caplog.records)
+    assert not [label for label, text in evidence.texts if password in text]
