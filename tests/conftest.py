@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from comfycontrol_async import ComfyControl
+from comfycontrol_async import ComfyControl, _redact
 from comfycontrol_async._converter import set_strict
 from comfycontrol_async.testing import FakeComfyControl
 
@@ -27,6 +27,16 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("COMFYCONTROL_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _forget_remembered_secrets() -> Iterator[None]:
+    # The registry of credentials is process-wide: the runner credentials one test decodes (the
+    # published example's header value is the word "value") must not hide words from the texts
+    # of the tests after it.
+    before = set(_redact._unowned)
+    yield
+    _redact.forget([value for value in _redact._unowned if value not in before])
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import asyncio
 import copy
 import inspect
 import json
+import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, assert_type
@@ -26,6 +27,7 @@ from yarl import URL
 import comfycontrol_async.resources as resources_package
 from comfycontrol_async import (
     APITimeoutError,
+    BadRequestError,
     ComfyControl,
     ManagedRunner,
     Page,
@@ -40,6 +42,8 @@ from comfycontrol_async import (
 )
 from comfycontrol_async._config import NOT_GIVEN, NotGiven
 from comfycontrol_async._core import RequestSpec, build_url
+from comfycontrol_async._exceptions import make_status_error
+from comfycontrol_async._redact import scrub_text
 from comfycontrol_async.resources._base import ListResource, Requester
 from comfycontrol_async.resources.managed_runners import ManagedRunners
 from comfycontrol_async.resources.runners import Runners
@@ -540,3 +544,67 @@ class TestDownloadOutputs:
             await Workflows(requester).download_outputs("w1", tmp_path / "new", **kwargs)
         assert requester.sent == []
         assert not (tmp_path / "new").exists()
+
+
+def fresh() -> str:
+    """A credential value no test registered before (the registry is process-wide)."""
+    return f"v{secrets.token_hex(10)}"
+
+
+def runner_answer(headers: dict[str, str], endpoint: str) -> dict[str, Any]:
+    return {**example("runners-get.json"), "headers": headers, "endpoint": endpoint}
+
+
+class TestRunnerSecrets:
+    """Runner credentials are remembered, so that nothing the SDK prints shows them."""
+
+    async def test_values_sent_are_hidden_even_in_the_error_of_that_request(self) -> None:
+        header, password, lone = fresh(), fresh(), fresh()
+
+        def refuse(spec: RequestSpec) -> Any:
+            # A server that quotes the values it refused, bare, where no position tells
+            # that they are credentials.
+            raise make_status_error(
+                400,
+                api_message=f"cannot reach the runner with {header} / {password} / {lone}",
+                body=f"rejected {header} {password} {lone}",
+                method=spec.method,
+            )
+
+        runners = Runners(FakeRequester(refuse))
+        with pytest.raises(BadRequestError) as info:
+            await runners.create(
+                name="gpu",
+                endpoint=f"https://admin:{password}@comfy.example.com",
+                headers={"X-Runner-Key": header},
+            )
+        shown = f"{info.value}\n{info.value!r}\n{info.value.body}"
+        assert header not in shown
+        assert password not in shown
+        with pytest.raises(BadRequestError) as info:
+            await runners.update("r1", endpoint=f"https://{lone}@comfy.example.com")
+        assert lone not in f"{info.value}\n{info.value.body}"
+        assert "admin" in scrub_text("admin")  # a user name beside a password is not a secret
+
+    @pytest.mark.parametrize("how", ["get", "list", "list_page", "create", "update"])
+    async def test_values_received_are_hidden_afterwards(self, how: str) -> None:
+        header, password = fresh(), fresh()
+        answer = runner_answer({"X-Runner-Key": header}, f"https://u:{password}@h.example")
+        requester = FakeRequester(
+            lambda spec: {"runners": [answer], "total": 1} if "page" in spec.params else answer
+        )
+        runners = Runners(requester)
+        if how == "get":
+            got = [await runners.get("r1")]
+        elif how == "list":
+            got = await runners.list().collect()
+        elif how == "list_page":
+            got = (await runners.list_page()).items
+        elif how == "create":
+            got = [await runners.create(name="n", endpoint="https://h.example")]
+        else:
+            got = [await runners.update("r1", name="n")]
+        assert got[0].headers == {"X-Runner-Key": header}  # the values stay reachable
+        text = scrub_text(f"runner said {header} and {password}")
+        assert header not in text
+        assert password not in text

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from yarl import URL
+
 from .._config import NOT_GIVEN, NotGiven
 from .._core import check_id
-from ..models import Runner
+from .._redact import remember
+from ..models import Page, Runner
 from ._base import FilteredListResource, check_status
 from ._checks import check_endpoint, check_headers, check_name, check_tags
 from ._runner_base import RunnerResource
@@ -15,15 +18,54 @@ from ._runner_base import RunnerResource
 __all__ = ["Runners"]
 
 
+def _remember_credentials(endpoint: str | None, headers: Mapping[str, str] | None) -> None:
+    """Register a runner's credentials (header values, endpoint user-info) as secrets.
+
+    Every text the SDK makes from now on (errors, logs, reprs, CLI output) hides them, also
+    when a server echoes them back. Done before a request carrying them is sent, and for
+    every runner received.
+    """
+    values = list(headers.values()) if headers else []
+    if endpoint:
+        try:
+            url = URL(endpoint)
+        except (TypeError, ValueError):
+            url = None
+        if url is not None:
+            # The password when there is one; a lone user name is then the credential itself
+            # (``https://<token>@host``).
+            values.append(url.password or url.user or "")
+    remember(values)
+
+
+def _received(runner: Runner) -> Runner:
+    _remember_credentials(runner.endpoint, runner.headers)
+    return runner
+
+
 class Runners(RunnerResource, FilteredListResource[Runner]):
     """Your own runners: register, list, get, update, live stats, history and interrupt.
 
-    ``list()`` and ``list_page()`` take ``status`` (``active`` or ``disabled``).
+    ``list()`` and ``list_page()`` take ``status`` (``active`` or ``disabled``). A runner's
+    header values and the user-info of its endpoint, sent or received, are registered as
+    secrets: no error, log line or repr the SDK makes shows them afterwards.
     """
 
     _segment: ClassVar[str] = "runner"
     _list_key: ClassVar[str] = "runners"
     _item = Runner
+
+    async def _read_page(
+        self,
+        page: int,
+        per_page: int,
+        filters: Mapping[str, str],
+        deadline: float | NotGiven | None,
+    ) -> Page[Runner]:
+        got = await super()._read_page(page, per_page, filters, deadline)
+        for runner in got.items:
+            _received(runner)
+        return got
 
     async def get(self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN) -> Runner:
         """One of your runners by id.
@@ -39,8 +81,10 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner, or it is not yours.
         """
-        return await self._get(
-            Runner, self._segment, check_id(runner_id, "runner_id"), deadline=deadline
+        return _received(
+            await self._get(
+                Runner, self._segment, check_id(runner_id, "runner_id"), deadline=deadline
+            )
         )
 
     async def interrupt(
@@ -97,9 +141,10 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             body["headers"] = check_headers(headers)
         if tags is not None:
             body["tags"] = check_tags(tags)
+        _remember_credentials(body["endpoint"], body.get("headers"))
         runner = await self._send("POST", Runner, self._segment, json=body, deadline=deadline)
         assert runner is not None
-        return runner
+        return _received(runner)
 
     async def update(
         self,
@@ -145,6 +190,7 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             body["status"] = check_status(status)
         if not body:
             raise ValueError("update() needs at least one field to change")
+        _remember_credentials(body.get("endpoint"), body.get("headers"))
         runner = await self._send(
             "PUT",
             Runner,
@@ -154,4 +200,4 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             deadline=deadline,
         )
         assert runner is not None
-        return runner
+        return _received(runner)
