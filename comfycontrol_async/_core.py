@@ -176,14 +176,22 @@ def _check_int(name: str, value: object, low: int, high: int | None) -> int:
     return value
 
 
-def check_page_args(page: object, per_page: object) -> tuple[int, int]:
+def check_page_args(page: object, per_page: object, *, page_name: str = "page") -> tuple[int, int]:
     """Check ``page`` (>= 1) and ``per_page`` (1 to 100) as the API documents them.
+
+    Args:
+        page: The page number.
+        per_page: The page size.
+        page_name: The name of the page argument in a message (``start_page`` for a walk).
 
     Raises:
         TypeError: A value is not an int.
         ValueError: A value is out of range.
     """
-    return _check_int("page", page, 1, None), _check_int("per_page", per_page, 1, MAX_PER_PAGE)
+    return (
+        _check_int(page_name, page, 1, None),
+        _check_int("per_page", per_page, 1, MAX_PER_PAGE),
+    )
 
 
 def is_idempotent(method: str) -> bool:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from comfycontrol_async import ComfyControl, RetryPolicy, _converter
+from comfycontrol_async import ComfyControl, RetryPolicy, _converter, _redact
 from comfycontrol_async.testing import FakeComfyControl
 
 # The published example payloads: from ../shared/api/examples beside the repository when it is
@@ -41,6 +41,16 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         # Proxies too: the client's own session honours them, and the fake is on loopback.
         if name.startswith("COMFYCONTROL_") or name.lower() in _PROXY_VARIABLES:
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _forget_remembered_secrets() -> Iterator[None]:
+    # The registry of credentials is process-wide: the runner credentials one test decodes (the
+    # published example's header value is the word "value") must not hide words from the texts
+    # of the tests after it.
+    before = set(_redact._unowned)
+    yield
+    _redact.forget([value for value in _redact._unowned if value not in before])
 
 
 @pytest.fixture

@@ -510,7 +510,7 @@ async def test_cancel_at_random_points(
             if kind in ("get", "download"):  # a few finished workflows to read back
                 for n in range(3):
                     made = await cc.workflows.create(name=f"seed-{n}", workflow=SAVING_WORKFLOW)
-                    await cc.workflows.wait(made.id, poll_interval=0.005, timeout=10)
+                    await cc.workflows.wait(made.id, poll_interval=0.005, deadline=10)
 
             # One uncancelled run: it works at all, and how long it takes sets the delays.
             loop = asyncio.get_running_loop()

@@ -346,7 +346,7 @@ class TestRetries:
     async def test_per_call_max_retries(self, cc: ComfyControl, fake: FakeComfyControl) -> None:
         fake.fail_next(503, times=100, route=USER)
         spec_calls: list[int] = []
-        requester = cc.user._client
+        requester = cc.user._requester
         with pytest.raises(ServerError):
             await requester.request(
                 _user_spec(cc), max_retries=4, on_attempt=lambda: spec_calls.append(1)
@@ -375,7 +375,7 @@ class TestRetries:
 def _user_spec(cc: ComfyControl) -> Any:
     from comfycontrol_async._core import RequestSpec
 
-    return RequestSpec(method="GET", url=cc.user._client.url("user"))
+    return RequestSpec(method="GET", url=cc.user._requester.url("user"))
 
 
 class TestRateLimits:

@@ -318,7 +318,7 @@ class TestWrites:
                 assert form["tags"] == "managed"
                 assert form["$input_image"] == ("in.png", b"\x89PNG fake")
                 assert form["workflow_json"][0].endswith(".json")
-                done = await cc.workflows.wait(created.id, poll_interval=0.02, timeout=10)
+                done = await cc.workflows.wait(created.id, poll_interval=0.02, deadline=10)
                 assert isinstance(done, Workflow)
                 assert done.status == "completed"
                 assert ["$text(prompt)", "A sunset"] in [list(p) for p in done.workflow_params]
@@ -337,7 +337,7 @@ class TestWrites:
             fake.fail_next_workflow(error_node="3")
             async with await make_client(fake) as cc:
                 created = await cc.workflows.create(name="oom", workflow={"3": {"inputs": {}}})
-                done = await cc.workflows.wait(created.id, poll_interval=0.01, timeout=10)
+                done = await cc.workflows.wait(created.id, poll_interval=0.01, deadline=10)
                 assert done.status == "failed"
                 assert done.error_node == "3"
                 assert done.exception_type == "torch.OutOfMemoryError"
@@ -361,7 +361,7 @@ class TestWrites:
         # one poll, which then failed as that poll's own deadline instead of the wait's.
         with pytest.raises(APITimeoutError, match="running"):
             await client.workflows.wait(
-                stuck["id"], poll_interval=0.05, max_poll_interval=0.5, timeout=2.0
+                stuck["id"], poll_interval=0.05, max_poll_interval=0.5, deadline=2.0
             )
 
     async def test_placeholders_checked_before_upload(

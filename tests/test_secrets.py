@@ -389,7 +389,7 @@ async def workflow_flow(
             files={"input_image": ("in.png", b"\x89PNG not really")},
         ),
     )
-    keep("finished workflow", await cc.workflows.wait(created.id, poll_interval=0.01, timeout=10))
+    keep("finished workflow", await cc.workflows.wait(created.id, poll_interval=0.01, deadline=10))
     keep("workflow list", await cc.workflows.list().collect())
     outputs = keep("outputs", await cc.workflows.outputs(created.id))
     assert outputs
@@ -557,7 +557,7 @@ async def test_token_never_goes_to_another_host(tmp_path: Path) -> None:
 
             # Outputs on another host, which redirects to a third: no token on either.
             created = await cc.workflows.create(name="w", workflow={"1": {"inputs": {}}})
-            await cc.workflows.wait(created.id, poll_interval=0.01, timeout=10)
+            await cc.workflows.wait(created.id, poll_interval=0.01, deadline=10)
             hop = URL(f"{elsewhere}/hop").with_query(to=f"{farther}/final.png?sig={sig}")
             fake.fail_next(
                 200,
@@ -596,7 +596,7 @@ async def test_download_errors_never_quote_the_signature(tmp_path: Path) -> None
         fake.add_user("pro", token=token)
         async with _client(token, fake) as cc:
             created = await cc.workflows.create(name="w", workflow={"1": {"inputs": {}}})
-            await cc.workflows.wait(created.id, poll_interval=0.01, timeout=10)
+            await cc.workflows.wait(created.id, poll_interval=0.01, deadline=10)
             src = f"{elsewhere}/loop?sig={sig}"
             fake.fail_next(
                 200, route=OUTPUTS, body=[{"id": "o1", "workflow_id": created.id, "src": src}]
@@ -638,7 +638,7 @@ async def test_debug_excerpt_of_outputs_hides_signatures(
         fake.add_user("pro", token=token)
         async with _client(token, fake) as cc:
             created = await cc.workflows.create(name="w", workflow={"1": {"inputs": {}}})
-            await cc.workflows.wait(created.id, poll_interval=0.01, timeout=10)
+            await cc.workflows.wait(created.id, poll_interval=0.01, deadline=10)
             outputs = await cc.workflows.outputs(created.id)
     sigs = [URL(o.src).query["sig"] for o in outputs]
     assert sigs

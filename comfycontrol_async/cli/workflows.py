@@ -112,7 +112,7 @@ async def _wait(ctx: Ctx, cc: ComfyControl, wid: str) -> Workflow:
     try:
         with spinner:
             return await cc.workflows.wait(
-                wid, timeout=args.deadline, poll_interval=args.poll_interval
+                wid, deadline=args.deadline, poll_interval=args.poll_interval
             )
     except (asyncio.CancelledError, KeyboardInterrupt):  # Ctrl-C cancels this task
         # The command on a line of its own: copied whole, even from an 80-column terminal.

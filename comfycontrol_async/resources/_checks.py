@@ -1,4 +1,4 @@
-"""Client-side checks of write arguments, for the limits SPEC.md documents.
+"""Client-side checks of write arguments, for the limits the API documentation sets.
 
 Each function returns the value in the shape the wire wants, or raises ``ValueError`` /
 ``TypeError`` naming the argument. Secrets (header values) are never put in a message.

@@ -1,15 +1,16 @@
 """What ``cc.runners`` and ``cc.managed_runners`` share: live stats, history and ``stats_many``.
 
 The two kinds of runner differ in what they list and return for ``get``, but their stats and
-history endpoints have the same shape under their own path segment (SPEC.md endpoints 6-7 and
-11-12). This module holds those once; each resource module keeps only what is its own.
+history endpoints have the same shape under their own path segment (``GET /v1/runner/{id}/stats``
+and ``GET /v1/managed-runner/{id}/stats``, the same for ``history``). This module holds those
+once; each resource module keeps only what is its own.
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterable, Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from .._config import NOT_GIVEN, NotGiven
 from .._converter import decode
@@ -24,8 +25,6 @@ __all__ = ["RunnerResource"]
 class RunnerResource(Resource):
     """Base of the two runner resources; ``_segment`` is their path segment."""
 
-    _segment: ClassVar[str]
-
     async def stats(
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> RunnerStats:
@@ -35,18 +34,15 @@ class RunnerResource(Resource):
             runner_id: The runner.
             deadline: Overall seconds for this call, retries included.
 
+        Returns:
+            The :class:`RunnerStats`.
+
         Raises:
             ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner (or not yours, or not open to your tier).
             ServerError: The runner could not be reached or its stats read (500).
         """
-        return await self._get(
-            RunnerStats,
-            self._segment,
-            check_id(runner_id, "runner_id"),
-            "stats",
-            deadline=deadline,
-        )
+        return await self._fetch_stats(runner_id, deadline=deadline)
 
     async def _fetch_stats(
         self,
@@ -57,20 +53,40 @@ class RunnerResource(Resource):
         max_retries: int | NotGiven = NOT_GIVEN,
         on_attempt: Callable[[], None] | None = None,
     ) -> RunnerStats:
-        """One runner's stats with the request knobs a sweep needs (INTERFACES.md, I2)."""
+        """:meth:`stats` with every knob of the requester, for the sweeps.
+
+        ``timeout`` is per attempt, ``deadline`` for the call; ``NOT_GIVEN`` keeps the client's
+        setting. ``on_attempt`` is called once for every attempt sent.
+        """
         spec = RequestSpec(
             method="GET",
-            url=self._client.url(self._segment, check_id(runner_id, "runner_id"), "stats"),
+            url=self._requester.url(self._segment, check_id(runner_id, "runner_id"), "stats"),
         )
-        data = await self._client.request(
-            spec, timeout=timeout, deadline=deadline, max_retries=max_retries, on_attempt=on_attempt
+        data = await self._requester.request(
+            spec,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            on_attempt=on_attempt,
         )
         return decode(data, RunnerStats)
 
     async def history(
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> builtins.list[WorkflowSummary]:
-        """Your last (at most 10) workflows run on this runner, newest first."""
+        """Your last (at most 10) workflows run on this runner, newest first.
+
+        Args:
+            runner_id: The runner.
+            deadline: Overall seconds for this call, retries included.
+
+        Returns:
+            The workflows' summaries (an empty list if none ran there).
+
+        Raises:
+            ValueError: ``runner_id`` is empty.
+            NotFoundError: No such runner (or not yours, or not open to your tier).
+        """
         return await self._get_list(
             WorkflowSummary,
             self._segment,

@@ -1,9 +1,9 @@
 """Turning what a user hands us (a dict, a path, bytes) into multipart parts, within limits.
 
-The three upload endpoints take ``multipart/form-data`` of at most 50 MB per request (SPEC.md,
-"Conventions"). This module reads files and serialises JSON; it checks that a workflow or
-template body is a JSON object and that the request stays under the limit, before anything is
-sent. It does no I/O other than reading the user's files.
+The three upload endpoints take ``multipart/form-data`` of at most 50 MB per request (the API
+documentation, "Conventions"). This module reads files and serialises JSON; it checks that a
+workflow or template body is a JSON object and that the request stays under the limit, before
+anything is sent. It does no I/O other than reading the user's files.
 """
 
 from __future__ import annotations

@@ -1,71 +1,43 @@
-"""``cc.templates``: stored ComfyUI workflows with placeholders (endpoints 13-16 of SPEC.md)."""
+"""``cc.templates``: stored ComfyUI workflows with placeholders (``/v1/template``)."""
 
 from __future__ import annotations
 
 import builtins
+from typing import ClassVar
 
 from .._config import NOT_GIVEN, NotGiven
 from .._core import check_id
-from .._pagination import Paginator
-from ..models import Page, Template, TemplateSummary
-from ._base import DEFAULT_PREFETCH, Resource
+from ..models import Template, TemplateSummary
+from ._base import ListResource
 from ._checks import check_name, check_text
 from ._upload import FormFields, JsonSource, check_size, json_part, load_json_object
 
 __all__ = ["Templates"]
 
 
-class Templates(Resource):
-    """Templates: create and update (multipart), list, get."""
+class Templates(ListResource[TemplateSummary]):
+    """Templates: create and update (multipart), list (without bodies), get."""
 
-    _segment = "template"
-
-    def list(
-        self,
-        *,
-        per_page: int = 100,
-        max_items: int | None = None,
-        start_page: int = 1,
-        prefetch: int = DEFAULT_PREFETCH,
-        strict: bool = False,
-        settle: bool = False,
-        deadline: float | NotGiven | None = NOT_GIVEN,
-    ) -> Paginator[TemplateSummary]:
-        """Every template, newest first (without bodies). Returns a paginator at once.
-
-        Raises:
-            ValueError: An argument is out of range (raised here, before any request).
-        """
-        return self._paginate(
-            TemplateSummary,
-            "templates",
-            self._segment,
-            per_page=per_page,
-            max_items=max_items,
-            start_page=start_page,
-            prefetch=prefetch,
-            strict=strict,
-            settle=settle,
-            deadline=deadline,
-        )
-
-    async def list_page(
-        self, *, page: int = 1, per_page: int = 100, deadline: float | NotGiven | None = NOT_GIVEN
-    ) -> Page[TemplateSummary]:
-        """One page of templates."""
-        return await self._page(
-            TemplateSummary,
-            "templates",
-            self._segment,
-            page=page,
-            per_page=per_page,
-            deadline=deadline,
-        )
+    _segment: ClassVar[str] = "template"
+    _list_key: ClassVar[str] = "templates"
+    _item = TemplateSummary
 
     async def get(
         self, template_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> Template:
-        """One template, with its ``body``."""
+        """One template, with its ``body``.
+
+        Args:
+            template_id: The template.
+            deadline: Overall seconds for this call, retries included.
+
+        Returns:
+            The :class:`Template`.
+
+        Raises:
+            ValueError: ``template_id`` is empty.
+            NotFoundError: No such template, or it is not yours.
+        """
         return await self._get(
             Template, self._segment, check_id(template_id, "template_id"), deadline=deadline
         )
@@ -86,8 +58,13 @@ class Templates(Resource):
             body: The ComfyUI workflow JSON: a dict, a path to a file, or bytes.
             deadline: Overall seconds for this call.
 
+        Returns:
+            The new :class:`Template`.
+
         Raises:
-            ValueError: A limit is broken or ``body`` is not a JSON object (before sending).
+            ValueError: A limit is broken, ``body`` is not a JSON object, or the upload is over
+                50 MB (before anything is sent).
+            TypeError: ``body`` is neither a mapping, a path nor bytes.
         """
         _, raw, filename = load_json_object(body, "body")
         form: FormFields = (
@@ -112,8 +89,21 @@ class Templates(Resource):
     ) -> Template:
         """Change some fields of a template; only those given are sent. Never retried.
 
+        Args:
+            template_id: The template.
+            name: 1 to 100 characters.
+            description: 1 to 500 characters.
+            body: The new ComfyUI workflow JSON: a dict, a path to a file, or bytes.
+            deadline: Overall seconds for this call.
+
+        Returns:
+            The updated :class:`Template`.
+
         Raises:
-            ValueError: Nothing to change, or a value breaks a documented limit.
+            ValueError: Nothing to change, or a value breaks a documented limit (before
+                anything is sent).
+            TypeError: ``body`` is neither a mapping, a path nor bytes.
+            NotFoundError: No such template, or it is not yours.
         """
         tid = check_id(template_id, "template_id")
         parts: builtins.list[tuple[str, str | tuple[str, bytes, str]]] = []

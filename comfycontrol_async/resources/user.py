@@ -12,6 +12,8 @@ __all__ = ["UserResource"]
 class UserResource(Resource):
     """The account the token belongs to."""
 
+    _segment = "user"
+
     async def get(self, *, deadline: float | NotGiven | None = NOT_GIVEN) -> User:
         """Fetch the caller's profile, tier included.
 
@@ -24,4 +26,4 @@ class UserResource(Resource):
         Raises:
             AuthenticationError: The token is missing, unknown or expired.
         """
-        return await self._get(User, "user", deadline=deadline)
+        return await self._get(User, self._segment, deadline=deadline)

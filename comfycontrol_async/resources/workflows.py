@@ -1,6 +1,6 @@
 """``cc.workflows``: run ComfyUI workflows, follow them, and fetch what they made.
 
-Endpoints 17-21 of SPEC.md, plus two helpers: ``wait`` (poll until a terminal status) and
+The ``/v1/workflow`` endpoints, plus two helpers: ``wait`` (poll until a terminal status) and
 ``download_outputs`` (stream each output to disk from its signed URL, never with our token).
 """
 
@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from yarl import URL
 
 from .._config import NOT_GIVEN, NotGiven
 from .._core import check_id
 from .._exceptions import APIStatusError, APITimeoutError, NotFoundError
-from .._pagination import Paginator
-from ..models import Page, Workflow, WorkflowOutput, WorkflowSummary
+from ..models import Workflow, WorkflowOutput, WorkflowSummary
 from ..placeholders import ParamValue, file_fields, validate_params
-from ._base import DEFAULT_PREFETCH, Resource, status_filter
+from ._base import FilteredListResource
 from ._checks import check_name, check_tags
 from ._upload import FormFields, JsonSource, check_size, file_part, json_part, load_json_object
 
@@ -31,6 +31,7 @@ __all__ = ["Workflows"]
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
 DEFAULT_POLL_INTERVAL: Final = 1.0
 MAX_POLL_INTERVAL: Final = 15.0
+DEFAULT_DOWNLOAD_TIMEOUT: Final = 300.0
 
 
 def _output_filename(output: WorkflowOutput, taken: set[str]) -> str:
@@ -47,73 +48,33 @@ def _output_filename(output: WorkflowOutput, taken: set[str]) -> str:
     return candidate
 
 
-class Workflows(Resource):
-    """Workflows: create (multipart, with placeholders), list, get, cancel, outputs, wait."""
+class Workflows(FilteredListResource[WorkflowSummary]):
+    """Workflows: create (multipart, with placeholders), list, get, cancel, outputs, wait.
 
-    _segment = "workflow"
+    ``list()`` and ``list_page()`` take ``status`` (``completed``, ``running``, ``queued``,
+    ``failed``, ``cancelled``).
+    """
 
-    def list(
-        self,
-        *,
-        status: str | None = None,
-        per_page: int = 100,
-        max_items: int | None = None,
-        start_page: int = 1,
-        prefetch: int = DEFAULT_PREFETCH,
-        strict: bool = False,
-        settle: bool = False,
-        deadline: float | NotGiven | None = NOT_GIVEN,
-    ) -> Paginator[WorkflowSummary]:
-        """Every workflow, newest first. Returns a paginator at once.
-
-        Args:
-            status: Only workflows in this status (``completed``, ``running``, ``queued``,
-                ``failed``, ``cancelled``).
-            per_page: Items per request, 1 to 100.
-            max_items: Stop after this many items.
-            start_page: The page to start from (to resume a walk).
-            prefetch: Pages fetched ahead concurrently once the total is known (0: none).
-            strict: Raise :class:`ListChangedError` if the list changes during the walk.
-            settle: After the walk, re-read the head of the list for items added meanwhile.
-            deadline: Overall seconds for each page request, retries included.
-        """
-        return self._paginate(
-            WorkflowSummary,
-            "workflows",
-            self._segment,
-            per_page=per_page,
-            max_items=max_items,
-            start_page=start_page,
-            prefetch=prefetch,
-            strict=strict,
-            settle=settle,
-            filters=status_filter(status),
-            deadline=deadline,
-        )
-
-    async def list_page(
-        self,
-        *,
-        page: int = 1,
-        per_page: int = 100,
-        status: str | None = None,
-        deadline: float | NotGiven | None = NOT_GIVEN,
-    ) -> Page[WorkflowSummary]:
-        """One page of workflows."""
-        return await self._page(
-            WorkflowSummary,
-            "workflows",
-            self._segment,
-            page=page,
-            per_page=per_page,
-            filters=status_filter(status),
-            deadline=deadline,
-        )
+    _segment: ClassVar[str] = "workflow"
+    _list_key: ClassVar[str] = "workflows"
+    _item = WorkflowSummary
 
     async def get(
         self, workflow_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> Workflow:
-        """Full detail of one workflow (with its error on failure)."""
+        """Full detail of one workflow (with its error on failure).
+
+        Args:
+            workflow_id: The workflow.
+            deadline: Overall seconds for this call, retries included.
+
+        Returns:
+            The :class:`Workflow`.
+
+        Raises:
+            ValueError: ``workflow_id`` is empty.
+            NotFoundError: No such workflow, or it is not yours.
+        """
         return await self._get(
             Workflow, self._segment, check_id(workflow_id, "workflow_id"), deadline=deadline
         )
@@ -123,8 +84,14 @@ class Workflows(Resource):
     ) -> None:
         """Cancel gracefully; only ``queued`` or ``running`` workflows. Never retried.
 
+        Args:
+            workflow_id: The workflow.
+            deadline: Overall seconds for this call.
+
         Raises:
+            ValueError: ``workflow_id`` is empty.
             BadRequestError: The workflow is in another status.
+            NotFoundError: No such workflow, or it is not yours.
         """
         await self._send(
             "POST",
@@ -138,7 +105,20 @@ class Workflows(Resource):
     async def outputs(
         self, workflow_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> builtins.list[WorkflowOutput]:
-        """Signed output URLs of a completed workflow (they expire in about 5 minutes)."""
+        """Signed output URLs of a completed workflow (they expire in about 5 minutes).
+
+        Args:
+            workflow_id: The workflow.
+            deadline: Overall seconds for this call, retries included.
+
+        Returns:
+            One :class:`WorkflowOutput` per output, each with its signed ``src``.
+
+        Raises:
+            ValueError: ``workflow_id`` is empty.
+            BadRequestError: The workflow has not completed.
+            NotFoundError: No such workflow, or it is not yours.
+        """
         return await self._get_list(
             WorkflowOutput,
             self._segment,
@@ -176,7 +156,9 @@ class Workflows(Resource):
 
         Raises:
             PlaceholderError: The params or files do not fit the placeholders (a ValueError).
-            ValueError: Another argument breaks a documented limit.
+            ValueError: Another argument breaks a documented limit, or the upload is over
+                50 MB (before anything is sent).
+            TypeError: An argument is of the wrong type (before anything is sent).
         """
         obj, raw, filename = load_json_object(workflow, "workflow")
         fields = validate_params(obj, params=params, files=files)
@@ -199,7 +181,7 @@ class Workflows(Resource):
         self,
         workflow_id: str,
         *,
-        timeout: float | None = None,
+        deadline: float | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_poll_interval: float = MAX_POLL_INTERVAL,
     ) -> Workflow:
@@ -211,32 +193,39 @@ class Workflows(Resource):
 
         Args:
             workflow_id: The workflow.
-            timeout: Give up after this many seconds (``None``: wait as long as it takes).
+            deadline: Seconds for the whole wait, every poll included (``None``: wait as long
+                as it takes). Each poll is one call, with what is left of ``deadline``, or the
+                client's per-call deadline when ``deadline`` is ``None``.
             poll_interval: The first interval, in seconds.
             max_poll_interval: The largest interval.
 
+        Returns:
+            The :class:`Workflow` in its terminal status (``completed``, ``failed``,
+            ``cancelled`` or ``invalid``).
+
         Raises:
-            APITimeoutError: ``timeout`` passed first; the message names the last status.
+            ValueError: ``workflow_id`` is empty, or a bad interval or ``deadline``.
+            APITimeoutError: ``deadline`` passed first; the message names the last status.
+            NotFoundError: No such workflow, or it is not yours.
         """
         wid = check_id(workflow_id, "workflow_id")
-        if poll_interval <= 0 or max_poll_interval < poll_interval:
+        if not 0 < poll_interval <= max_poll_interval:
             raise ValueError("need 0 < poll_interval <= max_poll_interval")
-        if timeout is not None and timeout <= 0:
-            raise ValueError("timeout must be positive")
+        _check_seconds("deadline", deadline)
         loop = asyncio.get_running_loop()
-        give_up = None if timeout is None else loop.time() + timeout
+        give_up = None if deadline is None else loop.time() + deadline
         interval = poll_interval
         while True:
-            left = None if give_up is None else give_up - loop.time()
-            current = await self.get(wid, deadline=left if left is None or left > 0 else 0.001)
+            left = None if give_up is None else max(give_up - loop.time(), 0.001)
+            current = await self.get(wid, deadline=NOT_GIVEN if left is None else left)
             if current.is_terminal:
                 return current
             if give_up is not None and loop.time() + interval > give_up:
                 raise APITimeoutError(
-                    f"workflow {wid} did not finish within {timeout} s "
+                    f"workflow {wid} did not finish within {deadline} s "
                     f"(last status: {current.status})",
                     method="GET",
-                    url=str(self._client.url(self._segment, wid)),
+                    url=str(self._requester.url(self._segment, wid)),
                 )
             await asyncio.sleep(interval)
             interval = min(max_poll_interval, interval * 1.5)
@@ -246,25 +235,52 @@ class Workflows(Resource):
         workflow_id: str,
         directory: str | os.PathLike[str],
         *,
-        timeout: float | None = 300.0,
+        timeout: float | None = DEFAULT_DOWNLOAD_TIMEOUT,
+        deadline: float | None = None,
     ) -> builtins.list[Path]:
         """Download every output of a completed workflow into ``directory``.
 
         Each file streams from its signed URL with no ``Authorization`` header (the API token
         never reaches the storage host). A URL that expired meanwhile (403) is replaced by a
         fresh one, once. A completed workflow with no outputs (an empty list or a 404) gives
-        an empty list.
+        an empty list. A file that fails is never left behind half-written.
 
         Args:
             workflow_id: The workflow.
             directory: Where to write; created if missing.
-            timeout: Seconds for each file.
+            timeout: Seconds for each file's download (one attempt; ``None``: no limit).
+            deadline: Seconds for the whole call: the output list, every file and any renewal
+                (``None``: no limit beyond ``timeout`` per file).
 
         Returns:
             The paths written, in the order of the outputs.
+
+        Raises:
+            ValueError: ``workflow_id`` is empty, or a bad ``timeout`` or ``deadline``.
+            BadRequestError: The workflow has not completed.
+            NotFoundError: No such workflow, or it is not yours.
+            APITimeoutError: A file took longer than ``timeout``, or ``deadline`` passed.
+            APIStatusError: The storage host refused a file (a 403 even after renewal).
         """
         wid = check_id(workflow_id, "workflow_id")
-        target = Path(directory)
+        _check_seconds("timeout", timeout)
+        _check_seconds("deadline", deadline)
+        scope = asyncio.timeout(deadline)
+        try:
+            async with scope:
+                return await self._download_all(wid, Path(directory), timeout)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise APITimeoutError(
+                f"the outputs of workflow {wid} were not all downloaded within {deadline} s",
+                method="GET",
+                url=str(self._requester.url(self._segment, wid, "outputs")),
+            ) from None
+
+    async def _download_all(
+        self, wid: str, target: Path, timeout: float | None
+    ) -> builtins.list[Path]:
         await asyncio.to_thread(target.mkdir, parents=True, exist_ok=True)
         try:
             outputs = await self.outputs(wid)
@@ -277,7 +293,7 @@ class Workflows(Resource):
         for output, name in zip(outputs, names, strict=True):
             path = target / name
             try:
-                await self._client.download(URL(output.src, encoded=True), path, timeout=timeout)
+                await self._requester.download(URL(output.src, encoded=True), path, timeout=timeout)
             except APIStatusError as err:
                 # Signed URLs live about 5 minutes: an expired one answers 403 (or 401).
                 if err.status not in (401, 403):
@@ -285,9 +301,20 @@ class Workflows(Resource):
                 renewed = _renewed(output, await self.outputs(wid))
                 if renewed is None:
                     raise
-                await self._client.download(URL(renewed.src, encoded=True), path, timeout=timeout)
+                await self._requester.download(
+                    URL(renewed.src, encoded=True), path, timeout=timeout
+                )
             written.append(path)
         return written
+
+
+def _check_seconds(name: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a number of seconds or None, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
 def _renewed(output: WorkflowOutput, fresh: builtins.list[WorkflowOutput]) -> WorkflowOutput | None:
