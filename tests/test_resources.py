@@ -49,6 +49,7 @@ from comfycontrol_async.resources.managed_runners import ManagedRunners
 from comfycontrol_async.resources.runners import Runners
 from comfycontrol_async.resources.templates import Templates
 from comfycontrol_async.resources.workflows import Workflows
+from comfycontrol_async.testing import FakeComfyControl
 
 from .conftest import EXAMPLES, FAST_RETRY
 
@@ -407,36 +408,47 @@ class TestClientRequester:
         ) as client:
             yield client
 
-    async def test_on_attempt_counts_every_attempt_sent(self, cc: ComfyControl) -> None:
-        url = "https://api.comfycontrol.app/v1/runner/r1/stats"
+    # Answers come from the in-process fake (aioresponses cannot build them on aiohttp 3.14).
+    STATS = "GET /v1/managed-runner/{id}/stats"
+
+    async def test_on_attempt_counts_every_attempt_sent(
+        self, fake: FakeComfyControl, client: ComfyControl
+    ) -> None:
+        rid = fake.managed_runner_ids()[0]
+        fake.fail_next(503, route=self.STATS)
+        fake.fail_next(502, route=self.STATS)
         attempts: list[int] = []
-        with aioresponses() as m:
-            m.get(url, status=503)
-            m.get(url, status=502)
-            m.get(url, payload=example("managed-runners-stats.json"))
-            stats = await cc.runners._fetch_stats("r1", on_attempt=lambda: attempts.append(1))
+        stats = await client.managed_runners._fetch_stats(
+            rid, on_attempt=lambda: attempts.append(1)
+        )
         assert isinstance(stats, RunnerStats)
         assert len(attempts) == 3
 
-    async def test_max_retries_per_call(self, cc: ComfyControl) -> None:
-        url = "https://api.comfycontrol.app/v1/runner/r1/stats"
+    async def test_max_retries_per_call(self, fake: FakeComfyControl, client: ComfyControl) -> None:
+        rid = fake.managed_runner_ids()[0]
+        fake.fail_next(503, times=10, route=self.STATS)
         attempts: list[int] = []
-        with aioresponses() as m:
-            m.get(url, status=503, repeat=True)
-            with pytest.raises(ServerError):
-                await cc.runners._fetch_stats(
-                    "r1", max_retries=0, on_attempt=lambda: attempts.append(1)
-                )
+        with pytest.raises(ServerError):
+            await client.managed_runners._fetch_stats(
+                rid, max_retries=0, on_attempt=lambda: attempts.append(1)
+            )
         assert len(attempts) == 1
 
-    async def test_timeout_per_attempt_per_call(self, cc: ComfyControl) -> None:
-        url = "https://api.comfycontrol.app/v1/runner/r1/stats"
-        with aioresponses() as m:
-            m.get(url, payload=example("managed-runners-stats.json"), repeat=True)
-            await cc.runners._fetch_stats("r1", timeout=2.5)
-            await cc.runners.stats("r1")
-            sent = [call.kwargs["timeout"].total for call in next(iter(m.requests.values()))]
-        assert sent == [2.5, cc.timeout.total]
+    async def test_timeout_per_attempt_per_call(
+        self, fake: FakeComfyControl, client: ComfyControl, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        rid = fake.managed_runner_ids()[0]
+        sent: list[float | None] = []
+        send = client._transport.send
+
+        async def spy(spec: RequestSpec, **kwargs: Any) -> Any:
+            sent.append(kwargs.get("timeout"))
+            return await send(spec, **kwargs)
+
+        monkeypatch.setattr(client._transport, "send", spy)
+        await client.managed_runners._fetch_stats(rid, timeout=2.5)
+        await client.managed_runners.stats(rid)
+        assert sent == [2.5, client.timeout.total]
 
     @pytest.mark.parametrize(
         "kwargs", [{"timeout": 0}, {"timeout": float("nan")}, {"max_retries": -1}]
