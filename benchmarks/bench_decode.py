@@ -1,7 +1,7 @@
 """Figure 6: decoding cost per item, the SDK's converter, shown beside pydantic v2 and msgspec.
 
 No server: this is CPU only, in this process. Payloads, built from the documented example
-answers of ``api/SPEC.md`` (their shape and values, varied per item):
+answers of ``the API documentation`` (their shape and values, varied per item):
 
 * a page of 100 ``Runner`` items (``GET /v1/runner``, ``{"runners": [...], "total": N}``);
 * one ``ManagedRunner`` (``GET /v1/managed-runner/{id}``);

@@ -127,7 +127,7 @@ class RateLimit:
     """Client-side pacing under the API's documented limit.
 
     The API allows 40 requests per 10 seconds per IP and answers 429 for a 10 second cooldown
-    past it (SPEC.md, "Rate limit"). The client spaces its requests so that no window of
+    past it (the API docs, "Rate limit"). The client spaces its requests so that no window of
     ``per_seconds`` holds more than ``requests`` of them, shared by everything it does. With a
     ``store``, every client using the same store and ``key`` (any process, any host) shares one
     window and one 429 pause.

@@ -97,7 +97,7 @@ class Answer:
 
     @property
     def ok(self) -> bool:
-        """Whether the status is 2xx (SPEC.md: any 2xx is a success)."""
+        """Whether the status is 2xx (the API documentation: any 2xx is a success)."""
         return 200 <= self.status < 300
 
     @property
@@ -142,7 +142,7 @@ def encode_segment(value: str) -> str:
 
 
 def check_id(value: object, what: str = "id") -> str:
-    """Check an id argument: a non-empty string. Its format is never validated (SPEC.md).
+    """Check an id argument: a non-empty string. Its format is never validated (the API docs).
 
     Raises:
         TypeError: ``value`` is not a string.

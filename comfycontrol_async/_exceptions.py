@@ -237,7 +237,7 @@ class PaginationError(ComfyControlError):
         items_yielded: How many items the walk had yielded before it stopped.
         per_page: The page size ``next_page`` counts in (pass it as ``per_page=``), or ``None``
             for the walk's own. It differs from the one asked for when the server served
-            pages of another size (SPEC.md, "Decision (short pages)").
+            pages of another size (the API documentation, "Decision (short pages)").
     """
 
     def __init__(

@@ -66,7 +66,7 @@ class Paginator(Generic[T]):
     The first page's total gives the number of pages; then up to ``prefetch`` pages are fetched
     ahead, items come out in list order, and no page past the last is asked for. A page that is
     not the last and holds another number of items than asked gives the server's page size
-    (SPEC.md, "Decision (short pages)"). No ``key(item)`` comes twice; a boundary where items
+    (the API docs, "Decision (short pages)"). No ``key(item)`` comes twice; a boundary where items
     moved up is re-read for what it skipped; ``settle`` re-reads the head for items added
     meanwhile. A changed total sets ``total_changed``, too few distinct items at the end set
     ``incomplete``: each logs a warning, or raises with ``strict``. A failed first request
@@ -303,7 +303,7 @@ class Paginator(Generic[T]):
         return out
 
     def _check_complete(self) -> None:
-        """SPEC.md "Decision (short pages)": a walk that ends short never passes silently."""
+        """The API docs "Decision (short pages)": a walk that ends short never passes silently."""
         if self._distinct >= (expected := self._end_total - self._start):
             return
         self.incomplete = True

@@ -1,7 +1,7 @@
 """Client-wide pacing: one limiter for every request a client sends, and the 429 pause.
 
 The API allows 40 requests per 10 s per IP and, past that, answers 429 to everything for a 10 s
-cooldown (SPEC.md, "Rate limit"). The server counts requests when they *arrive*, which is some
+cooldown (the API docs, "Rate limit"). The server counts requests when they *arrive*, which is some
 time after the client let them go and before their answer comes back. So a :class:`Pacer` holds
 a slot per request from the moment it grants it until the request has finished *and* a whole
 window has passed since; a new request goes only while fewer than ``requests`` slots are held.

@@ -404,7 +404,7 @@ def test_random_json_into_pages(cls: type[Any]) -> None:
 
 
 def test_lenient_stats_never_raise() -> None:
-    """SPEC.md: nothing in the stats ever fails a sweep, whatever the runner sends."""
+    """The API documentation: nothing in the stats ever fails a sweep, whatever the runner sends."""
 
     @fuzz(300)
     @given(data=st.one_of(json_values, documents(RunnerStats), shaped(RunnerStats)))

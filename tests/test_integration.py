@@ -419,7 +419,7 @@ class TestDownloads:
 
 
 class TestListsThatChange:
-    """SPEC.md: newest first, so an insert repeats an item and a delete skips one."""
+    """The API documentation: newest first, so an insert repeats an item and a delete skips one."""
 
     @pytest.mark.parametrize("prefetch", [0, 10])
     async def test_insert_mid_walk_yields_no_duplicate_and_reports(self, prefetch: int) -> None:

@@ -1,4 +1,4 @@
-"""Tests for comfycontrol_async.placeholders: the grammar of SPEC.md, rule by rule."""
+"""Tests for comfycontrol_async.placeholders: the grammar of the API documentation, rule by rule."""
 
 from __future__ import annotations
 

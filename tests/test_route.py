@@ -1,6 +1,6 @@
 """report.route(): who ComfyControl may pick for a workflow's tags, checked against brute force.
 
-SPEC.md: a workflow with tags runs only on a runner that has all of them; a runner with no tags
+The API docs: a workflow with tags runs only on a runner that has all of them; a runner with no tags
 takes any workflow. The brute force below reads those two sentences literally, over every tag
 set that can be built from the tags in the report.
 """

@@ -912,7 +912,7 @@ async def test_a_header_value_quoted_in_a_message_is_hidden(
 ) -> None:
     """A server that quotes one header value in prose: only the value itself gives it away.
 
-    Resources remember every header value they send and receive (INTERFACES.md I3); the test
+    Resources remember every header value they send and receive; the test
     remembers them the same way, so that it checks what errors and logs do with the registry.
     """
     token = "cfc_" + secrets.token_urlsafe(30)

@@ -396,7 +396,7 @@ class TestDownRunners:
 
 
 def test_sweeps_never_import_the_client() -> None:
-    # INTERFACES.md I1: capacity takes the resources it sweeps; attempts are counted where
+    # capacity takes the resources it sweeps; attempts are counted where
     # they are sent (on_attempt), not through a context variable the client reads.
     import ast
     from pathlib import Path

@@ -369,7 +369,7 @@ class CapacityReport:
         """Which runners ComfyControl may pick for a workflow with ``tags``, and which fit.
 
         ComfyControl runs a workflow on a runner that has all of its tags, and a runner with no
-        tags takes any workflow (SPEC.md). A workflow cannot be sent to a runner by id: what
+        tags takes any workflow (the API docs). A workflow cannot be sent to a runner by id: what
         you choose is its tag set. See :class:`RouteAdvice`.
 
         Args:

@@ -2,7 +2,7 @@
 runners that fit.
 
 A workflow cannot be sent to a runner by id. ComfyControl runs it on a runner that has all of the
-workflow's tags, and a runner with no tags takes any workflow (SPEC.md, "Tags"); what a user
+workflow's tags, and a runner with no tags takes any workflow (the API docs, "Tags"); what a user
 chooses is the tag set. This module answers from the rows of a report (full or partial: it only
 knows the runners in it). It is pure: no I/O.
 """

@@ -30,7 +30,7 @@ __all__ = [
 
 
 class FetchStats(Protocol):
-    """``RunnerResource._fetch_stats`` (INTERFACES.md, I2): one runner's stats, one call."""
+    """``RunnerResource._fetch_stats``: one runner's stats, one call."""
 
     def __call__(
         self,
@@ -106,5 +106,5 @@ def retry_later(error: Exception) -> bool:
 
 
 def is_down(error: Exception) -> bool:
-    # SPEC.md: a 500 on /stats means ComfyControl could not reach the runner or read its stats.
+    # The API docs: a 500 on /stats means ComfyControl could not reach the runner or read its stats.
     return isinstance(error, ServerError) and error.status == 500

@@ -1,7 +1,7 @@
 """The fake's HTTP side: an aiohttp low-level server, its routing and its fault knobs.
 
 This module owns everything that touches the wire: reading requests (raw path, capped body),
-routing the 21 endpoints of SPEC.md plus the storage route, authentication, the fault and load
+routing the 21 endpoints of the API docs plus the storage route, authentication, the fault and load
 knobs (latency, scripted failures, error rates, 429s, dropped, hanging and malformed answers,
 rate-limit emulation), the request log, and the live ``/system_stats`` fetch for user runners.
 The rules themselves live in ``_state.py``; this module must not grow domain logic.
@@ -53,7 +53,7 @@ __all__ = ["ROUTES", "FakeComfyControl", "ManualClock", "RecordedRequest"]
 
 _log = logging.getLogger(__name__)
 
-#: Every route the fake serves, spelled as in SPEC.md's table (the names the knobs take).
+#: Every route the fake serves, spelled as in the API docs' endpoint table (the knobs' names).
 ROUTES: tuple[str, ...] = (
     "GET /v1/user",
     "POST /v1/runner",
@@ -150,7 +150,7 @@ class RecordedRequest:
         query: the query string's parameters (first value of each name).
         headers: a copy of the request headers.
         body: the raw body (empty for GET).
-        route: the SPEC.md pattern it matched (``"GET /v1/runner/{id}"``), or None.
+        route: the the API documentation pattern it matched (``"GET /v1/runner/{id}"``), or None.
         status: the status answered; None when the fake answered nothing (drop, hang).
         time: the fake clock when it arrived.
         remote: the client address.
@@ -711,7 +711,9 @@ class FakeComfyControl:
     @staticmethod
     def _check_route(route: str | None) -> None:
         if route is not None and route not in ROUTES:
-            raise ValueError(f"unknown route {route!r}; routes are spelled as in SPEC.md: {ROUTES}")
+            raise ValueError(
+                f"unknown route {route!r}; routes are spelled as in the API docs: {ROUTES}"
+            )
 
     @staticmethod
     def _check_times(times: int) -> None:

@@ -1,4 +1,4 @@
-"""The fake's own reading of workflow placeholders (SPEC.md, "Placeholders").
+"""The fake's own reading of workflow placeholders (the API documentation, "Placeholders").
 
 This module owns two pure steps the fake's ``POST /v1/workflow`` needs: finding the whole-string
 placeholders in a workflow JSON document, and matching them against the submitted form fields.

@@ -1,4 +1,4 @@
-"""What the fake remembers, and the rules of SPEC.md applied to it, without any HTTP.
+"""What the fake remembers, and the rules of the API documentation applied to it, without any HTTP.
 
 This module owns the fake's data (users, runners, managed runners, templates, workflows, stored
 outputs) and every domain rule: validation, tier limits, ownership (404 for other users' objects),

@@ -1,4 +1,4 @@
-"""Authentication, tiers, ownership and raw-path routing, rule by rule against SPEC.md."""
+"""Authentication, tiers, ownership and raw-path routing, rule by rule against the API docs."""
 
 from __future__ import annotations
 
