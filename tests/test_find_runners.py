@@ -142,6 +142,9 @@ class TestFactsCache:
         bad.write_text("{")
         with pytest.raises(ValueError, match="not a runner facts cache"):
             FactsCache.load(bad)
+        bad.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")  # not even text
+        with pytest.raises(ValueError, match="not a runner facts cache"):
+            FactsCache.load(bad)
 
     async def test_old_facts_rule_nothing_out(self, sparse: Any) -> None:
         fake, _ = sparse

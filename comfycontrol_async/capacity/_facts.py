@@ -175,11 +175,7 @@ class FactsCache:
         """
         cache = cls(clock=clock)
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return cache
-        try:
-            data = json.loads(text)
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
             if data.get("format") != _FORMAT or data.get("version") != _VERSION:
                 raise ValueError("unknown format or version")
             for entry in data["runners"]:
@@ -196,7 +192,9 @@ class FactsCache:
                 )
                 cache._runners[facts.runner_id] = facts
             cache._workflows = {str(k): str(v) for k, v in data["workflows"].items()}
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
+        except FileNotFoundError:
+            return cache
+        except (ValueError, KeyError, TypeError, AttributeError) as err:  # UnicodeDecodeError too
             raise ValueError(f"{os.fspath(path)!r} is not a runner facts cache: {err}") from None
         return cache
 
