@@ -1053,3 +1053,18 @@ async def test_endpoint_user_info_never_shows(
     _keep_error_attributes(evidence, "404", info.value)
     evidence.log_records(caplog.records)
     assert not [label for label, text in evidence.texts if password in text]
+
+
+def test_a_non_sdk_error_in_a_capacity_row_is_scrubbed() -> None:
+    # SDK errors are scrubbed when built; an error from elsewhere (a ValueError from user code
+    # in the sweep's source, say) is scrubbed when the row describes it.
+    from comfycontrol_async._redact import remember
+    from comfycontrol_async.capacity._report import row_from_result
+    from comfycontrol_async.resources._stats_result import StatsResult
+
+    secret = "hdr-" + secrets.token_urlsafe(24)
+    remember([secret])
+    result = StatsResult(runner_id="r1", error=ValueError(f"bad runner header {secret}"))
+    row = row_from_result("own", result)
+    assert secret not in json.dumps(row.to_dict())
+    assert row.error is not None and "***" in row.error

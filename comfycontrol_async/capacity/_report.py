@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from .._exceptions import APIStatusError, ComfyControlError
+from .._redact import scrub_text
 from ..models import Device, RunnerStats
 from ..resources._stats_result import StatsResult
 from ._units import check_positive_int, parse_size
@@ -152,7 +153,8 @@ def _describe_error(error: Exception) -> tuple[str, str, int | None]:
         return f"{error.status} {error.message}", type(error).__name__, error.status
     if isinstance(error, ComfyControlError):
         return error.message, type(error).__name__, None
-    return str(error) or type(error).__name__, type(error).__name__, None
+    # Not built by the SDK, so not scrubbed when built: scrub it here.
+    return scrub_text(str(error)) or type(error).__name__, type(error).__name__, None
 
 
 def row_from_result(
