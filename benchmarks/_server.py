@@ -44,8 +44,7 @@ def _child_env() -> dict[str, str]:
     # The child must import this package (and the SDK) however the parent was started.
     current = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(_PROJECT_ROOT) + (os.pathsep + current if current else "")
-    # Benchmarks measure production behaviour: lenient decoding, no debug logging.
-    env.pop("COMFYCONTROL_STRICT_DECODE", None)
+    # Benchmarks measure production behaviour: no debug logging.
     env.pop("COMFYCONTROL_LOG", None)
     return env
 

@@ -52,8 +52,9 @@ from ._exceptions import (
     RateLimitError,
     ResponseValidationError,
 )
-from ._logging import body_excerpt, configure_from_env, log, register_secret, verbose
+from ._logging import body_excerpt, configure_from_env, log, verbose
 from ._ratelimit import Pacer, RetryQuota, Slot
+from ._redact import register_secret
 from ._transport import Transport
 from ._version import __version__
 

@@ -18,19 +18,16 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
-from ._redact import REDACTED, printable, redact_data, remember, scrub_text
+from ._redact import REDACTED, printable, redact_data, scrub_text
 
 __all__ = [
     "REDACTED",
     "body_excerpt",
     "log",
-    "redact",
-    "redact_text",
-    "register_secret",
     "verbose",
 ]
 
@@ -40,23 +37,6 @@ LOG_ENV: Final = "COMFYCONTROL_LOG"
 _EXCERPT: Final = 500
 # Bodies larger than this are shown from their raw start, never parsed for a debug line.
 _PARSE_LIMIT: Final = 256 * 1024
-
-
-class _Handle:
-    """Keeps a registered secret alive: the client holds it, and the secret goes with it."""
-
-    __slots__ = ("__weakref__",)
-
-
-def register_secret(value: str) -> object:
-    """Register a secret to hide from every text; returns a handle that keeps it registered.
-
-    The secret stays registered as long as the returned handle is referenced (the client keeps
-    it), so secrets of closed, collected clients do not pile up.
-    """
-    handle = _Handle()
-    remember([value], owner=handle)
-    return handle
 
 
 def _clean(text: str) -> str:
@@ -89,16 +69,6 @@ if _filter not in log.filters:
     log.addFilter(_filter)
 if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
     log.addHandler(logging.NullHandler())
-
-
-def redact(value: Any, *, key: str | None = None) -> Any:
-    """A copy of decoded JSON with secret-bearing values hidden (see ``_redact.redact_data``)."""
-    return redact_data({key: value})[key] if key is not None else redact_data(value)
-
-
-def redact_text(text: str) -> str:
-    """``text`` with every secret hidden (see ``_redact.scrub_text``)."""
-    return scrub_text(text)
 
 
 def body_excerpt(body: bytes) -> str:

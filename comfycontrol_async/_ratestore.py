@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ._config import redact_store_url
-from ._logging import register_secret
+from ._redact import register_secret
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -52,6 +52,7 @@ __all__ = [
     "is_sensitive_key",
     "printable",
     "redact_data",
+    "register_secret",
     "remember",
     "scrub_text",
 ]
@@ -119,6 +120,23 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
             _cache = None
     if owner is not None:
         weakref.finalize(owner, _release, tuple(fresh))
+
+
+class _Handle:
+    """Keeps a registered secret alive: its owner (a client, a store) holds it."""
+
+    __slots__ = ("__weakref__",)
+
+
+def register_secret(value: str) -> object:
+    """Remember ``value`` for as long as the returned handle is referenced.
+
+    A client keeps the handle of its token, so the secrets of closed, collected clients do not
+    pile up in the registry.
+    """
+    handle = _Handle()
+    remember([value], owner=handle)
+    return handle
 
 
 def forget(values: Iterable[object]) -> None:

@@ -22,13 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from comfycontrol_async import _redact
-from comfycontrol_async._logging import register_secret
 from comfycontrol_async._redact import (
     MAX_REMEMBERED,
     REDACTED,
     excerpt,
     printable,
     redact_data,
+    register_secret,
     remember,
     scrub_text,
 )
