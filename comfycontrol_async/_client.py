@@ -1,18 +1,15 @@
 """The client: configuration, lifecycle, and the request loop every endpoint goes through.
 
-:class:`ComfyControl` owns the token, the transport, the client-wide pacer, retry policy and
-retry budget, and the resources (``cc.runners`` and friends), which it builds with an inner
-:class:`_Requester` (the resources' only view of it). Its private ``_send`` runs one logical
-request: pacing, attempts, retries as ``_core.decide_retry`` says, the client-wide 429 pause, the
-deadline, logging, and the mapping of answers to typed errors through the pure core. It must
-never put the token in a message, a log line or a repr, never swallow a cancellation that is not
-its own, and never send anything once closed.
+:class:`ComfyControl` owns the token, the transport, the pacer, the retry policy and budget, and
+the resources, which see it only through :class:`_Requester`. ``_send`` runs one logical request:
+pacing, attempts, retries as ``_core.decide_retry`` says, the client-wide 429 pause, the deadline.
+It never shows the token, never swallows a cancellation that is not its own, and never sends
+anything once closed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import ipaddress
 import math
 import os
@@ -46,6 +43,7 @@ from ._config import (
 )
 from ._exceptions import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     ClientClosedError,
     ComfyControlError,
@@ -73,11 +71,6 @@ __all__ = ["ComfyControl"]
 _CLOSED_MESSAGE = "this ComfyControl client is closed; make a new one"
 
 
-class _State(enum.Enum):
-    OPEN = "open"
-    CLOSED = "closed"
-
-
 def _is_loopback(host: str | None) -> bool:
     if not host:
         return False
@@ -89,34 +82,16 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def _check_token(token: str) -> str:
-    if not isinstance(token, str):
-        raise TypeError("token must be a str")
-    token = token.strip()
-    if not token:
-        raise ValueError(
-            f"the API token is empty; pass token=... or set {TOKEN_ENV} "
-            "(make a token in the ComfyControl dashboard)"
-        )
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in token):
-        # Never echo the token: it is a secret even when malformed.
-        raise ValueError("the API token contains whitespace or control characters")
-    return token
-
-
-def _as_timeout(value: float | Timeout | None) -> Timeout:
-    if isinstance(value, Timeout):
-        return value
-    if value is None:
-        return Timeout(total=None, connect=None)
-    return Timeout(total=float(value))
-
-
 def _check_seconds(name: str, value: object) -> None:
     if value is None:
         return
     if not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+def _deadline_error(spec: _core.RequestSpec, what: str) -> APITimeoutError:
+    url = str(spec.url)
+    return APITimeoutError(f"{spec.method} {url}: {what}", method=spec.method, url=url)
 
 
 class ComfyControl:
@@ -127,8 +102,7 @@ class ComfyControl:
     it belongs to the event loop it is first used in.
 
     Args:
-        token: The API token (``cfc_...``). Defaults to the ``COMFYCONTROL_API_TOKEN``
-            environment variable.
+        token: The API token (``cfc_...``). Defaults to ``COMFYCONTROL_API_TOKEN``.
         base_url: The API's base URL. Defaults to ``COMFYCONTROL_BASE_URL``, then
             ``https://api.comfycontrol.app``. A trailing ``/v1`` is accepted.
         timeout: Per-attempt timeout: seconds, a :class:`Timeout`, or ``None`` for none.
@@ -136,23 +110,21 @@ class ComfyControl:
             never retried). Overrides ``retry.max_retries``.
         rate_limit: Client-side pacing, by default the documented 40 requests per 10 s;
             ``None`` turns pacing off (a 429 still pauses the client).
-        session: An :class:`aiohttp.ClientSession` to use. It stays yours: the client never
-            closes it. The client's own session honours ``HTTP(S)_PROXY`` and ``NO_PROXY``.
-        deadline: Default overall deadline in seconds for one call, spanning its retries,
-            backoff sleeps and pacing waits; ``None`` for none.
+        session: An :class:`aiohttp.ClientSession` to use; it stays yours. The client's own
+            session honours ``HTTP(S)_PROXY`` and ``NO_PROXY``.
+        deadline: Default deadline in seconds for one call, spanning its retries, backoff
+            sleeps and pacing waits; ``None`` for none.
         retry_budget: The client-wide retry budget, or ``None`` for unlimited retries.
             Overrides ``retry.budget``.
-        max_retry_after: A ``Retry-After`` longer than this many seconds is not waited out: the
-            :class:`RateLimitError` (or status error) is raised at once with ``.retry_after``
-            set, and no client-wide pause lasts longer. Overrides ``retry.max_retry_after``.
+        max_retry_after: A longer ``Retry-After`` is not waited out (the error is raised at
+            once with ``.retry_after`` set), and no client-wide pause lasts longer. Overrides
+            ``retry.max_retry_after``.
         allow_insecure_http: Allow sending the token over plain ``http://`` to a host that is
-            not loopback. Off by default.
+            not loopback.
         user_agent: Extra text appended to the ``User-Agent`` header.
-        retry: The whole retry policy (backoff, ``Retry-After`` cap, budget, retries); the
-            three arguments above override its fields when given.
-        max_answer_bytes: The largest answer read (16 MiB by default; stats and pages are
-            kilobytes). A bigger answer raises :class:`ResponseValidationError` without being
-            read into memory.
+        retry: The whole retry policy; the three arguments above override its fields.
+        max_answer_bytes: The largest answer read (16 MiB by default); a bigger one raises
+            :class:`ResponseValidationError` without being read into memory.
 
     Raises:
         ValueError: No token was given or found, or an argument is out of range.
@@ -176,17 +148,21 @@ class ComfyControl:
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         if token is None:
-            token = os.environ.get(TOKEN_ENV)
-            if not token:
-                raise ValueError(
-                    f"no API token: pass token=... or set the {TOKEN_ENV} environment variable "
-                    "(tokens are made in the ComfyControl dashboard)"
-                )
-        self._token = _check_token(token)
-        raw_base = (
+            token = os.environ.get(TOKEN_ENV, "")
+        if not isinstance(token, str):
+            raise TypeError("token must be a str")
+        self._token = token.strip()
+        if not self._token:
+            raise ValueError(
+                f"no API token: pass token=... or set the {TOKEN_ENV} environment variable "
+                "(tokens are made in the ComfyControl dashboard)"
+            )
+        if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in self._token):
+            # Never echo the token: it is a secret even when malformed.
+            raise ValueError("the API token contains whitespace or control characters")
+        self._base_url = _core.parse_base_url(
             base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         )
-        self._base_url = _core.parse_base_url(raw_base)
         if (
             self._base_url.scheme == "http"
             and not allow_insecure_http
@@ -214,17 +190,20 @@ class ComfyControl:
         answer_cap: object = max_answer_bytes
         if not isinstance(answer_cap, int) or isinstance(answer_cap, bool) or answer_cap < 1:
             raise ValueError(f"max_answer_bytes must be a positive int, got {max_answer_bytes!r}")
-        self._timeout = _as_timeout(timeout)
+        if timeout is None:
+            timeout = Timeout(total=None, connect=None)
+        elif not isinstance(timeout, Timeout):
+            timeout = Timeout(total=float(timeout))
+        self._timeout = timeout
         self.deadline = deadline
         agent = (
             f"comfycontrol-async/{__version__} python/{platform.python_version()} "
             f"aiohttp/{aiohttp.__version__}"
         )
-        self._user_agent = f"{agent} {user_agent}" if user_agent else agent
         self._transport = Transport(
             session,
-            timeout=self._timeout,
-            user_agent=self._user_agent,
+            timeout=timeout,
+            user_agent=f"{agent} {user_agent}" if user_agent else agent,
             max_answer_bytes=max_answer_bytes,
         )
         self._pacer = Pacer(rate_limit, host=f"{self._base_url.host}:{self._base_url.port}")
@@ -240,7 +219,7 @@ class ComfyControl:
         # The calls in progress, so that aclose() can end them (ClientClosedError).
         self._calls: set[asyncio.Task[Any]] = set()
         self._ended_by_close: set[asyncio.Task[Any]] = set()
-        self._state = _State.OPEN
+        self._closed = False
         self._auth = {"Authorization": f"Bearer {self._token}"}
         self._secret_handle = register_secret(self._token)
         self._verbose = verbose()
@@ -295,7 +274,7 @@ class ComfyControl:
     @property
     def is_closed(self) -> bool:
         """Whether :meth:`aclose` was called."""
-        return self._state is _State.CLOSED
+        return self._closed
 
     async def __aenter__(self) -> Self:
         self._check_open()
@@ -316,7 +295,7 @@ class ComfyControl:
         for a rate-limit slot or a 429 pause) end with :class:`ClientClosedError`, and nothing
         is sent afterwards. The client cannot be used again: make a new one.
         """
-        self._state = _State.CLOSED
+        self._closed = True
         me = asyncio.current_task()
         for task in self._calls:
             if task is not me and not task.done() and task not in self._ended_by_close:
@@ -337,14 +316,14 @@ class ComfyControl:
             )
 
     def __repr__(self) -> str:
-        state = getattr(self, "_state", _State.CLOSED).value
+        state = "closed" if getattr(self, "_closed", True) else "open"
         return f"<ComfyControl base_url={str(getattr(self, '_base_url', '?'))!r} token=*** {state}>"
 
     def _check_open(self) -> None:
-        if self._state is _State.CLOSED:
+        if self._closed:
             raise ClientClosedError(_CLOSED_MESSAGE)
 
-    def _check_loop(self) -> None:
+    def _check_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
@@ -355,6 +334,7 @@ class ComfyControl:
                 "this ComfyControl client was first used in another event loop; make one "
                 "client per event loop (for example inside the function given to asyncio.run)"
             )
+        return loop
 
     # -- the request loop ----------------------------------------------------------------------
 
@@ -369,49 +349,33 @@ class ComfyControl:
     ) -> Any:
         """Run one logical request and return its parsed JSON (``None`` for an empty body)."""
         self._check_open()
-        self._check_loop()
-        per_call = self.deadline if isinstance(deadline, NotGiven) else deadline
-        _check_seconds("deadline", per_call)
+        loop = self._check_loop()
+        if isinstance(deadline, NotGiven):
+            deadline = self.deadline
+        _check_seconds("deadline", deadline)
         per_attempt = self._timeout.total if isinstance(timeout, NotGiven) else timeout
         _check_seconds("timeout", per_attempt)
         policy = self._retry
         if not isinstance(max_retries, NotGiven):
             policy = attrs.evolve(policy, max_retries=max_retries)
         task = asyncio.current_task()
-        if task is None:  # pragma: no cover - an await always runs inside a task
-            return await self._attempts(spec, per_attempt, per_call, policy, on_attempt)
+        assert task is not None  # an await always runs inside a task
         self._calls.add(task)
-        try:
-            return await self._attempts(spec, per_attempt, per_call, policy, on_attempt)
-        except asyncio.CancelledError:
-            if task in self._ended_by_close and task.uncancel() == 0:
-                # Our own cancellation from aclose(), and nobody else's: the call ends typed.
-                raise ClientClosedError(_CLOSED_MESSAGE) from None
-            raise
-        finally:
-            self._calls.discard(task)
-            self._ended_by_close.discard(task)
-
-    async def _attempts(
-        self,
-        spec: _core.RequestSpec,
-        per_attempt: float | None,
-        deadline: float | None,
-        policy: RetryPolicy,
-        on_attempt: Callable[[], None] | None,
-    ) -> Any:
-        loop = asyncio.get_running_loop()
         deadline_at = None if deadline is None else loop.time() + deadline
-        method, url = spec.method, str(spec.url)
-        path = spec.url.raw_path
+        method, url, path = spec.method, str(spec.url), spec.url.raw_path
         attempt = 0  # every failed attempt, a 429 too, uses one of the call's max_retries
         last: Exception | None = None
         queued = False  # refused by a 429 and about to resend: new calls wait behind it
         try:
             while True:
                 if attempt == 0 and self._resending:
-                    await self._behind_resends(deadline_at, method, url)
-                slot = await self._wait_for_slot(deadline_at, method, url, last)
+                    try:
+                        async with asyncio.timeout_at(deadline_at):
+                            await self._no_resends.wait()
+                    except TimeoutError:
+                        what = "the deadline passed while calls refused by a 429 went first"
+                        raise _deadline_error(spec, what) from None
+                slot = await self._wait_for_slot(deadline_at, spec, last)
                 if queued:
                     queued = False
                     self._resent()
@@ -425,6 +389,7 @@ class ComfyControl:
                 if on_attempt is not None:
                     on_attempt()
                 started = loop.time()
+                answer = None
                 try:
                     answer = await self._transport.send(spec, headers=self._auth, timeout=limit)
                 except APIConnectionError as err:
@@ -433,107 +398,89 @@ class ComfyControl:
                         and deadline_at is not None
                         and loop.time() >= deadline_at - 1e-3
                     ):
-                        raise APITimeoutError(
-                            f"{method} {url}: deadline of {deadline} s exceeded "
-                            f"after {attempt} attempt(s)",
-                            method=method,
-                            url=url,
-                        ) from err
+                        what = f"deadline of {deadline} s exceeded after {attempt} attempt(s)"
+                        raise _deadline_error(spec, what) from err
+                    error: Exception = err
+                finally:
+                    # Cancelled or failed or answered: the slot counts one more window from now.
+                    self._pacer.release(slot)
+                if answer is None:
                     log.info(
                         "%s %s failed: %s (attempt %d, %.3f s)",
                         method,
                         path,
-                        type(err).__name__,
+                        type(error).__name__,
                         attempt,
                         loop.time() - started,
                     )
-                    delay = self._retry_delay(spec, policy, err, None, None, attempt, deadline_at)
-                    last = err
-                    await asyncio.sleep(delay)
-                    continue
-                finally:
-                    # Cancelled or failed or answered: the slot counts one more window from now.
-                    self._pacer.release(slot)
-                log.debug(
-                    "%s %s -> %d (attempt %d, %.3f s, request id %s)",
-                    method,
-                    path,
-                    answer.status,
-                    attempt,
-                    loop.time() - started,
-                    answer.request_id,
-                )
-                if self._verbose:
-                    log.debug("%s %s answer: %s", method, path, body_excerpt(answer.body))
-                if answer.ok:
-                    if not spec.expect_body:
+                else:
+                    log.debug(
+                        "%s %s -> %d (attempt %d, %.3f s, request id %s)",
+                        method,
+                        path,
+                        answer.status,
+                        attempt,
+                        loop.time() - started,
+                        answer.request_id,
+                    )
+                    if self._verbose:
+                        log.debug("%s %s answer: %s", method, path, body_excerpt(answer.body))
+                    if not answer.ok:
+                        error = _core.error_for(answer, method=method, url=url)
+                        if isinstance(error, RateLimitError):
+                            self._rate_limited(error, sent_epoch, path)
+                    elif not spec.expect_body:
                         # Documented as "200, empty body"; whatever a server puts there is ignored.
                         self._quota.refill()
                         return None
-                    try:
-                        data = _core.parse_json_body(answer)
-                    except ResponseValidationError as err:
-                        # A 2xx body that is not JSON at all (cut short, an HTML page from a
-                        # proxy, empty) is a fault on the way, not a change of the API: retried
-                        # like a 5xx.
-                        delay = self._retry_delay(
-                            spec, policy, err, None, None, attempt, deadline_at
-                        )
-                        log.info(
-                            "%s %s -> %d, not JSON, retrying (attempt %d)",
-                            method,
-                            path,
-                            answer.status,
-                            attempt,
-                        )
-                        last = err
-                        await asyncio.sleep(delay)
-                        continue
-                    self._quota.refill()
-                    return data
-                error = _core.error_for(answer, method=method, url=url)
+                    else:
+                        try:
+                            data = _core.parse_json_body(answer)
+                        except ResponseValidationError as err:
+                            # A 2xx body that is not JSON at all (cut short, a proxy's HTML page,
+                            # empty) is a fault on the way, not a change of the API: retried.
+                            error = err
+                        else:
+                            self._quota.refill()
+                            return data
+                delay = self._retry_delay(spec, policy, error, attempt, deadline_at)
                 if isinstance(error, RateLimitError):
-                    self._rate_limited(error, sent_epoch, path)
-                delay = self._retry_delay(
-                    spec, policy, error, answer.status, error.retry_after, attempt, deadline_at
-                )
-                if answer.status == 429:
                     # After the pause, calls that were refused go before new ones, so that the
                     # burst of new calls a pause releases cannot refuse them again and again.
                     queued = True
                     self._resending += 1
                     self._no_resends.clear()
-                log.info("%s %s -> %d, retrying (attempt %d)", method, path, answer.status, attempt)
+                if answer is not None:
+                    log.info(
+                        "%s %s -> %d, %sretrying (attempt %d)",
+                        method,
+                        path,
+                        answer.status,
+                        "" if isinstance(error, APIStatusError) else "not JSON, ",
+                        attempt,
+                    )
                 last = error
                 await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            if task in self._ended_by_close and task.uncancel() == 0:
+                # Our own cancellation from aclose(), and nobody else's: the call ends typed.
+                raise ClientClosedError(_CLOSED_MESSAGE) from None
+            raise
         finally:
             if queued:
                 self._resent()
+            self._calls.discard(task)
+            self._ended_by_close.discard(task)
 
     def _resent(self) -> None:
         self._resending -= 1
         if not self._resending:
             self._no_resends.set()
 
-    async def _behind_resends(self, deadline_at: float | None, method: str, url: str) -> None:
-        remaining = None
-        if deadline_at is not None:
-            remaining = deadline_at - asyncio.get_running_loop().time()
-        try:
-            async with asyncio.timeout(remaining):
-                await self._no_resends.wait()
-        except TimeoutError:
-            raise APITimeoutError(
-                f"{method} {url}: the deadline passed while calls refused by a 429 went first",
-                method=method,
-                url=url,
-            ) from None
-
     def _rate_limited(self, error: RateLimitError, sent_epoch: int, path: str) -> None:
         """Pause the whole client after a 429, unless this 429 is of an overload already known."""
         if sent_epoch != self._pause_epoch:
-            # Sent before the latest pause began: the burst that caused it, not news.
-            return
+            return  # sent before the latest pause began: the burst that caused it, not news
         rate = self._pacer.rate or RateLimit()
         seconds = _core.rate_limit_pause(
             self._retry, error.retry_after, cooldown=rate.cooldown, jitter=rate.jitter
@@ -552,22 +499,21 @@ class ComfyControl:
         spec: _core.RequestSpec,
         policy: RetryPolicy,
         error: Exception,
-        status: int | None,
-        retry_after: float | None,
         number: int,
         deadline_at: float | None,
     ) -> float:
         """The seconds to sleep before retry ``number``; raises ``error`` when not to retry."""
-        remaining = None
-        if deadline_at is not None:
-            remaining = deadline_at - asyncio.get_running_loop().time()
+        status = retry_after = None
+        if isinstance(error, APIStatusError):
+            status, retry_after = error.status, error.retry_after
+        loop = asyncio.get_running_loop()
         decision = _core.decide_retry(
             policy,
             idempotent=spec.idempotent,
             status=status,
             retry_after=retry_after,
             retry_number=number,
-            remaining=remaining,
+            remaining=None if deadline_at is None else deadline_at - loop.time(),
             held=self._pacer.delay_for_next(),
             draw=self._rng.random(),
         )
@@ -575,10 +521,8 @@ class ComfyControl:
             if decision.out_of_time:
                 # The caller wants to know what went wrong, not only that time ran out: the
                 # last error, with the deadline as its cause.
-                raise error from APITimeoutError(
-                    f"{spec.method} {spec.url}: the deadline would pass before retry {number}",
-                    method=spec.method,
-                    url=str(spec.url),
+                raise error from _deadline_error(
+                    spec, f"the deadline would pass before retry {number}"
                 )
             raise error
         if decision.spends_budget and not self._quota.try_spend():
@@ -589,22 +533,19 @@ class ComfyControl:
         return decision.delay
 
     async def _wait_for_slot(
-        self, deadline_at: float | None, method: str, url: str, last: Exception | None
+        self, deadline_at: float | None, spec: _core.RequestSpec, last: Exception | None
     ) -> Slot:
         if deadline_at is None:
             return await self._pacer.acquire()
-        loop = asyncio.get_running_loop()
-        remaining = deadline_at - loop.time()
+        remaining = deadline_at - asyncio.get_running_loop().time()
         try:
             if remaining <= 0 or self._pacer.delay_for_next() > remaining:
                 raise TimeoutError
-            async with asyncio.timeout(remaining):
+            async with asyncio.timeout_at(deadline_at):
                 return await self._pacer.acquire()
         except TimeoutError:
-            timeout = APITimeoutError(
-                f"{method} {url}: the deadline passed while waiting for a rate-limit slot",
-                method=method,
-                url=url,
+            timeout = _deadline_error(
+                spec, "the deadline passed while waiting for a rate-limit slot"
             )
             if last is not None:
                 raise last from timeout  # between retries: the last error, chained
@@ -612,17 +553,11 @@ class ComfyControl:
 
     # -- fleet-wide helpers --------------------------------------------------------------------
 
-    async def capacity(
-        self, *, managed: bool = True, own: bool = False, **kwargs: Any
-    ) -> CapacityReport:
-        """Sweep runners and build a :class:`CapacityReport`. See :func:`capacity.sweep`."""
-        from .capacity import sweep
-
-        return await sweep(
-            managed=self.managed_runners if managed else None,
-            own=self.runners if own else None,
-            **kwargs,
-        )
+    def _fleet(self, managed: bool, own: bool) -> dict[str, Any]:
+        return {
+            "managed": self.managed_runners if managed else None,
+            "own": self.runners if own else None,
+        }
 
     def _facts_cache(self) -> FactsCache:
         from .capacity import FactsCache
@@ -630,6 +565,14 @@ class ComfyControl:
         if self._facts is None:
             self._facts = FactsCache()
         return self._facts
+
+    async def capacity(
+        self, *, managed: bool = True, own: bool = False, **kwargs: Any
+    ) -> CapacityReport:
+        """Sweep runners and build a :class:`CapacityReport`. See :func:`capacity.sweep`."""
+        from .capacity import sweep
+
+        return await sweep(**self._fleet(managed, own), **kwargs)
 
     async def find_runners(
         self,
@@ -646,8 +589,7 @@ class ComfyControl:
         from .capacity import find_runners
 
         return await find_runners(
-            managed=self.managed_runners if managed else None,
-            own=self.runners if own else None,
+            **self._fleet(managed, own),
             workflows=self.workflows,
             cache=cache if cache is not None else self._facts_cache(),
             **kwargs,
@@ -662,25 +604,18 @@ class ComfyControl:
 
         kwargs.setdefault("cache", self._facts_cache())
         return watch_capacity(
-            managed=self.managed_runners if managed else None,
-            own=self.runners if own else None,
-            rate=self.rate_limit,
-            share=share,
-            **kwargs,
+            **self._fleet(managed, own), rate=self.rate_limit, share=share, **kwargs
         )
 
 
 class _Requester:
-    """The resources' view of the client (the ``Requester`` protocol of resources/_base.py).
+    """The resources' view of the client: the ``Requester`` protocol of ``resources/_base.py``."""
 
-    It binds only what a resource needs: URLs, the request loop, downloads and the pacing in
-    force, so nothing below the client needs to know the client.
-    """
-
-    __slots__ = ("_client",)
+    __slots__ = ("_client", "request")
 
     def __init__(self, client: ComfyControl) -> None:
         self._client = client
+        self.request = client._send  # bound once: no extra frame per request
 
     def __repr__(self) -> str:
         return repr(self._client)
@@ -692,25 +627,7 @@ class _Requester:
     def url(self, *segments: str) -> URL:
         return _core.build_url(self._client.base_url, *segments)
 
-    async def request(
-        self,
-        spec: _core.RequestSpec,
-        *,
-        timeout: float | NotGiven | None = NOT_GIVEN,
-        deadline: float | NotGiven | None = NOT_GIVEN,
-        max_retries: int | NotGiven = NOT_GIVEN,
-        on_attempt: Callable[[], None] | None = None,
-    ) -> Any:
-        return await self._client._send(
-            spec,
-            timeout=timeout,
-            deadline=deadline,
-            max_retries=max_retries,
-            on_attempt=on_attempt,
-        )
-
     async def download(self, url: URL, path: Path, *, timeout: float | None) -> None:
-        client = self._client
-        client._check_open()
-        client._check_loop()
-        await client._transport.download(url, path, timeout=timeout)
+        self._client._check_open()
+        self._client._check_loop()
+        await self._client._transport.download(url, path, timeout=timeout)
