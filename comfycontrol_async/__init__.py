@@ -1,16 +1,8 @@
 """comfycontrol-async: the async-first Python SDK for the ComfyControl API.
 
-```python
-from comfycontrol_async import ComfyControl
-
-async with ComfyControl() as cc:      # token from COMFYCONTROL_API_TOKEN
-    async for runner in cc.managed_runners.list():
-        print(runner.name)
-```
-
-The names below are imported on first use (PEP 562), so that ``import comfycontrol_async`` and
-the ``comfycontrol`` command's ``--help`` stay fast: aiohttp, cattrs and the models load when
-a program first touches a name that needs them. Nothing here imports rich or the command line.
+Public names are imported on first use (PEP 562), so that ``import comfycontrol_async`` and the
+``comfycontrol`` command's ``--help`` stay fast: aiohttp, cattrs and the models load when a
+program first touches a name that needs them. Nothing here imports rich or the command line.
 """
 
 from __future__ import annotations
@@ -19,107 +11,75 @@ import importlib
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
-    from ._client import ComfyControl
-    from ._config import (
-        DEFAULT_BASE_URL,
-        DEFAULT_RATE_LIMIT,
-        DEFAULT_TIMEOUT,
-        NOT_GIVEN,
-        NotGiven,
-        RateLimit,
-        RetryBudget,
-        RetryPolicy,
-        Timeout,
-    )
-    from ._exceptions import (
-        APIConnectionError,
-        APIStatusError,
-        APITimeoutError,
-        AuthenticationError,
-        BadRequestError,
-        ClientClosedError,
-        ComfyControlError,
-        ListChangedError,
-        NotFoundError,
-        PaginationError,
-        PermissionDeniedError,
-        RateLimitError,
-        RateLimitStoreError,
-        ResponseValidationError,
-        ServerError,
-    )
-    from ._pagination import Paginator
-    from ._version import __version__
-    from .capacity import CapacityReport, CapacityRow, FactsCache, FoundRunners, RouteAdvice
-    from .models import (
-        Device,
-        ManagedRunner,
-        Page,
-        Runner,
-        RunnerStats,
-        SystemInfo,
-        Template,
-        TemplateSummary,
-        User,
-        Workflow,
-        WorkflowOutput,
-        WorkflowSummary,
-    )
-    from .placeholders import PlaceholderError
-    from .resources._fanout import StatsResult, StatsSweep, SweepProgress
+    from ._client import ComfyControl as ComfyControl
+    from ._config import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+    from ._config import DEFAULT_RATE_LIMIT as DEFAULT_RATE_LIMIT
+    from ._config import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+    from ._config import NOT_GIVEN as NOT_GIVEN
+    from ._config import NotGiven as NotGiven
+    from ._config import RateLimit as RateLimit
+    from ._config import RetryBudget as RetryBudget
+    from ._config import RetryPolicy as RetryPolicy
+    from ._config import Timeout as Timeout
+    from ._exceptions import APIConnectionError as APIConnectionError
+    from ._exceptions import APIStatusError as APIStatusError
+    from ._exceptions import APITimeoutError as APITimeoutError
+    from ._exceptions import AuthenticationError as AuthenticationError
+    from ._exceptions import BadRequestError as BadRequestError
+    from ._exceptions import ClientClosedError as ClientClosedError
+    from ._exceptions import ComfyControlError as ComfyControlError
+    from ._exceptions import ListChangedError as ListChangedError
+    from ._exceptions import NotFoundError as NotFoundError
+    from ._exceptions import PaginationError as PaginationError
+    from ._exceptions import PermissionDeniedError as PermissionDeniedError
+    from ._exceptions import RateLimitError as RateLimitError
+    from ._exceptions import RateLimitStoreError as RateLimitStoreError
+    from ._exceptions import ResponseValidationError as ResponseValidationError
+    from ._exceptions import ServerError as ServerError
+    from ._pagination import Paginator as Paginator
+    from ._version import __version__ as __version__
+    from .capacity import CapacityReport as CapacityReport
+    from .capacity import CapacityRow as CapacityRow
+    from .capacity import FactsCache as FactsCache
+    from .capacity import FoundRunners as FoundRunners
+    from .capacity import RouteAdvice as RouteAdvice
+    from .models import Device as Device
+    from .models import ManagedRunner as ManagedRunner
+    from .models import Page as Page
+    from .models import Runner as Runner
+    from .models import RunnerStats as RunnerStats
+    from .models import SystemInfo as SystemInfo
+    from .models import Template as Template
+    from .models import TemplateSummary as TemplateSummary
+    from .models import User as User
+    from .models import Workflow as Workflow
+    from .models import WorkflowOutput as WorkflowOutput
+    from .models import WorkflowSummary as WorkflowSummary
+    from .placeholders import PlaceholderError as PlaceholderError
+    from .resources._fanout import StatsResult as StatsResult
+    from .resources._fanout import StatsSweep as StatsSweep
+    from .resources._fanout import SweepProgress as SweepProgress
 
-# Where each public name lives: module -> names.
-_HOMES: Final[dict[str, tuple[str, ...]]] = {
-    "._client": ("ComfyControl",),
-    "._config": (
-        "DEFAULT_BASE_URL",
-        "DEFAULT_RATE_LIMIT",
-        "DEFAULT_TIMEOUT",
-        "NOT_GIVEN",
-        "NotGiven",
-        "RateLimit",
-        "RetryBudget",
-        "RetryPolicy",
-        "Timeout",
-    ),
-    "._exceptions": (
-        "APIConnectionError",
-        "APIStatusError",
-        "APITimeoutError",
-        "AuthenticationError",
-        "BadRequestError",
-        "ClientClosedError",
-        "ComfyControlError",
-        "ListChangedError",
-        "NotFoundError",
-        "PaginationError",
-        "PermissionDeniedError",
-        "RateLimitError",
-        "RateLimitStoreError",
-        "ResponseValidationError",
-        "ServerError",
-    ),
-    "._pagination": ("Paginator",),
-    ".capacity": ("CapacityReport", "CapacityRow", "FactsCache", "FoundRunners", "RouteAdvice"),
-    ".models": (
-        "Device",
-        "ManagedRunner",
-        "Page",
-        "Runner",
-        "RunnerStats",
-        "SystemInfo",
-        "Template",
-        "TemplateSummary",
-        "User",
-        "Workflow",
-        "WorkflowOutput",
-        "WorkflowSummary",
-    ),
-    ".placeholders": ("PlaceholderError",),
-    ".resources._fanout": ("StatsResult", "StatsSweep", "SweepProgress"),
-    "._version": ("__version__",),  # reading the metadata costs ~20 ms: only when asked
+# Where each public name lives; it is imported from there on first use.
+_HOMES: Final = {
+    "._client": "ComfyControl",
+    "._config": "DEFAULT_BASE_URL DEFAULT_RATE_LIMIT DEFAULT_TIMEOUT NOT_GIVEN NotGiven RateLimit "
+    "RetryBudget RetryPolicy Timeout",
+    "._exceptions": "APIConnectionError APIStatusError APITimeoutError AuthenticationError "
+    "BadRequestError ClientClosedError ComfyControlError ListChangedError NotFoundError "
+    "PaginationError PermissionDeniedError RateLimitError RateLimitStoreError "
+    "ResponseValidationError ServerError",
+    "._pagination": "Paginator",
+    "._version": "__version__",  # reading the metadata costs ~20 ms: only when asked
+    ".capacity": "CapacityReport CapacityRow FactsCache FoundRunners RouteAdvice",
+    ".models": "Device ManagedRunner Page Runner RunnerStats SystemInfo Template TemplateSummary "
+    "User Workflow WorkflowOutput WorkflowSummary",
+    ".placeholders": "PlaceholderError",
+    ".resources._fanout": "StatsResult StatsSweep SweepProgress",
 }
-_LAZY: Final = {name: module for module, names in _HOMES.items() for name in names}
+_LAZY: Final = {name: module for module, names in _HOMES.items() for name in names.split()}
+# In ruff's order (RUF022): SCREAMING_CASE, then CamelCase, then the rest.
+__all__ = sorted(_LAZY, key=lambda name: (not name.isupper(), not name[0].isupper(), name))
 
 
 def __getattr__(name: str) -> Any:
@@ -133,55 +93,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
-
-
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_RATE_LIMIT",
-    "DEFAULT_TIMEOUT",
-    "NOT_GIVEN",
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "CapacityReport",
-    "CapacityRow",
-    "ClientClosedError",
-    "ComfyControl",
-    "ComfyControlError",
-    "Device",
-    "FactsCache",
-    "FoundRunners",
-    "ListChangedError",
-    "ManagedRunner",
-    "NotFoundError",
-    "NotGiven",
-    "Page",
-    "PaginationError",
-    "Paginator",
-    "PermissionDeniedError",
-    "PlaceholderError",
-    "RateLimit",
-    "RateLimitError",
-    "RateLimitStoreError",
-    "ResponseValidationError",
-    "RetryBudget",
-    "RetryPolicy",
-    "RouteAdvice",
-    "Runner",
-    "RunnerStats",
-    "ServerError",
-    "StatsResult",
-    "StatsSweep",
-    "SweepProgress",
-    "SystemInfo",
-    "Template",
-    "TemplateSummary",
-    "Timeout",
-    "User",
-    "Workflow",
-    "WorkflowOutput",
-    "WorkflowSummary",
-    "__version__",
-]
