@@ -1,10 +1,8 @@
 """The pure core: building requests, reading answers and deciding retries, without I/O.
 
-Everything here is a plain synchronous function over plain values, testable without an event
-loop: the URL for an endpoint (ids percent-encoded as exactly one path segment), the checks on
-arguments, the typed error for a non-2xx answer, the ``Retry-After`` header, the backoff before
-the next attempt. This module must not import aiohttp, sleep, log or read the clock on its own:
-time and randomness come in as arguments.
+Plain synchronous functions over plain values, testable without an event loop. This module must
+not import aiohttp, sleep, log or read the clock on its own: time and randomness come in as
+arguments.
 """
 
 from __future__ import annotations
@@ -24,35 +22,12 @@ from yarl import URL
 from ._config import RetryPolicy
 from ._exceptions import BODY_LIMIT, APIStatusError, ResponseValidationError, make_status_error
 
-__all__ = [
-    "RETRYABLE_STATUSES",
-    "Answer",
-    "RequestSpec",
-    "RetryDecision",
-    "backoff_delay",
-    "build_url",
-    "check_id",
-    "check_page_args",
-    "decide_retry",
-    "encode_segment",
-    "error_for",
-    "is_idempotent",
-    "is_retryable_status",
-    "parse_base_url",
-    "parse_json_body",
-    "parse_retry_after",
-    "rate_limit_pause",
-]
-
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 MAX_PER_PAGE: Final = 100
-_IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-_ERROR_JSON_LIMIT: Final = 64 * 1024
+# An error document is small: a bigger body is quoted (its start), never parsed whole.
+ERROR_BODY_LIMIT: Final = 64 * 1024
 # Bytes of an error body decoded: at 4 bytes a character at most, more than the error keeps.
 _ERROR_BODY_READ: Final = 4 * BODY_LIMIT + 8192
-# Characters that may stand unencoded inside one path segment (RFC 3986 pchar minus the
-# sub-delims we do not need). Everything else, "/", "?", "#", "%" and "." included, is encoded.
-_SEGMENT_SAFE: Final = "-_~"
 
 
 @attrs.frozen(kw_only=True)
@@ -83,13 +58,7 @@ class RequestSpec:
 
 @attrs.frozen(kw_only=True)
 class Answer:
-    """An HTTP answer, read whole: the transport's output and the core's input.
-
-    Attributes:
-        status: The HTTP status.
-        headers: The answer's headers (case-insensitive mapping).
-        body: The raw body bytes.
-    """
+    """An HTTP answer, read whole (up to the size cap): the transport's output, the core's input."""
 
     status: int
     headers: Mapping[str, str]
@@ -104,11 +73,6 @@ class Answer:
     def request_id(self) -> str | None:
         """The server's request id, if it sent one."""
         return self.headers.get("X-Request-Id") or self.headers.get("x-request-id")
-
-    @property
-    def text(self) -> str:
-        """The body as text, undecodable bytes replaced."""
-        return self.body.decode("utf-8", errors="replace")
 
 
 def parse_base_url(value: object) -> URL:
@@ -126,19 +90,17 @@ def parse_base_url(value: object) -> URL:
         raise ValueError("base_url must not carry a query string or a fragment")
     if url.user or url.password:
         raise ValueError("base_url must not carry credentials; pass the token instead")
-    path = url.path.rstrip("/")
-    if path.endswith("/v1"):
-        path = path[: -len("/v1")]
+    path = url.path.rstrip("/").removesuffix("/v1")
     return url.with_path(path or "/")
 
 
 def encode_segment(value: str) -> str:
     """Percent-encode ``value`` so that it stands as exactly one path segment.
 
-    Slashes, ``?``, ``#``, ``%`` and dots are encoded, so ``../x`` or ``.`` can never be read
-    as a relative step by a server or a proxy, and nothing can start a query or a fragment.
+    Everything but ``-_~`` and alphanumerics is encoded, dots included, so ``../x`` or ``.`` can
+    never be read as a relative step, and nothing can start a query or a fragment.
     """
-    return quote(value, safe=_SEGMENT_SAFE, encoding="utf-8", errors="strict").replace(".", "%2E")
+    return quote(value, safe="-_~", encoding="utf-8", errors="strict").replace(".", "%2E")
 
 
 def check_id(value: object, what: str = "id") -> str:
@@ -156,14 +118,8 @@ def check_id(value: object, what: str = "id") -> str:
 
 
 def build_url(base: URL, *segments: str) -> URL:
-    """Join ``/v1`` and ``segments`` to ``base``; each segment is encoded as one segment.
-
-    Args:
-        base: The base URL from :func:`parse_base_url`.
-        *segments: Path parts, literal names and ids alike; each one stays one segment.
-    """
-    prefix = base.raw_path.rstrip("/")
-    path = prefix + "/v1/" + "/".join(encode_segment(s) for s in segments)
+    """Join ``/v1`` and ``segments`` (each encoded as one segment) to ``base``."""
+    path = base.raw_path.rstrip("/") + "/v1/" + "/".join(encode_segment(s) for s in segments)
     return base.with_path(path, encoded=True)
 
 
@@ -177,26 +133,18 @@ def _check_int(name: str, value: object, low: int, high: int | None) -> int:
 
 
 def check_page_args(page: object, per_page: object, *, page_name: str = "page") -> tuple[int, int]:
-    """Check ``page`` (>= 1) and ``per_page`` (1 to 100) as the API documents them.
-
-    Args:
-        page: The page number.
-        per_page: The page size.
-        page_name: The name of the page argument in a message (``start_page`` for a walk).
+    """Check ``page`` (>= 1, named ``page_name`` in messages) and ``per_page`` (1 to 100).
 
     Raises:
         TypeError: A value is not an int.
         ValueError: A value is out of range.
     """
-    return (
-        _check_int(page_name, page, 1, None),
-        _check_int("per_page", per_page, 1, MAX_PER_PAGE),
-    )
+    return _check_int(page_name, page, 1, None), _check_int("per_page", per_page, 1, MAX_PER_PAGE)
 
 
 def is_idempotent(method: str) -> bool:
     """Whether ``method`` may be retried. POST and PUT are never retried."""
-    return method.upper() in _IDEMPOTENT
+    return method.upper() in ("GET", "HEAD", "OPTIONS")
 
 
 def is_retryable_status(status: int) -> bool:
@@ -205,18 +153,11 @@ def is_retryable_status(status: int) -> bool:
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Read a ``Retry-After`` header: delay-seconds or an HTTP date.
+    """Seconds to wait (never negative) from a ``Retry-After`` of delay-seconds or an HTTP date.
 
-    Args:
-        value: The header value, or ``None``.
-        now: The current time, for HTTP dates (defaults to the system clock in UTC).
-
-    Returns:
-        Seconds to wait (never negative), or ``None`` when the header is absent or unreadable.
+    ``None`` when the header is absent or unreadable; ``now`` defaults to the system clock.
     """
-    if value is None:
-        return None
-    text = value.strip()
+    text = (value or "").strip()
     if not text:
         return None
     try:
@@ -224,33 +165,21 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except ValueError:
         pass
     else:
-        if math.isfinite(seconds):
-            return max(0.0, seconds)
-        return None
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    current = now if now is not None else datetime.now(UTC)
-    return max(0.0, (when - current).total_seconds())
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def backoff_delay(
     attempt: int, *, base: float = 0.5, cap: float = 8.0, rng: random.Random | None = None
 ) -> float:
-    """Exponential backoff with full jitter: a uniform draw in ``[0, min(cap, base * 2**attempt)]``.
-
-    Args:
-        attempt: How many attempts have failed so far, minus one (0 before the first retry).
-        base: The ceiling of the first delay.
-        cap: The largest ceiling.
-        rng: The random source (a seeded one in tests).
-    """
-    ceiling = min(cap, base * (2.0 ** max(0, attempt)))
-    draw = rng.random() if rng is not None else random.random()
-    return ceiling * draw
+    """Full jitter: a uniform draw in ``[0, min(cap, base * 2**attempt)]`` (``attempt`` from 0)."""
+    return min(cap, base * (2.0 ** max(0, attempt))) * (rng or random).random()
 
 
 @attrs.frozen(kw_only=True)
@@ -327,21 +256,18 @@ def rate_limit_pause(
     client).
     """
     wanted = cooldown if retry_after is None else retry_after
-    cap = policy.max_retry_after
-    if wanted + jitter > cap:
-        return max(0.0, min(wanted, cap - jitter))
+    if wanted + jitter > policy.max_retry_after:
+        return max(0.0, min(wanted, policy.max_retry_after - jitter))
     return wanted
 
 
 def parse_json_body(answer: Answer) -> Any:
-    """Parse a 2xx body as JSON.
+    """Parse a 2xx body as JSON (orjson: about twice as fast as the standard library).
 
     Raises:
         ResponseValidationError: The body is empty or not JSON.
     """
     try:
-        # orjson parses about twice as fast as the standard library, which is most of what a
-        # page of 100 items costs once decoding into models is fast (benchmarks/RESULTS.md).
         return orjson.loads(answer.body)
     except (ValueError, UnicodeDecodeError) as err:
         if not answer.body.strip():
@@ -354,40 +280,29 @@ def parse_json_body(answer: Answer) -> Any:
         ) from None
 
 
-def _api_message(body: bytes) -> str | None:
-    """The ``message`` of a documented error body ``{"status": N, "message": "..."}``, if any.
-
-    Bodies over 64 KiB are not parsed: an error document is small, and a huge page is quoted
-    (its start) rather than decoded whole.
-    """
-    if len(body) > _ERROR_JSON_LIMIT or not body.strip():
-        return None
-    try:
-        data = orjson.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if isinstance(data, dict):
-        message = data.get("message")
-        if isinstance(message, str) and message.strip():
-            return message
-    return None
-
-
 def error_for(
     answer: Answer, *, method: str, url: str, now: datetime | None = None
 ) -> APIStatusError:
     """The typed error for a non-2xx answer, also when its body is HTML, empty or truncated.
 
-    Only the start of the body is decoded (enough for the excerpt the error keeps); the error
-    hides every secret in what it keeps (see ``_exceptions``).
+    The ``message`` of a documented error body ``{"status": N, "message": "..."}`` is used when
+    there is one; only the start of the body is decoded, and the error hides every secret in what
+    it keeps (see ``_exceptions``).
     """
-    retry_after = parse_retry_after(answer.headers.get("Retry-After"), now=now)
+    message = None
+    if len(answer.body) <= ERROR_BODY_LIMIT and answer.body.strip():
+        try:
+            data = orjson.loads(answer.body)
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("message"), str):
+            message = data["message"] if data["message"].strip() else None
     return make_status_error(
         answer.status,
-        api_message=_api_message(answer.body),
+        api_message=message,
         body=answer.body[:_ERROR_BODY_READ].decode("utf-8", errors="replace"),
         request_id=answer.request_id,
         method=method,
         url=url,
-        retry_after=retry_after,
+        retry_after=parse_retry_after(answer.headers.get("Retry-After"), now=now),
     )
