@@ -1,45 +1,37 @@
 """The one module that talks to aiohttp.
 
 It owns the :class:`aiohttp.ClientSession` (made lazily inside the running loop, or lent by the
-caller and then never closed here; once closed, it never makes another), sends one attempt of one
-request, reads the answer up to a size cap and turns every aiohttp or socket exception into
-:class:`APIConnectionError` or :class:`APITimeoutError`. It does not retry, pace, decode or log:
-the client does that around it. ``asyncio.CancelledError`` always passes through untouched.
+caller and then never closed here; none is made after close), sends one attempt, reads the answer
+up to a size cap and turns aiohttp and socket exceptions into :class:`APIConnectionError` or
+:class:`APITimeoutError`. It does not retry, pace, decode or log; cancellation passes untouched.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
 from typing import Final
 
 import aiohttp
 from yarl import URL
 
 from ._config import DEFAULT_MAX_ANSWER_BYTES, Timeout
-from ._core import Answer, RequestSpec
+from ._core import ERROR_BODY_LIMIT, Answer, RequestSpec
 from ._exceptions import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     ClientClosedError,
     ResponseValidationError,
     make_status_error,
 )
 
-__all__ = ["Transport"]
-
 # One pool for the whole client. The rate limit keeps a paced client far below it; with pacing
 # off, the fan-out's own concurrency bound is what matters, and 100 sockets serve it.
 _POOL_SIZE: Final = 100
-_DOWNLOAD_CHUNK: Final = 1 << 16
-# An error answer is documented as a small JSON object; of anything bigger (a CDN's page) this
-# much is kept for the exception, and the rest is never read.
-_ERROR_BODY_LIMIT: Final = 64 * 1024
+_CHUNK: Final = 1 << 16
 
 
 @functools.lru_cache(maxsize=64)
@@ -49,15 +41,7 @@ def _timeout(total: float | None, connect: float | None) -> aiohttp.ClientTimeou
 
 
 class Transport:
-    """Sends single attempts over one aiohttp session.
-
-    Args:
-        session: A session the caller owns, or ``None`` to make (and later close) our own.
-        timeout: The default per-attempt timeout.
-        user_agent: The ``User-Agent`` header for every request.
-        max_answer_bytes: The largest answer body read; a bigger 2xx answer raises
-            :class:`ResponseValidationError` without being read whole.
-    """
+    """Sends single attempts over one aiohttp session (``session=None``: our own)."""
 
     def __init__(
         self,
@@ -82,16 +66,6 @@ class Transport:
     def owns_open_session(self) -> bool:
         """Whether we made a session that is still open (and so must be closed by us)."""
         return self._own is not None and not self._own.closed
-
-    def open_connections(self) -> int:
-        """How many connections the pool holds right now, idle or busy (for tests and checks)."""
-        session = self._borrowed or self._own
-        if session is None or session.closed or session.connector is None:
-            return 0
-        connector = session.connector
-        acquired = len(getattr(connector, "_acquired", ()))
-        idle = sum(len(v) for v in getattr(connector, "_conns", {}).values())
-        return acquired + idle
 
     def _session(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -119,39 +93,25 @@ class Transport:
         if self._borrowed is not None or not self._env_proxies or url.host is None:
             return None  # a session the caller lent keeps its own proxy settings
         key = (url.scheme, url.host)
-        try:
-            return self._proxy_for_host[key]
-        except KeyError:
-            pass
-        proxy = self._env_proxies.get(url.scheme) or self._env_proxies.get("all")
-        if proxy is not None and urllib.request.proxy_bypass(url.host):
-            proxy = None
-        self._proxy_for_host[key] = proxy
-        return proxy
+        if key not in self._proxy_for_host:
+            proxy = self._env_proxies.get(url.scheme) or self._env_proxies.get("all")
+            bypass = proxy is not None and urllib.request.proxy_bypass(url.host)
+            self._proxy_for_host[key] = None if bypass else proxy
+        return self._proxy_for_host[key]
 
     async def send(
-        self,
-        spec: RequestSpec,
-        *,
-        headers: Mapping[str, str],
-        timeout: float | None = None,
+        self, spec: RequestSpec, *, headers: Mapping[str, str], timeout: float | None = None
     ) -> Answer:
-        """Send one attempt and read the answer (up to the size cap).
-
-        Args:
-            spec: What to send.
-            headers: Headers for this attempt (the token among them).
-            timeout: Seconds for this attempt, overriding the default total.
+        """Send one attempt with ``headers`` and read the answer (up to the size cap).
 
         Raises:
-            APITimeoutError: The attempt took longer than its timeout.
+            APITimeoutError: The attempt took longer than ``timeout`` (default: the total).
             APIConnectionError: No HTTP answer could be read.
             ResponseValidationError: A 2xx answer is larger than ``max_answer_bytes``.
             ClientClosedError: The transport was closed.
         """
         session = self._session()
         total = self._timeout.total if timeout is None else timeout
-        all_headers = {"User-Agent": self._user_agent, "Accept": "application/json", **headers}
         data: aiohttp.FormData | None = None
         if spec.form is not None:
             data = aiohttp.FormData(quote_fields=False)
@@ -164,20 +124,22 @@ class Transport:
         method, url = spec.method, str(spec.url)
         try:
             async with session.request(
-                spec.method,
+                method,
                 spec.url,
                 params=dict(spec.params) if spec.params else None,
                 json=spec.json,
                 data=data,
-                headers=all_headers,
+                headers={"User-Agent": self._user_agent, "Accept": "application/json", **headers},
                 timeout=_timeout(total, self._timeout.connect),
                 allow_redirects=False,
                 proxy=self._proxy(spec.url),
             ) as response:
                 ok = 200 <= response.status < 300
-                limit = self._max_answer_bytes
-                if not ok:
-                    limit = min(limit, _ERROR_BODY_LIMIT)
+                # Of an error answer (documented as a small JSON object) 64 KiB are kept for the
+                # exception, and the rest is never read: its status is what counts.
+                limit = (
+                    self._max_answer_bytes if ok else min(self._max_answer_bytes, ERROR_BODY_LIMIT)
+                )
                 body, cut = await _read_capped(response, limit)
                 if cut and ok:
                     raise ResponseValidationError(
@@ -185,10 +147,7 @@ class Transport:
                         f"({self._max_answer_bytes} bytes); it was not read whole",
                         body=body[:200].decode("utf-8", errors="replace"),
                     )
-                # An error page over the limit is kept as an excerpt: its status is what counts.
                 return Answer(status=response.status, headers=response.headers, body=body)
-        except (asyncio.CancelledError, ResponseValidationError):
-            raise
         except TimeoutError as err:
             raise APITimeoutError(
                 f"{method} {url} timed out after {total} s", method=method, url=url
@@ -200,33 +159,19 @@ class Transport:
                 url=url,
             ) from err
         except (aiohttp.ClientError, OSError) as err:
+            text = str(err).strip()
+            why = f"{type(err).__name__}: {text}" if text else type(err).__name__
             raise APIConnectionError(
-                f"{method} {url}: no answer ({_describe(err)})", method=method, url=url
+                f"{method} {url}: no answer ({why})", method=method, url=url
             ) from err
-
-    @asynccontextmanager
-    async def _get_stream(
-        self, url: URL, timeout: float | None
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
-        # A plain GET with no Authorization header at all: signed URLs carry their own
-        # credentials, and our token must never reach a storage host.
-        session = self._session()
-        async with session.get(
-            url,
-            headers={"User-Agent": self._user_agent},
-            timeout=_timeout(timeout, self._timeout.connect),
-            allow_redirects=True,
-            proxy=self._proxy(url),
-        ) as response:
-            yield response
 
     async def download(
         self, url: URL, path: str | os.PathLike[str], *, timeout: float | None
     ) -> int:
         """Stream ``url`` into the file at ``path`` without our token; return the bytes written.
 
-        The file is written to a temporary name beside ``path`` and renamed when complete, so a
-        failed download never leaves a partial file under the final name.
+        The file is written beside ``path`` and renamed when complete, so a failed download never
+        leaves a partial file under the final name.
 
         Raises:
             APIStatusError: The storage host answered outside 2xx (403 for an expired URL).
@@ -237,13 +182,20 @@ class Transport:
         partial = target + ".part"
         shown = str(url.with_query(None))  # a signed URL's query is a credential
         try:
-            async with self._get_stream(url, timeout) as response:
+            # A plain GET with no Authorization header at all: signed URLs carry their own
+            # credentials, and our token must never reach a storage host.
+            async with self._session().get(
+                url,
+                headers={"User-Agent": self._user_agent},
+                timeout=_timeout(timeout, self._timeout.connect),
+                allow_redirects=True,
+                proxy=self._proxy(url),
+            ) as response:
                 if not 200 <= response.status < 300:
-                    text = await response.text(errors="replace")
                     raise make_status_error(
                         response.status,
                         api_message=None,
-                        body=text,
+                        body=await response.text(errors="replace"),
                         request_id=response.headers.get("X-Request-Id"),
                         method="GET",
                         url=shown,
@@ -251,35 +203,27 @@ class Transport:
                 written = 0
                 # Local writes of 64 KiB chunks are cheaper inline than a thread hop each.
                 with open(partial, "wb") as handle:  # noqa: ASYNC230
-                    async for chunk in response.content.iter_chunked(_DOWNLOAD_CHUNK):
+                    async for chunk in response.content.iter_chunked(_CHUNK):
                         handle.write(chunk)
                         written += len(chunk)
             os.replace(partial, target)
             return written
-        except asyncio.CancelledError:
-            _remove(partial)
-            raise
-        except APIStatusError:
-            _remove(partial)
-            raise
-        except TimeoutError as err:
-            _remove(partial)
-            raise APITimeoutError(f"GET {shown} timed out", method="GET", url=shown) from err
-        except (aiohttp.ClientError, OSError) as err:
-            _remove(partial)
-            if not isinstance(err, aiohttp.ClientError) and err.filename is not None:
-                raise  # our own file could not be written: not a network problem
-            # Only the class name: aiohttp's own message may quote the signed URL whole.
-            raise APIConnectionError(
-                f"GET {shown}: download failed ({type(err).__name__})", method="GET", url=shown
-            ) from None
+        except BaseException as err:
+            with suppress(FileNotFoundError):
+                os.unlink(partial)
+            if isinstance(err, TimeoutError):
+                raise APITimeoutError(f"GET {shown} timed out", method="GET", url=shown) from err
+            if isinstance(err, aiohttp.ClientError) or (
+                isinstance(err, OSError) and err.filename is None
+            ):
+                # Only the class name: aiohttp's own message may quote the signed URL whole.
+                raise APIConnectionError(
+                    f"GET {shown}: download failed ({type(err).__name__})", method="GET", url=shown
+                ) from None
+            raise  # cancelled, an error answer, or our own file could not be written
 
     async def aclose(self) -> None:
-        """Close the session we made; a borrowed session stays open (it is the caller's).
-
-        Afterwards nothing can be sent: :meth:`send` and :meth:`download` raise
-        :class:`ClientClosedError` instead of making a new session.
-        """
+        """Close the session we made (a borrowed one stays open); nothing can be sent after."""
         self._closed = True
         own, self._own = self._own, None
         if own is not None and not own.closed:
@@ -301,19 +245,9 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> tuple[by
     # Unknown length or compressed (the decoded size is what we cap): read in chunks.
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.content.iter_chunked(_DOWNLOAD_CHUNK):
+    async for chunk in response.content.iter_chunked(_CHUNK):
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
             return b"".join(chunks)[:limit], True
     return b"".join(chunks), False
-
-
-def _remove(path: str) -> None:
-    with suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-def _describe(err: BaseException) -> str:
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
