@@ -1,9 +1,8 @@
 """Client configuration: frozen, keyword-only value objects with named defaults.
 
-This module owns the knobs a user can turn (timeouts, retries, pacing) and their defaults, plus
-the ``NOT_GIVEN`` sentinel that tells "leave as is" apart from ``None``. It holds no state and
-does no I/O; validation happens when an object is built, so a bad value fails at construction,
-not in the middle of a sweep.
+This module owns the knobs a user can turn (timeouts, retries, pacing), their defaults and the
+``NOT_GIVEN`` sentinel. It holds no state and does no I/O; a bad value fails when an object is
+built, not in the middle of a sweep.
 """
 
 from __future__ import annotations
@@ -11,32 +10,19 @@ from __future__ import annotations
 import enum
 import math
 import os
+from collections.abc import Callable
 from typing import Any, Final, Literal
 
 import attrs
 from yarl import URL
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_RATE_LIMIT",
-    "DEFAULT_TIMEOUT",
-    "NOT_GIVEN",
-    "NotGiven",
-    "RateLimit",
-    "RetryBudget",
-    "RetryPolicy",
-    "Timeout",
-]
-
 DEFAULT_BASE_URL: Final = "https://api.comfycontrol.app"
-DEFAULT_MAX_RETRIES: Final = 2
-DEFAULT_MAX_RETRY_AFTER: Final = 60.0
 # Stats and pages are kilobytes; 16 MiB is far above any real answer and far below a memory
 # problem, so a hostile or broken server cannot make the client hold hundreds of megabytes.
 DEFAULT_MAX_ANSWER_BYTES: Final = 16 * 1024 * 1024
 TOKEN_ENV: Final = "COMFYCONTROL_API_TOKEN"
 BASE_URL_ENV: Final = "COMFYCONTROL_BASE_URL"
+STORE_ENV: Final = "COMFYCONTROL_RATE_LIMIT_STORE"
 
 
 class NotGiven(enum.Enum):
@@ -55,24 +41,31 @@ NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 """Sentinel for "leave this as it is", distinct from ``None`` (which may be a real value)."""
 
 
-def _positive(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"{attribute.name} must be a number of seconds, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+def _seconds(*, positive: bool) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """A finite number of seconds: positive (or ``None``), or else at least 0."""
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and positive:
+            return
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise TypeError(f"{attribute.name} must be a number of seconds, got {value!r}")
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            bound = "a positive number of seconds" if positive else ">= 0 seconds"
+            raise ValueError(f"{attribute.name} must be {bound}, got {value!r}")
+
+    return check
+
+
+_positive = _seconds(positive=True)
+_non_negative = _seconds(positive=False)
 
 
 @attrs.frozen(kw_only=True)
 class Timeout:
-    """How long one attempt of one request may take.
-
-    The wait for a rate-limit slot is not part of it: pacing never makes a request time out.
+    """How long one attempt of one request may take (never the wait for a rate-limit slot).
 
     Attributes:
-        total: Seconds for a whole attempt (connect, send, read the answer), or ``None`` for no
-            limit.
+        total: Seconds for a whole attempt (connect, send, read the answer), or ``None``.
         connect: Seconds to get a connection from the pool and connect, or ``None``.
     """
 
@@ -81,11 +74,6 @@ class Timeout:
 
 
 DEFAULT_TIMEOUT: Final = Timeout()
-
-
-STORE_ENV: Final = "COMFYCONTROL_RATE_LIMIT_STORE"
-_STORE_SCHEMES: Final = ("redis", "rediss", "unix")
-StoreErrorPolicy = Literal["fallback", "raise"]
 
 
 def redact_store_url(url: str) -> str:
@@ -97,29 +85,22 @@ def redact_store_url(url: str) -> str:
     if parsed.user is not None or parsed.password is not None:
         # yarl cannot set a user-info of "***" without a user; rebuild the authority instead.
         parsed = parsed.with_user("***").with_password(None)
-    query = parsed.query
+    query = dict(parsed.query.items())
     hidden = {
-        k: ("***" if k.lower() in ("password", "username", "user") else v) for k, v in query.items()
+        k: "***" if k.lower() in ("password", "username", "user") else v for k, v in query.items()
     }
-    if hidden != dict(query.items()):
-        parsed = parsed.with_query(hidden)
-    return str(parsed)
+    return str(parsed.with_query(hidden) if hidden != query else parsed)
 
 
 def check_store_url(url: object, *, source: str = "store") -> str:
     """Return ``url`` if it is a Redis URL the store can use, else raise ``ValueError``."""
     if not isinstance(url, str):
         raise TypeError(f"{source} must be a redis:// URL string or None, got {type(url).__name__}")
-    scheme = url.partition("://")[0].lower() if "://" in url else ""
-    if scheme not in _STORE_SCHEMES:
+    if "://" not in url or url.partition("://")[0].lower() not in ("redis", "rediss", "unix"):
         raise ValueError(
             f"{source} must be a redis://, rediss:// or unix:// URL, got {redact_store_url(url)!r}"
         )
     return url
-
-
-def _store_repr(value: object) -> str:
-    return repr(redact_store_url(value)) if isinstance(value, str) else repr(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -128,9 +109,8 @@ class RateLimit:
 
     The API allows 40 requests per 10 seconds per IP and answers 429 for a 10 second cooldown
     past it (the API docs, "Rate limit"). The client spaces its requests so that no window of
-    ``per_seconds`` holds more than ``requests`` of them, shared by everything it does. With a
-    ``store``, every client using the same store and ``key`` (any process, any host) shares one
-    window and one 429 pause.
+    ``per_seconds`` holds more than ``requests`` of them. With a ``store``, every client using
+    the same store and ``key`` (any process, any host) shares one window and one 429 pause.
 
     Attributes:
         requests: Requests allowed per window.
@@ -142,8 +122,8 @@ class RateLimit:
             extra) holding the shared window; ``None`` paces this client alone. When not given,
             the ``COMFYCONTROL_RATE_LIMIT_STORE`` environment variable (read when a client is
             made), else ``None``. Its password never appears in a repr, log line or error.
-        key: The name of the shared window in the store. By default one per API host (clients
-            of one host share it); give workers behind different egress IPs different keys.
+        key: The name of the shared window in the store. By default one per API host; give
+            workers behind different egress IPs different keys.
         on_store_error: ``"fallback"`` (default): when the store cannot be reached, pace this
             process alone at a conservative share of the limit, log one warning, and share
             again once the store is back. ``"raise"``: raise
@@ -154,9 +134,12 @@ class RateLimit:
     per_seconds: float = attrs.field(default=10.0, validator=_positive)
     cooldown: float = attrs.field(default=10.0, validator=_positive)
     jitter: float = attrs.field(default=1.0)
-    store: str | NotGiven | None = attrs.field(default=NOT_GIVEN, repr=_store_repr)
+    store: str | NotGiven | None = attrs.field(
+        default=NOT_GIVEN,
+        repr=lambda v: repr(redact_store_url(v)) if isinstance(v, str) else repr(v),
+    )
     key: str | None = attrs.field(default=None)
-    on_store_error: StoreErrorPolicy = attrs.field(default="fallback")
+    on_store_error: Literal["fallback", "raise"] = attrs.field(default="fallback")
 
     @requests.validator
     def _check_requests(self, _: attrs.Attribute[Any], value: object) -> None:
@@ -217,23 +200,6 @@ class RetryBudget:
     success_reward: float = attrs.field(default=1.0, validator=_positive)
 
 
-def _non_negative(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"{attribute.name} must be a number of seconds, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0 seconds, got {value!r}")
-
-
-def _check_retries(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{attribute.name} must be a non-negative int, got {value!r}")
-
-
-def _check_budget(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, RetryBudget):
-        raise TypeError(f"{attribute.name} must be a RetryBudget or None, got {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
     """When the client tries a request again, and how long it waits first: one home for it all.
@@ -255,11 +221,19 @@ class RetryPolicy:
         budget: The client-wide retry budget, or ``None`` for unlimited retries.
     """
 
-    max_retries: int = attrs.field(default=DEFAULT_MAX_RETRIES, validator=_check_retries)
+    max_retries: int = attrs.field(default=2)
     backoff_base: float = attrs.field(default=0.5, validator=_non_negative)
     backoff_cap: float = attrs.field(default=8.0, validator=_non_negative)
-    max_retry_after: float = attrs.field(default=DEFAULT_MAX_RETRY_AFTER, validator=_non_negative)
-    budget: RetryBudget | None = attrs.field(factory=RetryBudget, validator=_check_budget)
+    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    budget: RetryBudget | None = attrs.field(
+        factory=RetryBudget,
+        validator=attrs.validators.optional(attrs.validators.instance_of(RetryBudget)),
+    )
+
+    @max_retries.validator
+    def _check_retries(self, _: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"max_retries must be a non-negative int, got {value!r}")
 
 
 DEFAULT_RETRY_POLICY: Final = RetryPolicy()
