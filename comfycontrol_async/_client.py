@@ -55,16 +55,16 @@ from ._ratelimit import Pacer, RetryQuota, Slot
 from ._redact import register_secret
 from ._transport import Transport
 from ._version import __version__
+from .resources.managed_runners import ManagedRunners
+from .resources.runners import Runners
+from .resources.templates import Templates
+from .resources.user import UserResource
+from .resources.workflows import Workflows
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from .capacity import CapacityReport, FactsCache, FoundRunners
-    from .resources.managed_runners import ManagedRunners
-    from .resources.runners import Runners
-    from .resources.templates import Templates
-    from .resources.user import UserResource
-    from .resources.workflows import Workflows
 
 __all__ = ["ComfyControl"]
 
@@ -224,13 +224,6 @@ class ComfyControl:
         self._secret_handle = register_secret(self._token)
         self._verbose = verbose()
         configure_from_env()
-
-        from .resources.managed_runners import ManagedRunners
-        from .resources.runners import Runners
-        from .resources.templates import Templates
-        from .resources.user import UserResource
-        from .resources.workflows import Workflows
-
         requester = _Requester(self)
         self.user: UserResource = UserResource(requester)
         self.runners: Runners = Runners(requester)
@@ -277,7 +270,8 @@ class ComfyControl:
         return self._closed
 
     async def __aenter__(self) -> Self:
-        self._check_open()
+        if self._closed:
+            raise ClientClosedError(_CLOSED_MESSAGE)
         return self
 
     async def __aexit__(
@@ -319,11 +313,10 @@ class ComfyControl:
         state = "closed" if getattr(self, "_closed", True) else "open"
         return f"<ComfyControl base_url={str(getattr(self, '_base_url', '?'))!r} token=*** {state}>"
 
-    def _check_open(self) -> None:
+    def _check_usable(self) -> asyncio.AbstractEventLoop:
+        """The running loop, once sure that the client is open and was made for it."""
         if self._closed:
             raise ClientClosedError(_CLOSED_MESSAGE)
-
-    def _check_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
@@ -348,8 +341,7 @@ class ComfyControl:
         on_attempt: Callable[[], None] | None = None,
     ) -> Any:
         """Run one logical request and return its parsed JSON (``None`` for an empty body)."""
-        self._check_open()
-        loop = self._check_loop()
+        loop = self._check_usable()
         if isinstance(deadline, NotGiven):
             deadline = self.deadline
         _check_seconds("deadline", deadline)
@@ -379,7 +371,8 @@ class ComfyControl:
                 if queued:
                     queued = False
                     self._resent()
-                self._check_open()
+                if self._closed:
+                    raise ClientClosedError(_CLOSED_MESSAGE)
                 attempt += 1
                 limit = per_attempt
                 if deadline_at is not None:
@@ -628,6 +621,5 @@ class _Requester:
         return _core.build_url(self._client.base_url, *segments)
 
     async def download(self, url: URL, path: Path, *, timeout: float | None) -> None:
-        self._client._check_open()
-        self._client._check_loop()
+        self._client._check_usable()
         await self._client._transport.download(url, path, timeout=timeout)
