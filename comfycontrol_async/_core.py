@@ -76,11 +76,7 @@ class Answer:
 
 
 def parse_base_url(value: object) -> URL:
-    """Check and normalise a base URL such as ``https://api.comfycontrol.app``.
-
-    Raises:
-        ValueError: The URL is not absolute http(s), or carries a query, fragment or user info.
-    """
+    """Check and normalise a base URL: absolute http(s), no query, fragment or user info."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError("base_url must be a non-empty http(s) URL")
     url = URL(value.strip())
@@ -104,12 +100,7 @@ def encode_segment(value: str) -> str:
 
 
 def check_id(value: object, what: str = "id") -> str:
-    """Check an id argument: a non-empty string. Its format is never validated (the API docs).
-
-    Raises:
-        TypeError: ``value`` is not a string.
-        ValueError: ``value`` is empty or blank.
-    """
+    """Check an id argument: a non-empty string. Its format is never validated (the API docs)."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a str, got {type(value).__name__}")
     if not value.strip():
@@ -133,12 +124,7 @@ def _check_int(name: str, value: object, low: int, high: int | None) -> int:
 
 
 def check_page_args(page: object, per_page: object, *, page_name: str = "page") -> tuple[int, int]:
-    """Check ``page`` (>= 1, named ``page_name`` in messages) and ``per_page`` (1 to 100).
-
-    Raises:
-        TypeError: A value is not an int.
-        ValueError: A value is out of range.
-    """
+    """Check ``page`` (>= 1, named ``page_name`` in messages) and ``per_page`` (1 to 100)."""
     return _check_int(page_name, page, 1, None), _check_int("per_page", per_page, 1, MAX_PER_PAGE)
 
 
@@ -262,11 +248,7 @@ def rate_limit_pause(
 
 
 def parse_json_body(answer: Answer) -> Any:
-    """Parse a 2xx body as JSON (orjson: about twice as fast as the standard library).
-
-    Raises:
-        ResponseValidationError: The body is empty or not JSON.
-    """
+    """Parse a 2xx body as JSON (orjson: about twice as fast as the standard library)."""
     try:
         return orjson.loads(answer.body)
     except (ValueError, UnicodeDecodeError) as err:

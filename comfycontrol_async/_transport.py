@@ -102,13 +102,10 @@ class Transport:
     async def send(
         self, spec: RequestSpec, *, headers: Mapping[str, str], timeout: float | None = None
     ) -> Answer:
-        """Send one attempt with ``headers`` and read the answer (up to the size cap).
+        """Send one attempt with ``headers`` and read the answer, up to the size cap.
 
-        Raises:
-            APITimeoutError: The attempt took longer than ``timeout`` (default: the total).
-            APIConnectionError: No HTTP answer could be read.
-            ResponseValidationError: A 2xx answer is larger than ``max_answer_bytes``.
-            ClientClosedError: The transport was closed.
+        Raises ``APITimeoutError``, ``APIConnectionError``, ``ResponseValidationError`` (a 2xx
+        answer over ``max_answer_bytes``) or ``ClientClosedError``.
         """
         session = self._session()
         total = self._timeout.total if timeout is None else timeout
@@ -168,15 +165,11 @@ class Transport:
     async def download(
         self, url: URL, path: str | os.PathLike[str], *, timeout: float | None
     ) -> int:
-        """Stream ``url`` into the file at ``path`` without our token; return the bytes written.
+        """Stream ``url`` into ``path`` without our token; return the bytes written.
 
         The file is written beside ``path`` and renamed when complete, so a failed download never
-        leaves a partial file under the final name.
-
-        Raises:
-            APIStatusError: The storage host answered outside 2xx (403 for an expired URL).
-            APITimeoutError: The download took longer than ``timeout``.
-            APIConnectionError: No answer could be read.
+        leaves a partial file under the final name. An answer outside 2xx (403 for an expired
+        URL) raises its ``APIStatusError``.
         """
         target = os.fspath(path)
         partial = target + ".part"
