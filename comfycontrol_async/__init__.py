@@ -70,7 +70,7 @@ _HOMES: Final = {
     "PaginationError PermissionDeniedError RateLimitError RateLimitStoreError "
     "ResponseValidationError ServerError",
     "._pagination": "Paginator",
-    "._version": "__version__",  # reading the metadata costs ~20 ms: only when asked
+    "._version": "__version__",
     ".capacity": "CapacityReport CapacityRow FactsCache FoundRunners RouteAdvice",
     ".models": "Device ManagedRunner Page Runner RunnerStats SystemInfo Template TemplateSummary "
     "User Workflow WorkflowOutput WorkflowSummary",

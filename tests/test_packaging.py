@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import subprocess
@@ -119,6 +120,19 @@ def test_lazy_names_are_listed_and_cached() -> None:
     assert set(dir(comfycontrol_async)) >= set(comfycontrol_async.__all__)
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         comfycontrol_async.Nope  # noqa: B018
+
+
+def test_type_checkers_see_every_lazy_name() -> None:
+    # The typed re-exports (``from x import Name as Name`` under TYPE_CHECKING) match __all__.
+    tree = ast.parse(Path(comfycontrol_async.__file__).read_text(encoding="utf-8"))
+    typed = {
+        alias.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.asname == alias.name
+    }
+    assert typed == set(comfycontrol_async.__all__)
 
 
 def _all_order(name: str) -> tuple[int, str]:
