@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email.utils
 import math
-import random
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -159,13 +158,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def backoff_delay(
-    attempt: int, *, base: float = 0.5, cap: float = 8.0, rng: random.Random | None = None
-) -> float:
-    """Full jitter: a uniform draw in ``[0, min(cap, base * 2**attempt)]`` (``attempt`` from 0)."""
-    return min(cap, base * (2.0 ** max(0, attempt))) * (rng or random).random()
 
 
 @attrs.frozen(kw_only=True)

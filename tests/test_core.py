@@ -28,7 +28,6 @@ from comfycontrol_async import (
 from comfycontrol_async._core import (
     Answer,
     RetryDecision,
-    backoff_delay,
     build_url,
     check_id,
     check_page_args,
@@ -272,7 +271,18 @@ class TestRetryPolicy:
         rng = random.Random(7)
         for attempt in range(8):
             ceiling = min(8.0, 0.5 * 2**attempt)
-            draws = [backoff_delay(attempt, rng=rng) for _ in range(200)]
+            draws = [
+                decide_retry(
+                    RetryPolicy(max_retries=8, backoff_base=0.5, backoff_cap=8.0),
+                    idempotent=True,
+                    status=None,
+                    retry_after=None,
+                    retry_number=attempt + 1,
+                    remaining=None,
+                    draw=rng.random(),
+                ).delay
+                for _ in range(200)
+            ]
             assert all(0 <= d <= ceiling for d in draws)
             # full jitter spreads over the whole range, not just the top
             assert min(draws) < ceiling * 0.2
