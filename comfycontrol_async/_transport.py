@@ -18,7 +18,7 @@ from typing import Final
 import aiohttp
 from yarl import URL
 
-from ._config import DEFAULT_MAX_ANSWER_BYTES, Timeout
+from ._config import Timeout
 from ._core import ERROR_BODY_LIMIT, Answer, RequestSpec
 from ._exceptions import (
     APIConnectionError,
@@ -49,7 +49,7 @@ class Transport:
         *,
         timeout: Timeout,
         user_agent: str,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        max_answer_bytes: int,
     ) -> None:
         self._borrowed = session
         self._own: aiohttp.ClientSession | None = None
