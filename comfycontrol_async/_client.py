@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import math
 import os
 import platform
 import random
@@ -80,13 +79,6 @@ def _is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _check_seconds(name: str, value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
 def _deadline_error(spec: _core.RequestSpec, what: str) -> APITimeoutError:
@@ -182,7 +174,7 @@ class ComfyControl:
         if not isinstance(max_retry_after, NotGiven):
             overrides["max_retry_after"] = max_retry_after
         self._retry = attrs.evolve(retry, **overrides) if overrides else retry
-        _check_seconds("deadline", deadline)
+        _core.check_seconds("deadline", deadline)
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise TypeError("rate_limit must be a RateLimit or None")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
@@ -344,9 +336,9 @@ class ComfyControl:
         loop = self._check_usable()
         if isinstance(deadline, NotGiven):
             deadline = self.deadline
-        _check_seconds("deadline", deadline)
+        _core.check_seconds("deadline", deadline)
         per_attempt = self._timeout.total if isinstance(timeout, NotGiven) else timeout
-        _check_seconds("timeout", per_attempt)
+        _core.check_seconds("timeout", per_attempt)
         policy = self._retry
         if not isinstance(max_retries, NotGiven):
             policy = attrs.evolve(policy, max_retries=max_retries)

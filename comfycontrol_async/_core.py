@@ -113,6 +113,14 @@ def build_url(base: URL, *segments: str) -> URL:
     return base.with_path(path, encoded=True)
 
 
+def check_seconds(name: str, value: object) -> None:
+    """Check a duration argument: ``None`` or a finite number of seconds above 0."""
+    if value is not None and (
+        not isinstance(value, int | float) or not (math.isfinite(value) and value > 0)
+    ):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
 def _check_int(name: str, value: object, low: int, high: int | None) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
