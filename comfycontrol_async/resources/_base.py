@@ -136,11 +136,7 @@ class ListResource(Resource, Generic[T]):
         return self._walk(None, per_page, max_items, start_page, prefetch, strict, settle, deadline)
 
     async def list_page(
-        self,
-        *,
-        page: int = 1,
-        per_page: int = 100,
-        deadline: float | NotGiven | None = NOT_GIVEN,
+        self, *, page: int = 1, per_page: int = 100, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> Page[T]:
         """One page of the list.
 

@@ -59,10 +59,11 @@ def check_seconds(what: str, value: object) -> None:
         raise ValueError(f"{what} must be a positive number of seconds or None, got {value!r}")
 
 
-def check_count(what: str, value: object, low: int) -> None:
-    """An int of at least ``low``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{what} must be an int of at least {low}, got {value!r}")
+def check_count(what: str, value: object, *, zero: bool = False) -> None:
+    """An int above 0 (at least 0 with ``zero``); a bool is not one."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
+        kind = "non-negative" if zero else "positive"
+        raise ValueError(f"{what} must be a {kind} int, got {value!r}")
 
 
 def check_endpoint(value: object) -> str:

@@ -1,17 +1,10 @@
 """``stats_many``: live stats of many runners at once, each runner accounted for exactly once.
 
-This module owns the fan-out: reading runners from any source (ids, model objects, sync or async
-iterables, a paginator still fetching), dropping duplicates, a bounded pool of workers, and one
-:class:`StatsResult` per runner in completion order. A runner's failure is a result, never an
-exception that ends the batch. It owns its tasks: closing the sweep, cancelling its consumer or
-dropping it cancels every one.
-
-Two policies are about a sweep, not a request, so they live here. The ``deadline`` covers the
-listing too: a source still listing then is cut off, and the sweep ends with an
-:class:`APITimeoutError` after a result for every runner listed. A runner that fails in a way
-worth retrying is tried once more at the end of the sweep, not at once, so a down runner costs two
-requests of the rate budget, not ``1 + max_retries``. Pacing and retries are the client's; this
-module calls ``_fetch_stats`` and counts attempts with its ``on_attempt`` hook.
+It owns the fan-out: reading runners from any source, dropping duplicates, a bounded pool of
+workers, one :class:`StatsResult` per runner in completion order, and its tasks (closing, cancelling
+or dropping the sweep cancels them). It owns the two policies of a sweep (see ``stats_many``): the
+``deadline`` covers the listing, and a failure worth retrying gets one more try at the end. Pacing
+and retries are the client's; attempts are counted by ``_fetch_stats``'s ``on_attempt`` hook.
 """
 
 from __future__ import annotations
@@ -254,9 +247,9 @@ class StatsSweep:
         max_retries: int | NotGiven = NOT_GIVEN,
         progress: ProgressCallback | None = None,
     ) -> None:
-        check_count("concurrency", concurrency, 1)
+        check_count("concurrency", concurrency)
         if not isinstance(max_retries, NotGiven):
-            check_count("max_retries", max_retries, 0)
+            check_count("max_retries", max_retries, zero=True)
         check_seconds("timeout", timeout)
         check_seconds("deadline", deadline)
         if isinstance(source, str) or not isinstance(source, Iterable | AsyncIterable):

@@ -94,28 +94,23 @@ class RunnerResource(Resource):
     ) -> StatsSweep:
         """Live stats of many runners, concurrently; one result per distinct runner.
 
-        Returns a :class:`StatsSweep` at once (no ``await``); results arrive in completion
-        order. A runner whose stats fail gives a result with ``.error`` set; only a failure of
-        the source itself (e.g. a paginator that gets a 403) ends the sweep with an exception,
-        after the results of the runners read before it.
-
-        A failure worth retrying (5xx, 429, no answer) is tried once more at the end of the
-        sweep rather than at once. A 500 (the runner cannot be reached) gets that one try
-        only, so a down runner costs two requests; other failures get the client's retries
-        on that second try.
+        Returns a :class:`StatsSweep` at once (no ``await``); results come in completion
+        order. A runner's failure is its result's ``.error``; only a failing source (e.g. a
+        paginator that gets a 403) ends the sweep with its exception, after the results of
+        the runners read before it. A failure worth retrying (5xx, 429, no answer) gets one
+        more try at the end of the sweep, not at once; for a 500 (the runner cannot be
+        reached) that is its only retry, so a down runner costs two requests.
 
         Args:
-            runners: Runner ids, runner objects, or any sync or async iterable of them (a
-                paginator included: its pages are fetched while stats already run).
+            runners: Runner ids or runner objects, in any sync or async iterable (a paginator
+                included: stats run while it still fetches).
             concurrency: At most this many stats calls in flight.
-            timeout: Seconds for each attempt (the client's timeout if not given).
+            timeout: Seconds for each attempt (``None``: the client's timeout).
             deadline: Seconds for the whole sweep, listing included: a source still listing
-                then is cut off (the sweep ends with :class:`APITimeoutError` after a result for
-                every runner listed), and runners not done come back with an
-                :class:`APITimeoutError`.
-            max_retries: When given, a runner gets at most ``1 + max_retries`` attempts: its
-                first, and the rest on the end-of-sweep try (``0``: no end-of-sweep try).
-                When not given, the end-of-sweep try gets the client's own retries.
+                then is cut off (the sweep ends with :class:`APITimeoutError` after a result
+                for every runner listed), and runners not done get an :class:`APITimeoutError`.
+            max_retries: At most ``1 + max_retries`` attempts per runner, the retries on the
+                end-of-sweep try (``0``: none); not given, that try gets the client's retries.
             progress: Called as ``progress(counts, result)`` after each result.
 
         Raises:

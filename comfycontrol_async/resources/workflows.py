@@ -129,8 +129,8 @@ class Workflows(FilteredListResource[WorkflowSummary]):
     ) -> WorkflowSummary:
         """Create and schedule a workflow. Never retried.
 
-        The workflow's placeholders are checked against ``params`` and ``files`` first; every
-        problem is reported at once, before anything is uploaded.
+        The placeholders are checked against ``params`` and ``files`` first, every problem
+        reported at once, before anything is uploaded.
 
         Args:
             name: 1 to 200 characters.
@@ -173,19 +173,17 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         """Poll until the workflow reaches a terminal status, and return it.
 
         The interval grows by half each poll, from ``poll_interval`` up to
-        ``max_poll_interval``. A failed workflow is returned, not raised: look at its
-        ``status``, ``error_node``, ``exception_type`` and ``exception_message``.
+        ``max_poll_interval``. A failed workflow is returned, not raised.
 
         Args:
             workflow_id: The workflow.
-            deadline: Seconds for the whole wait, every poll included (``None``: wait as long
-                as it takes). Each poll is one call, with what is left of ``deadline``, or the
-                client's per-call deadline when ``deadline`` is ``None``.
+            deadline: Seconds for the whole wait, every poll included (``None``: no limit,
+                and each poll keeps the client's per-call deadline).
             poll_interval: The first interval, in seconds.
             max_poll_interval: The largest interval.
 
         Returns:
-            The :class:`Workflow` in its terminal status (``completed``, ``failed``,
+            The :class:`Workflow` in a terminal status (``completed``, ``failed``,
             ``cancelled`` or ``invalid``).
 
         Raises:
@@ -225,10 +223,9 @@ class Workflows(FilteredListResource[WorkflowSummary]):
     ) -> builtins.list[Path]:
         """Download every output of a completed workflow into ``directory``.
 
-        Each file streams from its signed URL with no ``Authorization`` header (the API token
-        never reaches the storage host). A URL that expired meanwhile (403) is replaced by a
-        fresh one, once. A completed workflow with no outputs (an empty list or a 404) gives
-        an empty list. A file that fails is never left behind half-written.
+        Each file streams from its signed URL without the API token; a URL that expired
+        meanwhile (403) is renewed once. No outputs (an empty list or a 404) gives an empty
+        list. A file that fails is never left half-written.
 
         Args:
             workflow_id: The workflow.
