@@ -216,10 +216,8 @@ class _Engine:
         )
         counts = self.progress
         counts.done += 1
-        if result.ok:
-            counts.ok += 1
-        else:
-            counts.failed += 1
+        counts.ok += result.ok
+        counts.failed += not result.ok
         self.results.put_nowait(result)
         if self.on_progress is not None:
             self.on_progress(counts, result)

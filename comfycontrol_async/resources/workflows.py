@@ -29,9 +29,6 @@ from ._upload import FormFields, JsonSource, check_size, file_part, load_json_ob
 __all__ = ["Workflows"]
 
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
-DEFAULT_POLL_INTERVAL: Final = 1.0
-MAX_POLL_INTERVAL: Final = 15.0
-DEFAULT_DOWNLOAD_TIMEOUT: Final = 300.0
 
 
 def _output_filename(output: WorkflowOutput, taken: set[str]) -> str:
@@ -167,8 +164,8 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         workflow_id: str,
         *,
         deadline: float | None = None,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        max_poll_interval: float = MAX_POLL_INTERVAL,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 15.0,
     ) -> Workflow:
         """Poll until the workflow reaches a terminal status, and return it.
 
@@ -218,7 +215,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         workflow_id: str,
         directory: str | os.PathLike[str],
         *,
-        timeout: float | None = DEFAULT_DOWNLOAD_TIMEOUT,
+        timeout: float | None = 300.0,
         deadline: float | None = None,
     ) -> builtins.list[Path]:
         """Download every output of a completed workflow into ``directory``.
