@@ -1,9 +1,8 @@
-"""What every resource shares: the requester it talks through, the shapes of a read, the lists.
+"""What every resource shares: the :class:`Requester` it talks through, and the list methods.
 
-A resource turns one endpoint into one method: it checks the arguments (``ValueError`` before
-anything is sent), builds the :class:`RequestSpec`, hands it to its :class:`Requester`, and decodes
-the JSON into models. It knows the client only through that small protocol and must never import
-it: pacing, attempts, retries and the connection pool are the client's, not a resource's.
+A resource checks its arguments (``ValueError`` before anything is sent), hands a
+:class:`RequestSpec` to its requester and decodes the answer. It never imports the client:
+pacing, attempts, retries and the connection pool are the client's.
 """
 
 from __future__ import annotations
@@ -15,42 +14,30 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from yarl import URL
 
 from .._config import NOT_GIVEN, NotGiven, RateLimit
-from .._converter import decode, decode_list, decode_page
+from .._converter import decode_page
 from .._core import RequestSpec, check_page_args
 from .._pagination import DEFAULT_PREFETCH, Paginator
 from ..models import Page
+from ._checks import check_status
 
-__all__ = [
-    "DEFAULT_PREFETCH",
-    "FilteredListResource",
-    "ListResource",
-    "Requester",
-    "Resource",
-    "check_status",
-    "check_walk_args",
-    "status_filter",
-]
+__all__ = ["FilteredListResource", "ListResource", "Requester", "Resource"]
 
 T = TypeVar("T")
 
-Form = tuple[tuple[str, str | tuple[str, bytes, str]], ...]
-
 
 class Requester(Protocol):
-    """The part of the client a resource uses; the client implements it.
+    """The part of the client a resource uses.
 
-    ``timeout`` is per attempt, ``deadline`` covers the whole call (attempts, backoff and
-    pacing waits), and ``NOT_GIVEN`` means the client's own setting.
+    ``timeout`` is per attempt, ``deadline`` for the whole call (attempts, backoff and pacing
+    waits); ``NOT_GIVEN`` keeps the client's setting.
     """
 
     @property
     def rate_limit(self) -> RateLimit | None:
         """The client's pacing, or ``None`` when it is off."""
-        ...
 
     def url(self, *segments: str) -> URL:
-        """The absolute URL of an endpoint; each segment is encoded as exactly one segment."""
-        ...
+        """The absolute URL of an endpoint; each segment is encoded as one segment."""
 
     async def request(
         self,
@@ -61,47 +48,13 @@ class Requester(Protocol):
         max_retries: int | NotGiven = NOT_GIVEN,
         on_attempt: Callable[[], None] | None = None,
     ) -> Any:
-        """Run one logical request: the parsed JSON, or ``None`` for an empty body.
+        """The parsed JSON of one logical request (``None`` for an empty body).
 
-        ``on_attempt`` is called once for every attempt actually sent.
+        ``on_attempt`` is called once for every attempt sent.
         """
-        ...
 
     async def download(self, url: URL, path: Path, *, timeout: float | None) -> None:
         """Stream ``url`` into ``path`` without the API token, in one attempt of ``timeout``."""
-        ...
-
-
-def check_walk_args(*, per_page: object, start_page: object, max_items: object) -> None:
-    """The checks of a walk's arguments, made once, before anything is sent.
-
-    Raises:
-        TypeError: A value is not an int.
-        ValueError: A value is out of range.
-    """
-    check_page_args(start_page, per_page, page_name="start_page")
-    if max_items is None:
-        return
-    if not isinstance(max_items, int) or isinstance(max_items, bool):
-        raise TypeError(f"max_items must be an int or None, got {type(max_items).__name__}")
-    if max_items < 0:
-        raise ValueError(f"max_items must be at least 0, got {max_items}")
-
-
-def check_status(status: object) -> str:
-    """A status value, checked for type only (the server owns the values).
-
-    Raises:
-        ValueError: ``status`` is not a non-empty string.
-    """
-    if not isinstance(status, str) or not status.strip():
-        raise ValueError("status must be a non-empty string")
-    return status
-
-
-def status_filter(status: object) -> dict[str, str]:
-    """The ``status`` query filter: none for ``None``, else a checked status."""
-    return {} if status is None else {"status": check_status(status)}
 
 
 class Resource:
@@ -120,51 +73,30 @@ class Resource:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._requester!r}>"
 
-    async def _get_json(
-        self,
-        *segments: str,
-        params: Mapping[str, str] | None = None,
-        deadline: float | NotGiven | None = NOT_GIVEN,
-    ) -> Any:
-        spec = RequestSpec(method="GET", url=self._requester.url(*segments), params=params or {})
-        return await self._requester.request(spec, deadline=deadline)
-
-    async def _get(
-        self, cls: type[T], *segments: str, deadline: float | NotGiven | None = NOT_GIVEN
-    ) -> T:
-        return decode(await self._get_json(*segments, deadline=deadline), cls)
-
-    async def _get_list(
-        self, cls: type[T], *segments: str, deadline: float | NotGiven | None = NOT_GIVEN
-    ) -> list[T]:
-        return decode_list(await self._get_json(*segments, deadline=deadline), cls)
-
-    async def _send(
+    async def _call(
         self,
         method: str,
-        cls: type[T] | None,
         *segments: str,
+        deadline: float | NotGiven | None,
+        params: Mapping[str, str] | None = None,
         json: Any = None,
-        form: Form | None = None,
-        deadline: float | NotGiven | None = NOT_GIVEN,
-    ) -> T | None:
+        form: tuple[tuple[str, str | tuple[str, bytes, str]], ...] | None = None,
+        expect_body: bool = True,
+    ) -> Any:
+        """The parsed answer of one request to ``/v1/<_segment>/<segments>``."""
         spec = RequestSpec(
             method=method,
-            url=self._requester.url(*segments),
+            url=self._requester.url(self._segment, *segments),
+            params=params or {},
             json=json,
             form=form,
-            expect_body=cls is not None,
+            expect_body=expect_body,
         )
-        data = await self._requester.request(spec, deadline=deadline)
-        return None if cls is None else decode(data, cls)
+        return await self._requester.request(spec, deadline=deadline)
 
 
 class ListResource(Resource, Generic[T]):
-    """A resource with a paged list endpoint (``GET /v1/<segment>``), newest first.
-
-    A subclass names its item model in ``_item`` and the answer's key in ``_list_key``;
-    ``list()`` and ``list_page()`` are defined here once for all of them.
-    """
+    """A resource whose list (``GET /v1/<_segment>``) holds ``_item``'s under ``_list_key``."""
 
     _item: type[T]
     _list_key: ClassVar[str]
@@ -182,9 +114,8 @@ class ListResource(Resource, Generic[T]):
     ) -> Paginator[T]:
         """Every item of the list, newest first, page after page.
 
-        Returns a paginator at once (no ``await``): ``async for`` over it, or call
-        ``.collect()`` or ``.pages()``; ``async with`` closes it early. Nothing is sent until
-        it is iterated.
+        Returns a paginator at once (no ``await``) for ``async for``, ``.collect()`` or
+        ``.pages()``; ``async with`` closes it early. Nothing is sent until it is iterated.
 
         Args:
             per_page: Items per request, 1 to 100.
@@ -202,23 +133,10 @@ class ListResource(Resource, Generic[T]):
             ValueError: An argument is out of range (raised here, before any request).
             TypeError: A page argument is not an int.
         """
-        return self._walk(
-            {},
-            per_page=per_page,
-            max_items=max_items,
-            start_page=start_page,
-            prefetch=prefetch,
-            strict=strict,
-            settle=settle,
-            deadline=deadline,
-        )
+        return self._walk(None, per_page, max_items, start_page, prefetch, strict, settle, deadline)
 
     async def list_page(
-        self,
-        *,
-        page: int = 1,
-        per_page: int = 100,
-        deadline: float | NotGiven | None = NOT_GIVEN,
+        self, *, page: int = 1, per_page: int = 100, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> Page[T]:
         """One page of the list.
 
@@ -238,6 +156,10 @@ class ListResource(Resource, Generic[T]):
         check_page_args(page, per_page)
         return await self._read_page(page, per_page, {}, deadline)
 
+    def _received(self, item: T) -> T:
+        """Hook for every item received; Runners registers their credentials as secrets."""
+        return item
+
     async def _read_page(
         self,
         page: int,
@@ -247,13 +169,15 @@ class ListResource(Resource, Generic[T]):
     ) -> Page[T]:
         # Unchecked: list_page() and _walk() check the page arguments once, before this runs.
         params = {"page": str(page), "per_page": str(per_page), **filters}
-        data = await self._get_json(self._segment, params=params, deadline=deadline)
-        return decode_page(data, key=self._list_key, cls=self._item, page=page, per_page=per_page)
+        data = await self._call("GET", params=params, deadline=deadline)
+        got = decode_page(data, key=self._list_key, cls=self._item, page=page, per_page=per_page)
+        for item in got.items:
+            self._received(item)
+        return got
 
     def _walk(
         self,
-        filters: Mapping[str, str],
-        *,
+        status: str | None,
         per_page: int,
         max_items: int | None,
         start_page: int,
@@ -262,16 +186,21 @@ class ListResource(Resource, Generic[T]):
         settle: bool,
         deadline: float | NotGiven | None,
     ) -> Paginator[T]:
-        check_walk_args(per_page=per_page, start_page=start_page, max_items=max_items)
+        filters = {} if status is None else {"status": check_status(status)}
+        check_page_args(start_page, per_page, page_name="start_page")
+        if max_items is not None:
+            if isinstance(max_items, bool) or not isinstance(max_items, int):
+                raise TypeError(f"max_items must be an int or None, got {type(max_items).__name__}")
+            if max_items < 0:
+                raise ValueError(f"max_items must be at least 0, got {max_items}")
         rate = self._requester.rate_limit
         if rate is not None and type(prefetch) is int and prefetch > 0:
             # Under pacing, a wide window would only queue fetches at the client-wide limiter
             # ahead of the client's other work: a quarter of the window's requests is plenty.
             prefetch = min(prefetch, max(1, rate.requests // 4))
-        frozen = dict(filters)
 
         async def fetch(page: int, size: int) -> Page[T]:
-            return await self._read_page(page, size, frozen, deadline)
+            return await self._read_page(page, size, filters, deadline)
 
         return Paginator(
             fetch,
@@ -281,7 +210,6 @@ class ListResource(Resource, Generic[T]):
             prefetch=prefetch,
             strict=strict,
             settle=settle,
-            key=_item_id,
             description=f"GET /v1/{self._segment}",
         )
 
@@ -303,9 +231,8 @@ class FilteredListResource(ListResource[T]):
     ) -> Paginator[T]:
         """Every item of the list, or those in one status, newest first, page after page.
 
-        Returns a paginator at once (no ``await``): ``async for`` over it, or call
-        ``.collect()`` or ``.pages()``; ``async with`` closes it early. Nothing is sent until
-        it is iterated.
+        Returns a paginator at once (no ``await``) for ``async for``, ``.collect()`` or
+        ``.pages()``; ``async with`` closes it early. Nothing is sent until it is iterated.
 
         Args:
             status: Only items in this status (runners: ``active``, ``disabled``; workflows:
@@ -322,19 +249,11 @@ class FilteredListResource(ListResource[T]):
             A :class:`Paginator` of the items.
 
         Raises:
-            ValueError: An argument is out of range, or ``status`` is empty (raised here,
-                before any request).
+            ValueError: An argument is out of range, or ``status`` is empty (before any request).
             TypeError: A page argument is not an int.
         """
         return self._walk(
-            status_filter(status),
-            per_page=per_page,
-            max_items=max_items,
-            start_page=start_page,
-            prefetch=prefetch,
-            strict=strict,
-            settle=settle,
-            deadline=deadline,
+            status, per_page, max_items, start_page, prefetch, strict, settle, deadline
         )
 
     async def list_page(
@@ -362,8 +281,5 @@ class FilteredListResource(ListResource[T]):
             TypeError: ``page`` or ``per_page`` is not an int.
         """
         check_page_args(page, per_page)
-        return await self._read_page(page, per_page, status_filter(status), deadline)
-
-
-def _item_id(item: Any) -> Any:
-    return item.id
+        filters = {} if status is None else {"status": check_status(status)}
+        return await self._read_page(page, per_page, filters, deadline)

@@ -1,23 +1,33 @@
-"""Client-side checks of write arguments, for the limits the API documentation sets.
+"""Client-side checks of arguments, for the limits the API documentation sets.
 
 Each function returns the value in the shape the wire wants, or raises ``ValueError`` /
-``TypeError`` naming the argument. Secrets (header values) are never put in a message.
+``TypeError`` naming the argument, before anything is sent. Header values never reach a message.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Final
 
 from yarl import URL
 
-__all__ = ["check_endpoint", "check_headers", "check_name", "check_tags", "check_text"]
+__all__ = [
+    "check_count",
+    "check_endpoint",
+    "check_headers",
+    "check_name",
+    "check_seconds",
+    "check_status",
+    "check_tags",
+    "check_text",
+]
 
 MAX_TAGS: Final = 10
 
 
 def check_text(value: object, what: str, low: int, high: int) -> str:
-    """A string of ``low`` to ``high`` characters (after trimming nothing)."""
+    """A non-blank string of ``low`` to ``high`` characters."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a str, got {type(value).__name__}")
     if not value.strip():
@@ -30,6 +40,30 @@ def check_text(value: object, what: str, low: int, high: int) -> str:
 def check_name(value: object, high: int = 100) -> str:
     """A name of 1 to ``high`` characters."""
     return check_text(value, "name", 1, high)
+
+
+def check_status(status: object) -> str:
+    """A status, checked for type only (the server owns the values)."""
+    if not isinstance(status, str) or not status.strip():
+        raise ValueError("status must be a non-empty string")
+    return status
+
+
+def check_seconds(what: str, value: object) -> None:
+    """``None`` or a finite, positive number of seconds."""
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value > 0)
+    ):
+        raise ValueError(f"{what} must be a positive number of seconds or None, got {value!r}")
+
+
+def check_count(what: str, value: object, *, zero: bool = False) -> None:
+    """An int above 0 (at least 0 with ``zero``); a bool is not one."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
+        kind = "non-negative" if zero else "positive"
+        raise ValueError(f"{what} must be a {kind} int, got {value!r}")
 
 
 def check_endpoint(value: object) -> str:
@@ -65,7 +99,7 @@ def check_tags(value: object) -> list[str]:
 
 
 def check_headers(value: object) -> dict[str, str]:
-    """A mapping of header names to string values. Values are never shown in a message."""
+    """A mapping of non-empty header names to string values without line breaks."""
     if not isinstance(value, Mapping):
         raise TypeError("headers must be a mapping of str to str")
     headers: dict[str, str] = {}

@@ -1,34 +1,27 @@
 """``stats_many``: live stats of many runners at once, each runner accounted for exactly once.
 
-This module owns the fan-out: reading runners from any source (ids, model objects, sync or async
-iterables, a paginator that is still fetching), dropping duplicates, running a bounded pool of
-workers, and handing back one :class:`StatsResult` per runner in completion order. A runner's
-failure becomes a result, never an exception that ends the batch. It owns its tasks: closing the
-sweep, cancelling its consumer, or dropping it cancels every one of them.
-
-Two policies live here because they are about a sweep, not a request. The sweep's ``deadline``
-covers its listing too: a source still listing when it passes is cut off, and the sweep ends with
-an :class:`APITimeoutError` after a result for every runner listed. And a runner that fails in a
-way worth retrying (a 500 usually means ComfyControl cannot reach it) is not retried at once but
-once more at the end of the sweep, so a down runner costs two requests of the rate budget, not
-``1 + max_retries``. Pacing and the retry mechanics are the client's; this module only calls the
-resource's ``_fetch_stats`` and counts attempts with its ``on_attempt`` hook.
+It owns the fan-out: reading runners from any source, dropping duplicates, a bounded pool of
+workers, one :class:`StatsResult` per runner in completion order, and its tasks (closing, cancelling
+or dropping the sweep cancels them). It owns the two policies of a sweep (see ``stats_many``): the
+``deadline`` covers the listing, and a failure worth retrying gets one more try at the end. Pacing
+and retries are the client's; attempts are counted by ``_fetch_stats``'s ``on_attempt`` hook.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sized
+from contextlib import aclosing
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Final, Self
 
 import attrs
 
 from .._config import NOT_GIVEN, NotGiven
 from .._exceptions import APITimeoutError
 from ..models import RunnerStats
+from ._checks import check_count, check_seconds
 from ._stats_result import (
     FetchStats,
     ProgressCallback,
@@ -40,7 +33,6 @@ from ._stats_result import (
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
-    "FetchStats",
     "ProgressCallback",
     "StatsResult",
     "StatsSweep",
@@ -66,233 +58,136 @@ def _runner_id(item: object) -> str:
     )
 
 
-def _cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
-    for task in tasks:
-        task.cancel()
-
-
-class _ListingCut(Exception):
-    """The sweep's deadline passed while the source was still listing."""
-
-
-@attrs.define
+@attrs.define(eq=False)
 class _Job:
     rid: str
-    obj: object
+    obj: object = None
     attempts: int = 0
     elapsed: float = 0.0
-    error: Exception | None = None
+    error: Exception | None = None  # set by a first try that failed
 
 
-class _SweepEngine:
-    """The state and task of one sweep. The task holds the engine, never the :class:`StatsSweep`,
-    so a sweep the caller drops (a ``break``) can be collected and cancel it."""
+@attrs.define(eq=False)
+class _Engine:
+    """The state and task of one sweep. The task holds the engine, never the
+    :class:`StatsSweep`, so a sweep the caller drops (a ``break``) is collected and cancels it."""
 
-    def __init__(
-        self,
-        fetch: FetchStats,
-        source: object,
-        *,
-        concurrency: object,
-        timeout: float | None,
-        deadline: float | None,
-        max_retries: int | NotGiven,
-        progress: ProgressCallback | None,
-    ) -> None:
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-        for name, value in (("timeout", timeout), ("deadline", deadline)):
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-        retries: object = max_retries
-        if not isinstance(retries, NotGiven) and (
-            not isinstance(retries, int) or isinstance(retries, bool) or retries < 0
-        ):
-            raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}")
-        if isinstance(source, str) or not isinstance(source, Iterable | AsyncIterable):
-            raise TypeError(
-                "stats_many takes an iterable or async iterable of runner ids or runners"
-            )
-        self._fetch = fetch
-        self._source = source
-        self._concurrency: int = concurrency
-        self._timeout = timeout
-        self._deadline = deadline
-        self._max_retries = max_retries
-        self._progress_cb = progress
-        self.progress = SweepProgress(total=self._known_total())
-        self._results: asyncio.Queue[StatsResult | None] = asyncio.Queue()
-        self._work: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=concurrency)
-        self._later: list[_Job] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._started = False
-        self._closed = False
-        self._error: BaseException | None = None
-        self._deadline_at: float | None = None
-        self.duplicates = 0
+    fetch: FetchStats
+    source: Iterable[object] | AsyncIterable[object]
+    concurrency: int
+    timeout: float | None
+    deadline: float | None
+    max_retries: int | NotGiven
+    on_progress: ProgressCallback | None
+    progress: SweepProgress
+    results: asyncio.Queue[StatsResult | None] = attrs.Factory(asyncio.Queue)
+    queue: asyncio.Queue[_Job | None] = attrs.Factory(
+        lambda self: asyncio.Queue(self.concurrency), takes_self=True
+    )
+    later: list[_Job] = attrs.Factory(list)
+    seen: set[str] = attrs.Factory(set)
+    duplicates: int = 0
+    deadline_at: float | None = None
+    error: BaseException | None = None
 
-    def _known_total(self) -> int | None:
-        try:
-            return len(self._source)  # type: ignore[arg-type]
-        except TypeError:
-            return None
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def _start(self) -> None:
-        self._started = True
-        loop = asyncio.get_running_loop()
-        if self._deadline is not None:
-            self._deadline_at = loop.time() + self._deadline
-        self._tasks.add(loop.create_task(self._run(), name="stats_many"))
-
-    async def aclose(self) -> None:
-        self._closed = True
-        tasks = [t for t in self._tasks if not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def next(self) -> StatsResult:
-        if self._closed:
-            raise StopAsyncIteration
-        try:
-            result = await self._results.get()
-        except BaseException:
-            await self.aclose()
-            raise
-        if result is None:
-            await self.aclose()
-            if self._error is not None:
-                raise self._error
-            raise StopAsyncIteration
-        return result
-
-    # -- the task ----------------------------------------------------------------------------
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._produce())
-                for _ in range(self._concurrency):
-                    group.create_task(self._work_loop(self._work, first=True))
-            # The end of the sweep: one more try for the runners that failed in a way worth
-            # retrying, after everyone else had their turn.
-            later, self._later = self._later, []
-            if later:
-                queue: asyncio.Queue[_Job | None] = asyncio.Queue()
-                for job in later:
-                    queue.put_nowait(job)
-                workers = min(self._concurrency, len(later))
-                for _ in range(workers):
-                    queue.put_nowait(None)
-                async with asyncio.TaskGroup() as group:
-                    for _ in range(workers):
-                        group.create_task(self._work_loop(queue, first=False))
+                for _ in range(self.concurrency):
+                    group.create_task(self._work())
+            # The end-of-sweep try, for the runners that failed in a way worth retrying.
+            jobs = iter(self.later)
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(self.concurrency, len(self.later))):
+                    group.create_task(self._drain(jobs))
         except Exception as err:  # a progress callback that raised, say: the caller's error
             failed: BaseException = err
             while isinstance(failed, BaseExceptionGroup):
                 failed = failed.exceptions[0]
-            self._error = failed
-        self._results.put_nowait(None)
+            self.error = failed
+        self.results.put_nowait(None)
 
-    def _remaining(self) -> float | None:
-        if self._deadline_at is None:
-            return None
-        return self._deadline_at - asyncio.get_running_loop().time()
-
-    async def _next_item(self, items: AsyncIterator[object]) -> object:
-        if self._deadline_at is None:
-            return await anext(items)
-        try:
-            async with asyncio.timeout_at(self._deadline_at) as scope:
-                return await anext(items)
-        except TimeoutError:
-            if scope.expired():
-                raise _ListingCut from None
-            raise
+    async def _items(self) -> AsyncGenerator[object, None]:
+        source = self.source
+        if not isinstance(source, AsyncIterable):
+            for item in source:
+                yield item
+            return
+        items = aiter(source)
+        while True:
+            try:
+                async with asyncio.timeout_at(self.deadline_at) as scope:
+                    item = await anext(items)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                if not scope.expired():
+                    raise
+                raise APITimeoutError(
+                    f"the sweep's deadline of {self.deadline} s passed while runners were still "
+                    f"being listed: the {len(self.seen)} runners listed before it have their "
+                    "results, the rest were not listed"
+                ) from None
+            if self.progress.total is None:
+                total = getattr(source, "total", None)  # a paginator's, once it is known
+                self.progress.total = total if isinstance(total, int) else None
+            yield item
 
     async def _produce(self) -> None:
-        seen: set[str] = set()
-
-        async def offer(item: object) -> None:
-            try:
-                rid = _runner_id(item)
-            except TypeError as err:
-                rid = repr(item)[:80]
-                self._emit(StatsResult(runner_id=rid, error=err))
-                return
-            if rid in seen:
-                self.duplicates += 1
-                return
-            seen.add(rid)
-            await self._work.put(_Job(rid, None if isinstance(item, str) else item))
-
-        source = self._source
         try:
-            if isinstance(source, AsyncIterable):
-                items = aiter(source)
-                while True:
+            async with aclosing(self._items()) as items:
+                async for item in items:
                     try:
-                        item = await self._next_item(items)
-                    except StopAsyncIteration:
-                        break
-                    if self.progress.total is None:
-                        self.progress.total = _paginator_total(source)
-                    await offer(item)
-            else:
-                for item in source:
-                    await offer(item)
-        except _ListingCut:
-            self._error = APITimeoutError(
-                f"the sweep's deadline of {self._deadline} s passed while runners were still "
-                f"being listed: the {len(seen)} runners listed before it have their results, "
-                "the rest were not listed"
-            )
-        except Exception as err:  # the source itself failed (e.g. a list that 403s)
-            self._error = err
+                        rid = _runner_id(item)
+                    except TypeError as err:
+                        self._emit(_Job(repr(item)[:80]), error=err)
+                        continue
+                    if rid in self.seen:
+                        self.duplicates += 1
+                        continue
+                    self.seen.add(rid)
+                    await self.queue.put(_Job(rid, None if isinstance(item, str) else item))
+        except Exception as err:  # the source failed (a list that 403s) or the deadline passed
+            self.error = err
         finally:
-            close = getattr(source, "aclose", None)
-            if close is not None and isinstance(source, AsyncIterable):
-                await close()
-        if self._error is None:
-            self.progress.total = len(seen)
-        for _ in range(self._concurrency):
-            await self._work.put(None)
+            if isinstance(self.source, AsyncIterable) and hasattr(self.source, "aclose"):
+                await self.source.aclose()
+        if self.error is None:
+            self.progress.total = len(self.seen)
+        for _ in range(self.concurrency):
+            await self.queue.put(None)
 
-    async def _work_loop(self, queue: asyncio.Queue[_Job | None], *, first: bool) -> None:
-        while (job := await queue.get()) is not None:
-            await self._one(job, first=first)
+    async def _work(self) -> None:
+        while (job := await self.queue.get()) is not None:
+            await self._one(job)
 
-    async def _one(self, job: _Job, *, first: bool) -> None:
-        remaining = self._remaining()
+    async def _drain(self, jobs: Iterable[_Job]) -> None:
+        for job in jobs:
+            await self._one(job)
+
+    async def _one(self, job: _Job) -> None:
+        loop = asyncio.get_running_loop()
+        remaining = None if self.deadline_at is None else self.deadline_at - loop.time()
         if remaining is not None and remaining <= 0:
-            error = job.error or APITimeoutError(
-                "the sweep's deadline passed before this runner's turn"
-            )
-            self._emit(self._result(job, error=error))
+            error = APITimeoutError("the sweep's deadline passed before this runner's turn")
+            self._emit(job, error=job.error or error)
             return
-        if first:
-            retries: int | NotGiven = 0  # failures worth a retry get it at the end
-        elif job.error is not None and is_down(job.error):
-            retries = 0  # a down runner costs two requests in all
-        else:
-            retries = (
-                self._max_retries
-                if isinstance(self._max_retries, NotGiven)
-                else max(0, self._max_retries - 1)
-            )
+        first = job.error is None
+        retries: int | NotGiven = 0  # a first try's retry is the end-of-sweep try
+        if job.error is not None and not is_down(job.error):  # a down runner costs two requests
+            retries = self.max_retries
+            if not isinstance(retries, NotGiven):
+                retries -= 1
 
         def on_attempt() -> None:
             job.attempts += 1
 
-        loop = asyncio.get_running_loop()
         started = loop.time()
         try:
-            stats = await self._fetch(
+            stats = await self.fetch(
                 job.rid,
-                timeout=NOT_GIVEN if self._timeout is None else self._timeout,
+                timeout=NOT_GIVEN if self.timeout is None else self.timeout,
                 deadline=NOT_GIVEN if remaining is None else remaining,
                 max_retries=retries,
                 on_attempt=on_attempt,
@@ -300,19 +195,18 @@ class _SweepEngine:
         except Exception as err:  # every failure is this runner's result, never the batch's
             job.elapsed += loop.time() - started
             job.error = err
-            if first and self._max_retries != 0 and retry_later(err):
-                self._later.append(job)
-                return
-            self._emit(self._result(job, error=err))
+            if first and self.max_retries != 0 and retry_later(err):
+                self.later.append(job)
+            else:
+                self._emit(job, error=err)
             return
         job.elapsed += loop.time() - started
-        self._emit(self._result(job, stats=stats))
+        self._emit(job, stats=stats)
 
-    @staticmethod
-    def _result(
-        job: _Job, *, stats: RunnerStats | None = None, error: Exception | None = None
-    ) -> StatsResult:
-        return StatsResult(
+    def _emit(
+        self, job: _Job, *, stats: RunnerStats | None = None, error: Exception | None = None
+    ) -> None:
+        result = StatsResult(
             runner_id=job.rid,
             runner=job.obj,
             stats=stats,
@@ -320,17 +214,13 @@ class _SweepEngine:
             elapsed=job.elapsed,
             attempts=job.attempts,
         )
-
-    def _emit(self, result: StatsResult) -> None:
-        p = self.progress
-        p.done += 1
-        if result.ok:
-            p.ok += 1
-        else:
-            p.failed += 1
-        self._results.put_nowait(result)
-        if self._progress_cb is not None:
-            self._progress_cb(p, result)
+        counts = self.progress
+        counts.done += 1
+        counts.ok += result.ok
+        counts.failed += not result.ok
+        self.results.put_nowait(result)
+        if self.on_progress is not None:
+            self.on_progress(counts, result)
 
 
 class StatsSweep:
@@ -349,22 +239,34 @@ class StatsSweep:
         fetch: FetchStats,
         source: object,
         *,
-        concurrency: object,
+        concurrency: int,
         timeout: float | None,
         deadline: float | None,
         max_retries: int | NotGiven = NOT_GIVEN,
         progress: ProgressCallback | None = None,
     ) -> None:
-        self._engine = _SweepEngine(
+        check_count("concurrency", concurrency)
+        if not isinstance(max_retries, NotGiven):
+            check_count("max_retries", max_retries, zero=True)
+        check_seconds("timeout", timeout)
+        check_seconds("deadline", deadline)
+        if isinstance(source, str) or not isinstance(source, Iterable | AsyncIterable):
+            raise TypeError(
+                "stats_many takes an iterable or async iterable of runner ids or runners"
+            )
+        total = len(source) if isinstance(source, Sized) else None
+        self._engine = _Engine(
             fetch,
             source,
-            concurrency=concurrency,
-            timeout=timeout,
-            deadline=deadline,
-            max_retries=max_retries,
-            progress=progress,
+            concurrency,
+            timeout,
+            deadline,
+            max_retries,
+            progress,
+            SweepProgress(total=total),
         )
-        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     @property
     def progress(self) -> SweepProgress:
@@ -378,9 +280,10 @@ class StatsSweep:
 
     async def aclose(self) -> None:
         """Stop the sweep: cancel every task and wait for them to end. Idempotent."""
-        await self._engine.aclose()
-        if self._finalizer is not None:
-            self._finalizer.detach()
+        self._closed = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def __aenter__(self) -> Self:
         return self
@@ -397,19 +300,29 @@ class StatsSweep:
         return self
 
     async def __anext__(self) -> StatsResult:
+        if self._closed:
+            raise StopAsyncIteration
         engine = self._engine
-        if not engine._started and not engine._closed:
-            engine._start()
+        if self._task is None:
+            loop = asyncio.get_running_loop()
+            if engine.deadline is not None:
+                engine.deadline_at = loop.time() + engine.deadline
+            self._task = loop.create_task(engine.run(), name="stats_many")
             # Dropped without aclose() (a `break` out of `async for`): cancel at once.
-            self._finalizer = weakref.finalize(self, _cancel_all, engine._tasks)
-        return await engine.next()
+            weakref.finalize(self, self._task.cancel)
+        try:
+            result = await engine.results.get()
+        except BaseException:
+            await self.aclose()
+            raise
+        if result is None:
+            await self.aclose()
+            if engine.error is not None:
+                raise engine.error
+            raise StopAsyncIteration
+        return result
 
     async def collect(self) -> list[StatsResult]:
         """Run the whole sweep and return every result (completion order)."""
         async with self:
             return [result async for result in self]
-
-
-def _paginator_total(source: object) -> int | None:
-    total = getattr(source, "total", None)
-    return total if isinstance(total, int) else None

@@ -1,9 +1,6 @@
 """What ``cc.runners`` and ``cc.managed_runners`` share: live stats, history and ``stats_many``.
 
-The two kinds of runner differ in what they list and return for ``get``, but their stats and
-history endpoints have the same shape under their own path segment (``GET /v1/runner/{id}/stats``
-and ``GET /v1/managed-runner/{id}/stats``, the same for ``history``). This module holds those
-once; each resource module keeps only what is its own.
+Both kinds of runner have the same stats and history endpoints under their own path segment.
 """
 
 from __future__ import annotations
@@ -13,7 +10,7 @@ from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any
 
 from .._config import NOT_GIVEN, NotGiven
-from .._converter import decode
+from .._converter import decode, decode_list
 from .._core import RequestSpec, check_id
 from ..models import RunnerStats, WorkflowSummary
 from ._base import Resource
@@ -23,7 +20,7 @@ __all__ = ["RunnerResource"]
 
 
 class RunnerResource(Resource):
-    """Base of the two runner resources; ``_segment`` is their path segment."""
+    """Base of the two runner resources."""
 
     async def stats(
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
@@ -53,17 +50,10 @@ class RunnerResource(Resource):
         max_retries: int | NotGiven = NOT_GIVEN,
         on_attempt: Callable[[], None] | None = None,
     ) -> RunnerStats:
-        """:meth:`stats` with every knob of the requester, for the sweeps.
-
-        ``timeout`` is per attempt, ``deadline`` for the call; ``NOT_GIVEN`` keeps the client's
-        setting. ``on_attempt`` is called once for every attempt sent.
-        """
-        spec = RequestSpec(
-            method="GET",
-            url=self._requester.url(self._segment, check_id(runner_id, "runner_id"), "stats"),
-        )
+        """:meth:`stats` with every knob of :meth:`Requester.request`, for the sweeps."""
+        url = self._requester.url(self._segment, check_id(runner_id, "runner_id"), "stats")
         data = await self._requester.request(
-            spec,
+            RequestSpec(method="GET", url=url),
             timeout=timeout,
             deadline=deadline,
             max_retries=max_retries,
@@ -87,12 +77,9 @@ class RunnerResource(Resource):
             ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner (or not yours, or not open to your tier).
         """
-        return await self._get_list(
-            WorkflowSummary,
-            self._segment,
-            check_id(runner_id, "runner_id"),
-            "history",
-            deadline=deadline,
+        rid = check_id(runner_id, "runner_id")
+        return decode_list(
+            await self._call("GET", rid, "history", deadline=deadline), WorkflowSummary
         )
 
     def stats_many(
@@ -107,28 +94,23 @@ class RunnerResource(Resource):
     ) -> StatsSweep:
         """Live stats of many runners, concurrently; one result per distinct runner.
 
-        Returns a :class:`StatsSweep` at once (no ``await``). Results arrive in completion
-        order. A runner whose stats fail gives a result with ``.error`` set; only a failure of
-        the source itself (e.g. a paginator that gets a 403) ends the sweep with an exception,
-        after the results of the runners read before it.
-
-        A runner is asked once; if that fails in a way worth retrying (5xx, 429, no answer), it
-        is asked once more at the end of the sweep rather than at once. A 500 (the runner
-        cannot be reached) gets that one try only, so a down runner costs two requests; other
-        failures get the client's retries on that second try.
+        Returns a :class:`StatsSweep` at once (no ``await``); results come in completion
+        order. A runner's failure is its result's ``.error``; only a failing source (e.g. a
+        paginator that gets a 403) ends the sweep with its exception, after the results of
+        the runners read before it. A failure worth retrying (5xx, 429, no answer) gets one
+        more try at the end of the sweep, not at once; for a 500 (the runner cannot be
+        reached) that is its only retry, so a down runner costs two requests.
 
         Args:
-            runners: Runner ids, runner objects, or any sync or async iterable of them (a
-                paginator included: its pages are fetched while stats already run).
+            runners: Runner ids or runner objects, in any sync or async iterable (a paginator
+                included: stats run while it still fetches).
             concurrency: At most this many stats calls in flight.
-            timeout: Seconds for each attempt (the client's timeout if not given).
+            timeout: Seconds for each attempt (``None``: the client's timeout).
             deadline: Seconds for the whole sweep, listing included: a source still listing
-                then is cut off (the sweep ends with :class:`APITimeoutError` after a result for
-                every runner listed), and runners not done come back with an
-                :class:`APITimeoutError`.
-            max_retries: When given, a runner gets at most ``1 + max_retries`` attempts: its
-                first, and the rest on the end-of-sweep try (``0``: no end-of-sweep try).
-                When not given, the end-of-sweep try gets the client's own retries.
+                then is cut off (the sweep ends with :class:`APITimeoutError` after a result
+                for every runner listed), and runners not done get an :class:`APITimeoutError`.
+            max_retries: At most ``1 + max_retries`` attempts per runner, the retries on the
+                end-of-sweep try (``0``: none); not given, that try gets the client's retries.
             progress: Called as ``progress(counts, result)`` after each result.
 
         Raises:

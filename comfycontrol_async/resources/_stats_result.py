@@ -1,6 +1,5 @@
-"""What a sweep hands back and how it treats failures: :class:`StatsResult`, :class:`SweepProgress`,
-and the end-of-sweep retry policy (:func:`retry_later`, :func:`is_down`). Shared by
-``stats_many`` and the capacity helpers; no I/O here.
+"""What a sweep hands back (:class:`StatsResult`, :class:`SweepProgress`) and its end-of-sweep
+retry policy (:func:`retry_later`, :func:`is_down`), for ``stats_many`` and capacity; no I/O.
 """
 
 from __future__ import annotations
@@ -11,12 +10,7 @@ from typing import Any, Protocol
 import attrs
 
 from .._config import NotGiven
-from .._exceptions import (
-    APIConnectionError,
-    APIStatusError,
-    ResponseValidationError,
-    ServerError,
-)
+from .._exceptions import APIConnectionError, APIStatusError, ResponseValidationError, ServerError
 from ..models import RunnerStats
 
 __all__ = [
@@ -55,9 +49,8 @@ class StatsResult:
             ``APITimeoutError``, ``ResponseValidationError``; ``ValueError`` for a bad id),
             else ``None``.
         elapsed: Seconds spent in calls for it, both tries included.
-        attempts: HTTP attempts sent for it (0 if none was sent). A runner that failed in a way
-            worth retrying was tried once more at the end of the sweep: a down runner (500)
-            shows 2, never more.
+        attempts: HTTP attempts sent for it (0 if none was sent); a down runner (500) shows
+            2, never more.
     """
 
     runner_id: str
@@ -97,8 +90,8 @@ ProgressCallback = Callable[[SweepProgress, StatsResult], object]
 def retry_later(error: Exception) -> bool:
     """Worth one more try at the end of the sweep: the runner or the way to it may recover.
 
-    A ``ResponseValidationError`` counts: stats decode leniently, so it only comes from a 2xx
-    answer that is not JSON at all (cut short, a proxy's page), which the client also retries.
+    Stats decode leniently, so a ``ResponseValidationError`` only comes from a 2xx answer that is
+    not JSON at all (cut short, a proxy's page), which the client also retries.
     """
     if isinstance(error, APIStatusError):
         return error.status == 429 or error.status >= 500

@@ -1,9 +1,8 @@
 """Turning what a user hands us (a dict, a path, bytes) into multipart parts, within limits.
 
-The three upload endpoints take ``multipart/form-data`` of at most 50 MB per request (the API
-documentation, "Conventions"). This module reads files and serialises JSON; it checks that a
-workflow or template body is a JSON object and that the request stays under the limit, before
-anything is sent. It does no I/O other than reading the user's files.
+The upload endpoints take ``multipart/form-data`` of at most 50 MB per request (the API docs,
+"Conventions"). Workflow and template bodies must be JSON objects. Everything is checked before
+anything is sent; the only I/O is reading the user's files.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from typing import Any, Final
 __all__ = [
     "MAX_UPLOAD_BYTES",
     "FormFields",
+    "JsonSource",
     "check_size",
     "file_part",
     "json_part",
@@ -24,9 +24,18 @@ __all__ = [
 ]
 
 MAX_UPLOAD_BYTES: Final = 50 * 1024 * 1024
+Part = tuple[str, tuple[str, bytes, str]]
 FormFields = tuple[tuple[str, str | tuple[str, bytes, str]], ...]
-
 JsonSource = Mapping[str, Any] | str | os.PathLike[str] | bytes
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"{what} not found: {path}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{what} is a directory: {path}") from None
 
 
 def load_json_object(source: JsonSource, what: str) -> tuple[dict[str, Any], bytes, str]:
@@ -39,25 +48,17 @@ def load_json_object(source: JsonSource, what: str) -> tuple[dict[str, Any], byt
         ValueError: The file is missing or the content is not a JSON object.
         TypeError: ``source`` is none of the accepted kinds.
     """
-    filename = f"{what}.json"
     if isinstance(source, Mapping):
         obj = dict(source)
         try:
-            raw = json.dumps(obj, ensure_ascii=False).encode()
+            return obj, json.dumps(obj, ensure_ascii=False).encode(), f"{what}.json"
         except (TypeError, ValueError) as err:
             raise ValueError(f"{what} is not JSON-serialisable: {err}") from None
-        return obj, raw, filename
     if isinstance(source, bytes | bytearray):
-        raw = bytes(source)
+        raw, filename = bytes(source), f"{what}.json"
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise ValueError(f"{what} file not found: {path}") from None
-        except IsADirectoryError:
-            raise ValueError(f"{what} path is a directory: {path}") from None
-        filename = path.name
+        raw, filename = _read(path, f"{what} file"), path.name
     else:
         raise TypeError(f"{what} must be a dict, a path or bytes, got {type(source).__name__}")
     try:
@@ -69,12 +70,13 @@ def load_json_object(source: JsonSource, what: str) -> tuple[dict[str, Any], byt
     return obj, raw, filename
 
 
-def json_part(name: str, raw: bytes, filename: str) -> tuple[str, tuple[str, bytes, str]]:
-    """A multipart file part holding JSON."""
+def json_part(name: str, source: JsonSource) -> Part:
+    """A multipart part holding the JSON object ``source`` (see :func:`load_json_object`)."""
+    _, raw, filename = load_json_object(source, name)
     return name, (filename, raw, "application/json")
 
 
-def file_part(name: str, value: object) -> tuple[str, tuple[str, bytes, str]]:
+def file_part(name: str, value: object) -> Part:
     """A multipart file part from a path, bytes, or a ``(filename, bytes)`` pair.
 
     Raises:
@@ -83,23 +85,22 @@ def file_part(name: str, value: object) -> tuple[str, tuple[str, bytes, str]]:
     """
     if isinstance(value, str | os.PathLike):
         path = Path(value)
-        try:
-            return name, (path.name, path.read_bytes(), "application/octet-stream")
-        except (FileNotFoundError, IsADirectoryError):
-            raise ValueError(f"file for {name!r} not found: {path}") from None
-    if isinstance(value, bytes | bytearray):
-        return name, (name.lstrip("$#") or "upload", bytes(value), "application/octet-stream")
-    if (
+        filename, data = path.name, _read(path, f"file for {name!r}")
+    elif isinstance(value, bytes | bytearray):
+        filename, data = name.lstrip("$#") or "upload", bytes(value)
+    elif (
         isinstance(value, Sequence)
         and len(value) == 2
         and isinstance(value[0], str)
         and isinstance(value[1], bytes | bytearray)
     ):
-        return name, (value[0], bytes(value[1]), "application/octet-stream")
-    raise TypeError(
-        f"file for {name!r} must be a path, bytes or a (filename, bytes) pair, "
-        f"got {type(value).__name__}"
-    )
+        filename, data = value[0], bytes(value[1])
+    else:
+        raise TypeError(
+            f"file for {name!r} must be a path, bytes or a (filename, bytes) pair, "
+            f"got {type(value).__name__}"
+        )
+    return name, (filename, data, "application/octet-stream")
 
 
 def check_size(form: FormFields) -> FormFields:
@@ -108,10 +109,10 @@ def check_size(form: FormFields) -> FormFields:
     Raises:
         ValueError: The upload is over the API's limit.
     """
-    total = 0
-    for name, value in form:
-        total += len(name)
-        total += len(value.encode()) if isinstance(value, str) else len(value[1])
+    total = sum(
+        len(name) + (len(value.encode()) if isinstance(value, str) else len(value[1]))
+        for name, value in form
+    )
     if total > MAX_UPLOAD_BYTES:
         raise ValueError(
             f"the upload is {total / 1e6:.1f} MB; the API accepts at most 50 MB per request"

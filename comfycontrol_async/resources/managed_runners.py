@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .._config import NOT_GIVEN, NotGiven
+from .._converter import decode
 from .._core import check_id
 from ..models import ManagedRunner
 from ._base import ListResource
@@ -40,6 +41,5 @@ class ManagedRunners(RunnerResource, ListResource[ManagedRunner]):
             NotFoundError: No such runner open to your tier.
             PermissionDeniedError: The account's tier has no managed runners (free).
         """
-        return await self._get(
-            ManagedRunner, self._segment, check_id(runner_id, "runner_id"), deadline=deadline
-        )
+        data = await self._call("GET", check_id(runner_id, "runner_id"), deadline=deadline)
+        return decode(data, ManagedRunner)

@@ -2,45 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Final
 
 from yarl import URL
 
 from .._config import NOT_GIVEN, NotGiven
+from .._converter import decode
 from .._core import check_id
 from .._redact import remember
-from ..models import Page, Runner
-from ._base import FilteredListResource, check_status
-from ._checks import check_endpoint, check_headers, check_name, check_tags
+from ..models import Runner
+from ._base import FilteredListResource
+from ._checks import check_endpoint, check_headers, check_name, check_status, check_tags
 from ._runner_base import RunnerResource
 
 __all__ = ["Runners"]
 
+_CHECKS: Final[dict[str, Callable[[object], Any]]] = {
+    "name": check_name,
+    "endpoint": check_endpoint,
+    "headers": check_headers,
+    "tags": check_tags,
+    "status": check_status,
+}
+
 
 def _remember_credentials(endpoint: str | None, headers: Mapping[str, str] | None) -> None:
-    """Register a runner's credentials (header values, endpoint user-info) as secrets.
-
-    Every text the SDK makes from now on (errors, logs, reprs, CLI output) hides them, also
-    when a server echoes them back. Done before a request carrying them is sent, and for
-    every runner received.
-    """
+    """Register a runner's header values and endpoint user-info as secrets."""
     values = list(headers.values()) if headers else []
     if endpoint:
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             url = URL(endpoint)
-        except (TypeError, ValueError):
-            url = None
-        if url is not None:
-            # The password when there is one; a lone user name is then the credential itself
+            # The password when there is one; else a lone user name is the credential itself
             # (``https://<token>@host``).
             values.append(url.password or url.user or "")
     remember(values)
 
 
-def _received(runner: Runner) -> Runner:
-    _remember_credentials(runner.endpoint, runner.headers)
-    return runner
+def _body(**fields: object) -> dict[str, Any]:
+    """The checked JSON body of the fields given; its credentials are secrets from now on."""
+    body = {key: _CHECKS[key](value) for key, value in fields.items() if value is not NOT_GIVEN}
+    _remember_credentials(body.get("endpoint"), body.get("headers"))
+    return body
 
 
 class Runners(RunnerResource, FilteredListResource[Runner]):
@@ -55,17 +59,9 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
     _list_key: ClassVar[str] = "runners"
     _item = Runner
 
-    async def _read_page(
-        self,
-        page: int,
-        per_page: int,
-        filters: Mapping[str, str],
-        deadline: float | NotGiven | None,
-    ) -> Page[Runner]:
-        got = await super()._read_page(page, per_page, filters, deadline)
-        for runner in got.items:
-            _received(runner)
-        return got
+    def _received(self, item: Runner) -> Runner:
+        _remember_credentials(item.endpoint, item.headers)
+        return item
 
     async def get(self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN) -> Runner:
         """One of your runners by id.
@@ -81,11 +77,8 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner, or it is not yours.
         """
-        return _received(
-            await self._get(
-                Runner, self._segment, check_id(runner_id, "runner_id"), deadline=deadline
-            )
-        )
+        data = await self._call("GET", check_id(runner_id, "runner_id"), deadline=deadline)
+        return self._received(decode(data, Runner))
 
     async def interrupt(
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
@@ -101,14 +94,8 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             NotFoundError: No such runner, or it is not yours.
             ServerError: The runner could not be reached (500).
         """
-        await self._send(
-            "POST",
-            None,
-            self._segment,
-            check_id(runner_id, "runner_id"),
-            "interrupt",
-            deadline=deadline,
-        )
+        rid = check_id(runner_id, "runner_id")
+        await self._call("POST", rid, "interrupt", deadline=deadline, expect_body=False)
 
     async def create(
         self,
@@ -136,15 +123,13 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             TypeError: An argument is of the wrong type (before anything is sent).
             PermissionDeniedError: Your tier's runner limit is reached.
         """
-        body: dict[str, Any] = {"name": check_name(name), "endpoint": check_endpoint(endpoint)}
-        if headers is not None:
-            body["headers"] = check_headers(headers)
-        if tags is not None:
-            body["tags"] = check_tags(tags)
-        _remember_credentials(body["endpoint"], body.get("headers"))
-        runner = await self._send("POST", Runner, self._segment, json=body, deadline=deadline)
-        assert runner is not None
-        return _received(runner)
+        optional = {"headers": headers, "tags": tags}
+        body = _body(
+            name=name, endpoint=endpoint, **{k: v for k, v in optional.items() if v is not None}
+        )
+        return self._received(
+            decode(await self._call("POST", json=body, deadline=deadline), Runner)
+        )
 
     async def update(
         self,
@@ -177,27 +162,10 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             TypeError: A value is of the wrong type (before anything is sent).
             NotFoundError: No such runner, or it is not yours.
         """
-        body: dict[str, Any] = {}
-        if not isinstance(name, NotGiven):
-            body["name"] = check_name(name)
-        if not isinstance(endpoint, NotGiven):
-            body["endpoint"] = check_endpoint(endpoint)
-        if not isinstance(headers, NotGiven):
-            body["headers"] = check_headers(headers)
-        if not isinstance(tags, NotGiven):
-            body["tags"] = check_tags(tags)
-        if not isinstance(status, NotGiven):
-            body["status"] = check_status(status)
+        body = _body(name=name, endpoint=endpoint, headers=headers, tags=tags, status=status)
         if not body:
             raise ValueError("update() needs at least one field to change")
-        _remember_credentials(body.get("endpoint"), body.get("headers"))
-        runner = await self._send(
-            "PUT",
-            Runner,
-            self._segment,
-            check_id(runner_id, "runner_id"),
-            json=body,
-            deadline=deadline,
+        rid = check_id(runner_id, "runner_id")
+        return self._received(
+            decode(await self._call("PUT", rid, json=body, deadline=deadline), Runner)
         )
-        assert runner is not None
-        return _received(runner)

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-import builtins
 from typing import ClassVar
 
 from .._config import NOT_GIVEN, NotGiven
+from .._converter import decode
 from .._core import check_id
 from ..models import Template, TemplateSummary
 from ._base import ListResource
 from ._checks import check_name, check_text
-from ._upload import FormFields, JsonSource, check_size, json_part, load_json_object
+from ._upload import FormFields, JsonSource, check_size, json_part
 
 __all__ = ["Templates"]
+
+
+def _form(
+    name: str | NotGiven, description: str | NotGiven, body: JsonSource | NotGiven
+) -> FormFields:
+    """The checked multipart fields of those given (``NOT_GIVEN`` ones left out)."""
+    form: FormFields = ()
+    if name is not NOT_GIVEN:
+        form += (("name", check_name(name)),)
+    if description is not NOT_GIVEN:
+        form += (("description", check_text(description, "description", 1, 500)),)
+    if body is not NOT_GIVEN:
+        form += (json_part("body", body),)
+    return check_size(form)
 
 
 class Templates(ListResource[TemplateSummary]):
@@ -38,9 +52,8 @@ class Templates(ListResource[TemplateSummary]):
             ValueError: ``template_id`` is empty.
             NotFoundError: No such template, or it is not yours.
         """
-        return await self._get(
-            Template, self._segment, check_id(template_id, "template_id"), deadline=deadline
-        )
+        data = await self._call("GET", check_id(template_id, "template_id"), deadline=deadline)
+        return decode(data, Template)
 
     async def create(
         self,
@@ -66,17 +79,8 @@ class Templates(ListResource[TemplateSummary]):
                 50 MB (before anything is sent).
             TypeError: ``body`` is neither a mapping, a path nor bytes.
         """
-        _, raw, filename = load_json_object(body, "body")
-        form: FormFields = (
-            ("name", check_name(name)),
-            ("description", check_text(description, "description", 1, 500)),
-            json_part("body", raw, filename),
-        )
-        template = await self._send(
-            "POST", Template, self._segment, form=check_size(form), deadline=deadline
-        )
-        assert template is not None
-        return template
+        form = _form(name, description, body)
+        return decode(await self._call("POST", form=form, deadline=deadline), Template)
 
     async def update(
         self,
@@ -106,18 +110,7 @@ class Templates(ListResource[TemplateSummary]):
             NotFoundError: No such template, or it is not yours.
         """
         tid = check_id(template_id, "template_id")
-        parts: builtins.list[tuple[str, str | tuple[str, bytes, str]]] = []
-        if not isinstance(name, NotGiven):
-            parts.append(("name", check_name(name)))
-        if not isinstance(description, NotGiven):
-            parts.append(("description", check_text(description, "description", 1, 500)))
-        if not isinstance(body, NotGiven):
-            _, raw, filename = load_json_object(body, "body")
-            parts.append(json_part("body", raw, filename))
-        if not parts:
+        form = _form(name, description, body)
+        if not form:
             raise ValueError("update() needs at least one field to change")
-        template = await self._send(
-            "PUT", Template, self._segment, tid, form=check_size(tuple(parts)), deadline=deadline
-        )
-        assert template is not None
-        return template
+        return decode(await self._call("PUT", tid, form=form, deadline=deadline), Template)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._config import NOT_GIVEN, NotGiven
+from .._converter import decode
 from ..models import User
 from ._base import Resource
 
@@ -26,4 +27,4 @@ class UserResource(Resource):
         Raises:
             AuthenticationError: The token is missing, unknown or expired.
         """
-        return await self._get(User, self._segment, deadline=deadline)
+        return decode(await self._call("GET", deadline=deadline), User)

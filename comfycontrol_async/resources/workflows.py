@@ -1,6 +1,6 @@
 """``cc.workflows``: run ComfyUI workflows, follow them, and fetch what they made.
 
-The ``/v1/workflow`` endpoints, plus two helpers: ``wait`` (poll until a terminal status) and
+The ``/v1/workflow`` endpoints, plus ``wait`` (poll until a terminal status) and
 ``download_outputs`` (stream each output to disk from its signed URL, never with our token).
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -18,24 +17,22 @@ from typing import Any, ClassVar, Final
 from yarl import URL
 
 from .._config import NOT_GIVEN, NotGiven
+from .._converter import decode, decode_list
 from .._core import check_id
 from .._exceptions import APIStatusError, APITimeoutError, NotFoundError
 from ..models import Workflow, WorkflowOutput, WorkflowSummary
 from ..placeholders import ParamValue, file_fields, validate_params
 from ._base import FilteredListResource
-from ._checks import check_name, check_tags
-from ._upload import FormFields, JsonSource, check_size, file_part, json_part, load_json_object
+from ._checks import check_name, check_seconds, check_tags
+from ._upload import FormFields, JsonSource, check_size, file_part, load_json_object
 
 __all__ = ["Workflows"]
 
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
-DEFAULT_POLL_INTERVAL: Final = 1.0
-MAX_POLL_INTERVAL: Final = 15.0
-DEFAULT_DOWNLOAD_TIMEOUT: Final = 300.0
 
 
 def _output_filename(output: WorkflowOutput, taken: set[str]) -> str:
-    """A safe local file name for an output: the URL's last segment, else the output id."""
+    """A safe local file name, not in ``taken``: the URL's last segment, else the output id."""
     base = URL(output.src).name if output.src else ""
     name = _SAFE_NAME.sub("_", base).strip("._") or _SAFE_NAME.sub("_", output.id).strip("._")
     name = name or "output"
@@ -75,9 +72,8 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             ValueError: ``workflow_id`` is empty.
             NotFoundError: No such workflow, or it is not yours.
         """
-        return await self._get(
-            Workflow, self._segment, check_id(workflow_id, "workflow_id"), deadline=deadline
-        )
+        data = await self._call("GET", check_id(workflow_id, "workflow_id"), deadline=deadline)
+        return decode(data, Workflow)
 
     async def cancel(
         self, workflow_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
@@ -93,14 +89,8 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             BadRequestError: The workflow is in another status.
             NotFoundError: No such workflow, or it is not yours.
         """
-        await self._send(
-            "POST",
-            None,
-            self._segment,
-            check_id(workflow_id, "workflow_id"),
-            "cancel",
-            deadline=deadline,
-        )
+        wid = check_id(workflow_id, "workflow_id")
+        await self._call("POST", wid, "cancel", deadline=deadline, expect_body=False)
 
     async def outputs(
         self, workflow_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
@@ -119,12 +109,9 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             BadRequestError: The workflow has not completed.
             NotFoundError: No such workflow, or it is not yours.
         """
-        return await self._get_list(
-            WorkflowOutput,
-            self._segment,
-            check_id(workflow_id, "workflow_id"),
-            "outputs",
-            deadline=deadline,
+        wid = check_id(workflow_id, "workflow_id")
+        return decode_list(
+            await self._call("GET", wid, "outputs", deadline=deadline), WorkflowOutput
         )
 
     async def create(
@@ -139,8 +126,8 @@ class Workflows(FilteredListResource[WorkflowSummary]):
     ) -> WorkflowSummary:
         """Create and schedule a workflow. Never retried.
 
-        The workflow's placeholders are checked against ``params`` and ``files`` first; every
-        problem is reported at once, before anything is uploaded.
+        The placeholders are checked against ``params`` and ``files`` first, every problem
+        reported at once, before anything is uploaded.
 
         Args:
             name: 1 to 200 characters.
@@ -162,45 +149,38 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         """
         obj, raw, filename = load_json_object(workflow, "workflow")
         fields = validate_params(obj, params=params, files=files)
-        form: builtins.list[tuple[str, str | tuple[str, bytes, str]]] = [
+        form: FormFields = (
             ("name", check_name(name, 200)),
-            json_part("workflow_json", raw, filename),
-        ]
-        if tags:
-            form.append(("tags", ",".join(check_tags(tags))))
-        form.extend(fields.items())
-        form.extend(file_part(field, value) for field, value in file_fields(files or {}).items())
-        frozen: FormFields = check_size(tuple(form))
-        summary = await self._send(
-            "POST", WorkflowSummary, self._segment, form=frozen, deadline=deadline
+            ("workflow_json", (filename, raw, "application/json")),
+            *([("tags", ",".join(check_tags(tags)))] if tags else []),
+            *fields.items(),
+            *(file_part(field, value) for field, value in file_fields(files or {}).items()),
         )
-        assert summary is not None
-        return summary
+        data = await self._call("POST", form=check_size(form), deadline=deadline)
+        return decode(data, WorkflowSummary)
 
     async def wait(
         self,
         workflow_id: str,
         *,
         deadline: float | None = None,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        max_poll_interval: float = MAX_POLL_INTERVAL,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 15.0,
     ) -> Workflow:
         """Poll until the workflow reaches a terminal status, and return it.
 
         The interval grows by half each poll, from ``poll_interval`` up to
-        ``max_poll_interval``. A failed workflow is returned, not raised: look at its
-        ``status``, ``error_node``, ``exception_type`` and ``exception_message``.
+        ``max_poll_interval``. A failed workflow is returned, not raised.
 
         Args:
             workflow_id: The workflow.
-            deadline: Seconds for the whole wait, every poll included (``None``: wait as long
-                as it takes). Each poll is one call, with what is left of ``deadline``, or the
-                client's per-call deadline when ``deadline`` is ``None``.
+            deadline: Seconds for the whole wait, every poll included (``None``: no limit,
+                and each poll keeps the client's per-call deadline).
             poll_interval: The first interval, in seconds.
             max_poll_interval: The largest interval.
 
         Returns:
-            The :class:`Workflow` in its terminal status (``completed``, ``failed``,
+            The :class:`Workflow` in a terminal status (``completed``, ``failed``,
             ``cancelled`` or ``invalid``).
 
         Raises:
@@ -211,7 +191,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         wid = check_id(workflow_id, "workflow_id")
         if not 0 < poll_interval <= max_poll_interval:
             raise ValueError("need 0 < poll_interval <= max_poll_interval")
-        _check_seconds("deadline", deadline)
+        check_seconds("deadline", deadline)
         loop = asyncio.get_running_loop()
         give_up = None if deadline is None else loop.time() + deadline
         interval = poll_interval
@@ -235,15 +215,14 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         workflow_id: str,
         directory: str | os.PathLike[str],
         *,
-        timeout: float | None = DEFAULT_DOWNLOAD_TIMEOUT,
+        timeout: float | None = 300.0,
         deadline: float | None = None,
     ) -> builtins.list[Path]:
         """Download every output of a completed workflow into ``directory``.
 
-        Each file streams from its signed URL with no ``Authorization`` header (the API token
-        never reaches the storage host). A URL that expired meanwhile (403) is replaced by a
-        fresh one, once. A completed workflow with no outputs (an empty list or a 404) gives
-        an empty list. A file that fails is never left behind half-written.
+        Each file streams from its signed URL without the API token; a URL that expired
+        meanwhile (403) is renewed once. No outputs (an empty list or a 404) gives an empty
+        list. A file that fails is never left half-written.
 
         Args:
             workflow_id: The workflow.
@@ -263,8 +242,8 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             APIStatusError: The storage host refused a file (a 403 even after renewal).
         """
         wid = check_id(workflow_id, "workflow_id")
-        _check_seconds("timeout", timeout)
-        _check_seconds("deadline", deadline)
+        check_seconds("timeout", timeout)
+        check_seconds("deadline", deadline)
         scope = asyncio.timeout(deadline)
         try:
             async with scope:
@@ -288,38 +267,20 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             await self.get(wid)  # a workflow that does not exist is still an error
             return []
         taken: set[str] = set()
-        names = [_output_filename(output, taken) for output in outputs]
         written: builtins.list[Path] = []
-        for output, name in zip(outputs, names, strict=True):
-            path = target / name
+        for output in outputs:
+            path = target / _output_filename(output, taken)
             try:
                 await self._requester.download(URL(output.src, encoded=True), path, timeout=timeout)
             except APIStatusError as err:
                 # Signed URLs live about 5 minutes: an expired one answers 403 (or 401).
                 if err.status not in (401, 403):
                     raise
-                renewed = _renewed(output, await self.outputs(wid))
-                if renewed is None:
+                fresh = [o for o in await self.outputs(wid) if o.id == output.id]
+                if not fresh:
                     raise
                 await self._requester.download(
-                    URL(renewed.src, encoded=True), path, timeout=timeout
+                    URL(fresh[0].src, encoded=True), path, timeout=timeout
                 )
             written.append(path)
         return written
-
-
-def _check_seconds(name: str, value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise ValueError(f"{name} must be a number of seconds or None, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-
-
-def _renewed(output: WorkflowOutput, fresh: builtins.list[WorkflowOutput]) -> WorkflowOutput | None:
-    """The same output (by id) in a freshly fetched list, with a newly signed URL."""
-    for candidate in fresh:
-        if candidate.id == output.id:
-            return candidate
-    return None
