@@ -1,11 +1,6 @@
-"""The client-side cache of runners' static facts, with their age.
-
-Monitoring keeps what rarely changes (GPU model, total VRAM and RAM, ComfyUI version) apart from
-what changes all the time (free memory). :class:`FactsCache` holds the first kind, each entry with
-the time it was seen, so :func:`find_runners` can rule out a runner whose total VRAM cannot meet a
-request without spending a stats request on it. It also remembers which runner each of your
-workflows was scheduled on (fixed once assigned). It can be saved to and loaded from a JSON
-file, so a command-line run benefits from the last one. No I/O except :meth:`save`/:meth:`load`.
+"""The client-side cache of runners' static facts (GPU model, total VRAM and RAM, ComfyUI
+version), each with the time it was seen, and of the runner each of your workflows was scheduled
+on. :func:`find_runners` uses it to rule out runners without a stats request.
 """
 
 from __future__ import annotations
@@ -20,7 +15,7 @@ from typing import Any, Final
 
 import attrs
 
-from ._report import CapacityRow
+from ._report import CapacityRow, plain
 
 __all__ = ["FactsCache", "RunnerFacts"]
 
@@ -140,14 +135,12 @@ class FactsCache:
         """A workflow's runner: fixed once assigned, so it never goes stale."""
         self._workflows[workflow_id] = runner_id
 
-    # -- files ---------------------------------------------------------------------------------
-
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready)."""
         return {
             "format": _FORMAT,
             "version": _VERSION,
-            "runners": [attrs.asdict(f, value_serializer=_lists) for f in self._runners.values()],
+            "runners": [attrs.asdict(f, value_serializer=plain) for f in self._runners.values()],
             "workflows": dict(self._workflows),
         }
 
@@ -201,7 +194,3 @@ class FactsCache:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
-
-
-def _lists(_: object, __: object, value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value

@@ -1,25 +1,83 @@
-"""A full capacity sweep: list runners and read every one's live stats in one pipeline.
-
-:func:`sweep` (also ``await cc.capacity(...)``) takes the runner resources it sweeps, never the
-client: stats start while later pages are still being fetched, the sweep's ``deadline`` covers
-the listing too, and every runner listed comes back as one row.
-"""
+"""A full capacity sweep (:func:`sweep`), and the reads that every capacity helper shares."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._config import NOT_GIVEN, NotGiven
 from .._exceptions import ComfyControlError
-from ..resources._fanout import DEFAULT_CONCURRENCY, ProgressCallback
+from ..resources._fanout import DEFAULT_CONCURRENCY, ProgressCallback, StatsResult
 from ..resources.managed_runners import ManagedRunners
 from ..resources.runners import Runners
 from ._report import CapacityReport, CapacityRow, RunnerKind, row_from_result
 
-__all__ = ["sweep"]
+__all__ = ["list_runners", "read_stats", "runner_kinds", "sweep"]
+
+Resource = ManagedRunners | Runners
+
+
+def runner_kinds(
+    who: str, managed: ManagedRunners | None, own: Runners | None
+) -> list[tuple[RunnerKind, Resource]]:
+    """The resources to read, by kind (``ValueError`` when neither is given)."""
+    kinds: list[tuple[RunnerKind, Resource]] = []
+    if managed is not None:
+        kinds.append(("managed", managed))
+    if own is not None:
+        kinds.append(("own", own))
+    if not kinds:
+        raise ValueError(f"{who} needs managed=True, own=True, or both")
+    return kinds
+
+
+def list_runners(resource: Resource, **options: Any) -> Any:
+    """The paginator of a kind's runners (your own: the active ones)."""
+    if isinstance(resource, Runners):
+        return resource.list(status="active", **options)
+    return resource.list(**options)
+
+
+async def read_stats(
+    resource: Resource,
+    runner: Any,
+    *,
+    timeout: float | None,
+    deadline: float | None = None,
+    max_retries: int | NotGiven,
+    count: Callable[[], None] | None = None,
+) -> StatsResult:
+    """One runner's stats as a result, a failure included; ``count()`` on every attempt."""
+    attempts = 0
+
+    def on_attempt() -> None:
+        nonlocal attempts
+        attempts += 1
+        if count is not None:
+            count()
+
+    loop = asyncio.get_running_loop()
+    begun = loop.time()
+    rid = str(runner.id)
+    try:
+        stats = await resource._fetch_stats(
+            rid,
+            timeout=NOT_GIVEN if timeout is None else timeout,
+            deadline=NOT_GIVEN if deadline is None else deadline,
+            max_retries=max_retries,
+            on_attempt=on_attempt,
+        )
+    except Exception as err:
+        elapsed = loop.time() - begun
+        return StatsResult(
+            runner_id=rid, runner=runner, error=err, elapsed=elapsed, attempts=attempts
+        )
+    elapsed = loop.time() - begun
+    return StatsResult(
+        runner_id=rid, runner=runner, stats=stats, elapsed=elapsed, attempts=attempts
+    )
 
 
 async def sweep(
@@ -35,6 +93,8 @@ async def sweep(
     clock: Callable[[], float] = time.time,
 ) -> CapacityReport:
     """List runners and read their live stats in one pipeline; return the report.
+
+    Stats start while later pages are still being fetched; every runner listed is one row.
 
     Args:
         managed: The managed runners resource to sweep (``cc.managed_runners``), or ``None``.
@@ -57,18 +117,15 @@ async def sweep(
         PermissionDeniedError: Managed runners were asked for on a tier without them.
         ComfyControlError: Listing a kind failed before any of its runners was listed.
     """
-    if managed is None and own is None:
-        raise ValueError("a sweep needs managed=True, own=True, or both")
+    kinds = runner_kinds("a sweep", managed, own)
     loop = asyncio.get_running_loop()
     started = loop.time()
     wanted = set(tags or ())
     listing_errors: list[str] = []
 
-    async def one_kind(kind: RunnerKind, resource: ManagedRunners | Runners) -> list[CapacityRow]:
-        listing: Any = (
-            resource.list(status="active") if isinstance(resource, Runners) else resource.list()
-        )
-        source = _tag_filter(listing, wanted) if wanted else listing
+    async def one_kind(kind: RunnerKind, resource: Resource) -> list[CapacityRow]:
+        listing = list_runners(resource)
+        source = (r async for r in listing if wanted.issubset(r.tags)) if wanted else listing
         rows: list[CapacityRow] = []
         async with (
             listing,
@@ -90,25 +147,14 @@ async def sweep(
                 listing_errors.append(f"{kind} runners: {err.message}")
         return rows
 
-    kinds: list[tuple[RunnerKind, ManagedRunners | Runners]] = []
-    if managed is not None:
-        kinds.append(("managed", managed))
-    if own is not None:
-        kinds.append(("own", own))
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one_kind(kind, res)) for kind, res in kinds]
     except BaseExceptionGroup as failed:
-        # One kind failed (e.g. a 403 listing managed runners): the other was cancelled.
-        # Raise the typed error itself, as documented, not the group around it.
+        # One kind failed (e.g. a 403 listing managed runners) and the other was cancelled:
+        # raise the typed error itself, as documented, not the group around it.
         raise failed.exceptions[0] from None
     rows = [row for task in tasks for row in task.result()]
     return CapacityReport.from_rows(
         rows, elapsed=loop.time() - started, made_at=clock(), listing_errors=listing_errors
     )
-
-
-async def _tag_filter(listing: AsyncIterator[Any], wanted: set[str]) -> AsyncIterator[Any]:
-    async for runner in listing:
-        if wanted.issubset(runner.tags):
-            yield runner

@@ -1,11 +1,8 @@
 """``watch_capacity``: a live capacity view for long-running services, within a share of the rate.
 
-A service that watches its fleet must leave room for its own work: the watch keeps its requests
-under ``share`` of the client's rate with a limiter of its own (the client's limiter still
-paces everything together), reads the stalest and most promising runners first, and yields a
-fresh report after each round, every row with its age. A row is then never older than about
-``fleet size / (share x rate)`` plus one window. Stopping the loop (``break``) or cancelling
-the task ends it cleanly: nothing is left running.
+The watch keeps its requests under ``share`` of the client's rate with a limiter of its own (the
+client's limiter still paces everything together) and reads the stalest and most promising
+runners first, so a row is never older than about ``fleet size / (share x rate)`` plus a window.
 """
 
 from __future__ import annotations
@@ -13,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
-from .._config import NOT_GIVEN, RateLimit
+from .._config import RateLimit
 from .._ratelimit import Pacer
-from ..resources._fanout import StatsResult
 from ..resources.managed_runners import ManagedRunners
 from ..resources.runners import Runners
 from ._facts import FactsCache
@@ -30,8 +26,11 @@ from ._report import (
     parse_size,
     row_from_result,
 )
+from ._sweep import list_runners, read_stats, runner_kinds
 
 __all__ = ["watch_capacity"]
+
+_T = TypeVar("_T")
 
 
 async def watch_capacity(
@@ -49,6 +48,8 @@ async def watch_capacity(
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[CapacityReport]:
     """Yield capacity reports forever, refreshing within ``share`` of the client's rate.
+
+    Stopping the loop (``break``) or cancelling the task ends it cleanly: nothing is left running.
 
     Args:
         managed: The managed runners resource to watch, or ``None``.
@@ -71,8 +72,7 @@ async def watch_capacity(
         ValueError: Bad arguments, or neither ``managed`` nor ``own``.
         PermissionDeniedError: Managed runners were asked for on a tier without them.
     """
-    if managed is None and own is None:
-        raise ValueError("watch_capacity needs managed=True, own=True, or both")
+    kinds = runner_kinds("watch_capacity", managed, own)
     given: object = share
     if not (isinstance(given, int | float) and 0 < given <= 1):
         raise ValueError(f"share must be in (0, 1], got {share!r}")
@@ -89,16 +89,12 @@ async def watch_capacity(
     # The watch's own limiter: at most `allowed` of its requests in any window of the rate.
     budget = Pacer(RateLimit(requests=allowed, per_seconds=base.per_seconds, jitter=0.0))
     loop = asyncio.get_running_loop()
-    kinds: list[tuple[RunnerKind, ManagedRunners | Runners]] = []
-    if managed is not None:
-        kinds.append(("managed", managed))
-    if own is not None:
-        kinds.append(("own", own))
+    resources = dict(kinds)
     runners: dict[str, tuple[RunnerKind, Any]] = {}
     rows: dict[str, CapacityRow] = {}
     listed_at: float | None = None
 
-    async def paced(call: Callable[[], Any]) -> Any:
+    async def paced(call: Callable[[], Awaitable[_T]]) -> _T:
         slot = await budget.acquire()
         try:
             return await call()
@@ -107,12 +103,8 @@ async def watch_capacity(
 
     async def relist() -> None:
         fresh: dict[str, tuple[RunnerKind, Any]] = {}
-        for kind, res in kinds:
-            listing: Any = (
-                res.list(status="active", prefetch=0)
-                if isinstance(res, Runners)
-                else res.list(prefetch=0)
-            )
+        for kind, resource in kinds:
+            listing = list_runners(resource, prefetch=0)
             async with listing:
                 pages = aiter(listing.pages())
                 while True:
@@ -138,28 +130,10 @@ async def watch_capacity(
 
     async def read(rid: str) -> None:
         kind, runner = runners[rid]
-        res = managed if kind == "managed" else own
-        assert res is not None
-        attempts = 0
-
-        def on_attempt() -> None:
-            nonlocal attempts
-            attempts += 1
-
-        result: StatsResult
         # A down runner is asked again on its next turn, not at once: one request a round.
-        try:
-            stats = await paced(
-                lambda: res._fetch_stats(
-                    rid,
-                    timeout=NOT_GIVEN if timeout is None else timeout,
-                    max_retries=0,
-                    on_attempt=on_attempt,
-                )
-            )
-            result = StatsResult(runner_id=rid, runner=runner, stats=stats, attempts=attempts)
-        except Exception as err:
-            result = StatsResult(runner_id=rid, runner=runner, error=err, attempts=attempts)
+        result = await paced(
+            lambda: read_stats(resources[kind], runner, timeout=timeout, max_retries=0)
+        )
         row = row_from_result(kind, result, read_at=clock())
         facts.remember(row)
         rows[rid] = row
