@@ -28,17 +28,11 @@ class RunnerFacts:
     """What a runner is, as last seen.
 
     Attributes:
-        runner_id: The runner's id.
-        tags: Its tags when seen.
         device_names: Its devices' names, main first.
-        device_types: Its devices' types (``cuda``, ``cpu``, ...).
         gpu_vram_totals: Total VRAM of each GPU, in bytes.
-        ram_total: Total system RAM, in bytes.
-        comfyui_version: The ComfyUI version it reported.
         seen_at: When these facts were read (Unix time).
-        last_vram_free: The largest free VRAM of one GPU at ``seen_at``. Not a static fact:
-            only a hint for the order of reads (a runner free a minute ago is more likely
-            free now than one that was busy), never a reason to rule a runner out.
+        last_vram_free: The largest free VRAM of one GPU at ``seen_at``: not a static fact,
+            only a hint for the order of reads, never a reason to rule a runner out.
     """
 
     runner_id: str

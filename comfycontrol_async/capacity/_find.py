@@ -1,9 +1,5 @@
-"""``find_runners``: "where can this job run now?" for a fraction of a full sweep's requests.
-
-The API's rate limit is the wall (40 requests per 10 s), so the only way to answer faster is to
-spend fewer requests per answer: list the runners, rule out for free those whose tags or known
-static facts (:class:`FactsCache`) cannot meet the request, ask the most promising first, and
-stop once ``limit`` runners fit by the live stats read.
+"""``find_runners``: "where can this job run now?" for a fraction of a full sweep's requests
+(the rate limit is the wall, so a faster answer is one that spends fewer requests).
 """
 
 from __future__ import annotations
@@ -128,8 +124,8 @@ async def find_runners(
 ) -> FoundRunners:
     """Find up to ``limit`` runners that can take a job now, spending as few requests as possible.
 
-    Idle runners (none of your workflows queued or running there) and big GPUs are asked first;
-    a runner that failed in a way worth retrying is tried once more at the end, if still needed.
+    It rules out for free the runners whose tags or known facts (``cache``) cannot fit, asks idle
+    runners and big GPUs first, and retries a failed runner at the end only if still needed.
 
     Args:
         managed: The managed runners resource to search, or ``None``.
@@ -248,7 +244,11 @@ async def find_runners(
         return best
 
     # 3. Read stats, most promising first, until `limit` fit; then the retries at the end.
+    def remaining() -> float | None:
+        return None if deadline_at is None else deadline_at - loop.time()
+
     resources = dict(kinds)
+    end_retries = max_retries if isinstance(max_retries, NotGiven) else max(0, max_retries - 1)
     found: list[CapacityRow] = []
     checked: list[CapacityRow] = []
     later: list[_Candidate] = []
@@ -259,25 +259,20 @@ async def find_runners(
             while len(found) < limit and not cut:
                 while queue and len(in_flight) < min(concurrency, limit - len(found)):
                     c = pop_best() if first else queue.pop(0)
-                    retries: int | NotGiven = 0
-                    error = None if c.failed is None else c.failed.error
-                    if not first and not (error is not None and is_down(error)):
-                        retries = max_retries
-                        if not isinstance(max_retries, NotGiven):
-                            retries = max(0, max_retries - 1)
-                    left = None if deadline_at is None else deadline_at - loop.time()
+                    failure = None if c.failed is None else c.failed.error
+                    retries = end_retries if failure is not None and not is_down(failure) else 0
                     read = read_stats(
                         resources[c.kind],
                         c.runner,
                         timeout=timeout,
-                        deadline=left,
+                        deadline=remaining(),
                         max_retries=retries,
                         count=count,
                     )
                     in_flight[loop.create_task(read)] = c
                 if not in_flight:
                     break
-                left = None if deadline_at is None else deadline_at - loop.time()
+                left = remaining()
                 if left is not None and left <= 0:
                     cut = True
                     break

@@ -73,8 +73,10 @@ def check_positive_int(name: str, value: object) -> None:
 
 
 def plain(_: object, __: object, value: Any) -> Any:
-    """An ``attrs.asdict`` value serializer: tuples become lists (JSON-ready)."""
-    return list(value) if isinstance(value, tuple) else value
+    """An ``attrs.asdict`` value serializer for JSON: tuples become lists, rows their ids."""
+    if isinstance(value, tuple):
+        return [v.runner_id if isinstance(v, CapacityRow) else v for v in value]
+    return value
 
 
 @attrs.frozen(kw_only=True)
@@ -93,22 +95,14 @@ class DeviceCapacity:
 class CapacityRow:
     """One runner in a capacity report: its identity, and its capacity or its error.
 
-    VRAM counts GPU devices only: ComfyUI reports system RAM as the "VRAM" of ``cpu`` and
-    ``mps`` devices.
+    Sizes are in bytes. VRAM counts GPU devices only: ComfyUI reports system RAM as the "VRAM"
+    of ``cpu`` and ``mps`` devices.
 
     Attributes:
-        kind: ``managed`` or ``own``.
-        runner_id: The runner's id.
-        name: Its name, if known.
-        tags: Its tags.
         runner_type: ``pro``/``plus`` for managed runners, ``None`` for your own.
         devices: Its devices, main first.
-        vram_free: Free VRAM summed over GPU devices, in bytes (``None`` if unknown).
-        vram_total: Total VRAM summed over GPU devices.
+        vram_free: Free VRAM summed over its GPUs (``None`` if unknown).
         best_vram_free: The largest free VRAM of a single GPU (what one job can use).
-        ram_free: Free system RAM.
-        ram_total: Total system RAM.
-        comfyui_version: The ComfyUI version the runner reports.
         error: A short description of the failure, when stats could not be read.
         error_type: The error's class name.
         status: The HTTP status of the failure, if it was an API answer.
@@ -190,17 +184,8 @@ def row_from_result(
             text = scrub_text(str(err)) or type(err).__name__
         return attrs.evolve(row, error=text, error_type=type(err).__name__, status=status)
     stats = result.stats
-    devices = tuple(
-        DeviceCapacity(
-            name=d.name,
-            model=d.model,
-            type=d.type,
-            is_gpu=d.is_gpu,
-            vram_free=d.vram_free,
-            vram_total=d.vram_total,
-        )
-        for d in stats.devices
-    )
+    names = [a.name for a in attrs.fields(DeviceCapacity)]
+    devices = tuple(DeviceCapacity(**{n: getattr(d, n) for n in names}) for d in stats.devices)
     gpus = [d for d in devices if d.is_gpu]
     frees = [d.vram_free for d in gpus if d.vram_free is not None]
     totals = [d.vram_total for d in gpus if d.vram_total is not None]
@@ -479,16 +464,7 @@ class RouteAdvice:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready); runners as ids."""
-        return {
-            "tags": list(self.tags),
-            "min_vram_free": self.min_vram_free,
-            "eligible": [r.runner_id for r in self.eligible],
-            "fitting": [r.runner_id for r in self.fitting],
-            "share": self.share,
-            "untagged": self.untagged,
-            "tag_sets": [{"tags": list(o.tags), "runners": o.runners} for o in self.tag_sets],
-            "warnings": list(self.warnings),
-        }
+        return attrs.asdict(self, value_serializer=plain)
 
 
 def _tag_sets(

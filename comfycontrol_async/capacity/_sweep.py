@@ -62,22 +62,19 @@ async def read_stats(
     begun = loop.time()
     rid = str(runner.id)
     try:
-        stats = await resource._fetch_stats(
-            rid,
-            timeout=NOT_GIVEN if timeout is None else timeout,
-            deadline=NOT_GIVEN if deadline is None else deadline,
-            max_retries=max_retries,
-            on_attempt=on_attempt,
-        )
+        outcome: dict[str, Any] = {
+            "stats": await resource._fetch_stats(
+                rid,
+                timeout=NOT_GIVEN if timeout is None else timeout,
+                deadline=NOT_GIVEN if deadline is None else deadline,
+                max_retries=max_retries,
+                on_attempt=on_attempt,
+            )
+        }
     except Exception as err:
-        elapsed = loop.time() - begun
-        return StatsResult(
-            runner_id=rid, runner=runner, error=err, elapsed=elapsed, attempts=attempts
-        )
+        outcome = {"error": err}
     elapsed = loop.time() - begun
-    return StatsResult(
-        runner_id=rid, runner=runner, stats=stats, elapsed=elapsed, attempts=attempts
-    )
+    return StatsResult(runner_id=rid, runner=runner, elapsed=elapsed, attempts=attempts, **outcome)
 
 
 async def sweep(

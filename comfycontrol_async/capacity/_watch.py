@@ -11,6 +11,7 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from .._config import RateLimit
@@ -107,14 +108,10 @@ async def watch_capacity(
             listing = list_runners(resource, prefetch=0)
             async with listing:
                 pages = aiter(listing.pages())
-                while True:
-                    try:
-                        page = await paced(pages.__anext__)
-                    except StopAsyncIteration:
-                        break
-                    for runner in page.items:
-                        if wanted.issubset(runner.tags or ()):
-                            fresh[runner.id] = (kind, runner)
+                while (page := await paced(partial(anext, pages, None))) is not None:
+                    fresh.update(
+                        (r.id, (kind, r)) for r in page.items if wanted <= set(r.tags or ())
+                    )
         runners.clear()
         runners.update(fresh)
         for gone in set(rows) - set(fresh):
