@@ -23,21 +23,14 @@ _MIB = 1024 * 1024
 _MISSING = (
     "report.to_prometheus() needs prometheus_client: pip install 'comfycontrol-async[prometheus]'"
 )
-# Per runner: the row's attribute, the metric's name and its help.
-_RUNNER_METRICS = (
-    ("ram_free", "comfycontrol_runner_ram_free_bytes", "Free system RAM."),
-    ("ram_total", "comfycontrol_runner_ram_total_bytes", "Total system RAM."),
-    (
-        "queue_depth",
-        "comfycontrol_runner_queue_depth",
-        "Your own queued and running workflows on the runner.",
-    ),
-    (
-        "age",
-        "comfycontrol_runner_stats_age_seconds",
-        "Age of the runner's figures when the report was made.",
-    ),
-)
+# Per runner: the row's attribute -> the metric's name after ``comfycontrol_runner_``, its help.
+_PER_RUNNER = {
+    "ok": ("up", "1 if the runner's stats were read."),
+    "ram_free": ("ram_free_bytes", "Free system RAM."),
+    "ram_total": ("ram_total_bytes", "Total system RAM."),
+    "queue_depth": ("queue_depth", "Your own queued and running workflows on the runner."),
+    "age": ("stats_age_seconds", "Age of the runner's figures when the report was made."),
+}
 
 
 def to_prometheus(report: CapacityReport) -> str:
@@ -58,12 +51,9 @@ def to_prometheus(report: CapacityReport) -> str:
         for part in ("free", "used", "total")
     }
     runner_labels = ["runner_id", "Hostname", "kind"]
-    up = GaugeMetricFamily(
-        "comfycontrol_runner_up", "1 if the runner's stats were read.", labels=runner_labels
-    )
     per_runner = {
-        attr: GaugeMetricFamily(name, text, labels=runner_labels)
-        for attr, name, text in _RUNNER_METRICS
+        attr: GaugeMetricFamily(f"comfycontrol_runner_{name}", text, labels=runner_labels)
+        for attr, (name, text) in _PER_RUNNER.items()
     }
     errors = GaugeMetricFamily(
         "comfycontrol_stats_read_errors",
@@ -73,7 +63,6 @@ def to_prometheus(report: CapacityReport) -> str:
     for row in report.rows:
         host = row.name or row.runner_id
         ident = [row.runner_id, host, row.kind]
-        up.add_metric(ident, 1.0 if row.ok else 0.0)
         for attr, family in per_runner.items():
             if (value := getattr(row, attr)) is not None:
                 family.add_metric(ident, value)
@@ -91,7 +80,7 @@ def to_prometheus(report: CapacityReport) -> str:
     failed = Counter(row.error_type or "unknown" for row in report.rows if not row.ok)
     for error_type, count in sorted(failed.items()):
         errors.add_metric([error_type], count)
-    families = [*fb.values(), up, *per_runner.values(), errors]
+    families = [*fb.values(), *per_runner.values(), errors]
 
     class _Report:
         def collect(self) -> Iterator[Any]:
