@@ -20,8 +20,7 @@ from ._report import (
     parse_size,
     row_from_result,
 )
-from ._sweep import sweep
-from ._watch import watch_capacity
+from ._sweep import sweep, watch_capacity
 
 __all__ = [
     "CapacityReport",

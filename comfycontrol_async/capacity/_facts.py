@@ -71,11 +71,8 @@ class RunnerFacts:
 class FactsCache:
     """Runners' static facts and your workflows' runners, kept across calls (and runs).
 
-    ``cc.find_runners`` uses the client's own cache unless given one. To keep it between runs::
-
-        cache = FactsCache.load(path)          # an empty cache if the file does not exist
-        found = await cc.find_runners(min_vram_free="40GB", cache=cache)
-        cache.save(path)
+    ``cc.find_runners`` uses the client's own cache unless given one; :meth:`save` and
+    :meth:`load` keep one between runs (see the README).
 
     Args:
         clock: Wall-clock seconds (Unix time) used to stamp and age entries.

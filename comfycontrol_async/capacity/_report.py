@@ -370,9 +370,8 @@ class CapacityReport:
     ) -> RouteAdvice:
         """Which runners ComfyControl may pick for a workflow with ``tags``, and which fit.
 
-        ComfyControl runs a workflow on a runner that has all of its tags, and a runner with no
-        tags takes any workflow (the API docs). A workflow cannot be sent to a runner by id: what
-        you choose is its tag set. The answer only knows the runners in this report.
+        A workflow cannot be sent to a runner by id: what you choose is its tag set. The answer
+        only knows the runners in this report.
 
         Args:
             tags: The workflow's tags.
