@@ -1,11 +1,6 @@
-"""The client-side cache of runners' static facts, with their age.
-
-Monitoring keeps what rarely changes (GPU model, total VRAM and RAM, ComfyUI version) apart from
-what changes all the time (free memory). :class:`FactsCache` holds the first kind, each entry with
-the time it was seen, so :func:`find_runners` can rule out a runner whose total VRAM cannot meet a
-request without spending a stats request on it. It also remembers which runner each of your
-workflows was scheduled on (fixed once assigned). It can be saved to and loaded from a JSON
-file, so a command-line run benefits from the last one. No I/O except :meth:`save`/:meth:`load`.
+"""The client-side cache of runners' static facts (GPU model, total VRAM and RAM, ComfyUI
+version), each with the time it was seen, and of the runner each of your workflows was scheduled
+on. :func:`find_runners` uses it to rule out runners without a stats request.
 """
 
 from __future__ import annotations
@@ -20,7 +15,7 @@ from typing import Any, Final
 
 import attrs
 
-from ._report import CapacityRow
+from ._report import CapacityRow, plain
 
 __all__ = ["FactsCache", "RunnerFacts"]
 
@@ -33,17 +28,11 @@ class RunnerFacts:
     """What a runner is, as last seen.
 
     Attributes:
-        runner_id: The runner's id.
-        tags: Its tags when seen.
         device_names: Its devices' names, main first.
-        device_types: Its devices' types (``cuda``, ``cpu``, ...).
         gpu_vram_totals: Total VRAM of each GPU, in bytes.
-        ram_total: Total system RAM, in bytes.
-        comfyui_version: The ComfyUI version it reported.
         seen_at: When these facts were read (Unix time).
-        last_vram_free: The largest free VRAM of one GPU at ``seen_at``. Not a static fact:
-            only a hint for the order of reads (a runner free a minute ago is more likely
-            free now than one that was busy), never a reason to rule a runner out.
+        last_vram_free: The largest free VRAM of one GPU at ``seen_at``: not a static fact,
+            only a hint for the order of reads, never a reason to rule a runner out.
     """
 
     runner_id: str
@@ -82,11 +71,8 @@ class RunnerFacts:
 class FactsCache:
     """Runners' static facts and your workflows' runners, kept across calls (and runs).
 
-    ``cc.find_runners`` uses the client's own cache unless given one. To keep it between runs::
-
-        cache = FactsCache.load(path)          # an empty cache if the file does not exist
-        found = await cc.find_runners(min_vram_free="40GB", cache=cache)
-        cache.save(path)
+    ``cc.find_runners`` uses the client's own cache unless given one; :meth:`save` and
+    :meth:`load` keep one between runs (see the README).
 
     Args:
         clock: Wall-clock seconds (Unix time) used to stamp and age entries.
@@ -140,14 +126,12 @@ class FactsCache:
         """A workflow's runner: fixed once assigned, so it never goes stale."""
         self._workflows[workflow_id] = runner_id
 
-    # -- files ---------------------------------------------------------------------------------
-
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready)."""
         return {
             "format": _FORMAT,
             "version": _VERSION,
-            "runners": [attrs.asdict(f, value_serializer=_lists) for f in self._runners.values()],
+            "runners": [attrs.asdict(f, value_serializer=plain) for f in self._runners.values()],
             "workflows": dict(self._workflows),
         }
 
@@ -201,7 +185,3 @@ class FactsCache:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
-
-
-def _lists(_: object, __: object, value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value

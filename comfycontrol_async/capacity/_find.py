@@ -1,12 +1,5 @@
-"""``find_runners``: "where can this job run now?" for a fraction of a full sweep's requests.
-
-The API's rate limit is the wall (40 requests per 10 s), so the only way to answer faster is to
-spend fewer requests per answer. :func:`find_runners` lists the runners (a request per hundred),
-rules out without a stats request every runner whose tags or known static facts cannot meet the
-request (:class:`FactsCache`), asks the most promising ones first (idle, then the largest known
-GPU), stops once ``limit`` fitting runners are confirmed, and retries a runner that failed in a
-way worth retrying once at the end, only if still needed. Every row it returns fits by the live
-stats it read.
+"""``find_runners``: "where can this job run now?" for a fraction of a full sweep's requests
+(the rate limit is the wall, so a faster answer is one that spends fewer requests).
 """
 
 from __future__ import annotations
@@ -26,20 +19,90 @@ from ..resources.managed_runners import ManagedRunners
 from ..resources.runners import Runners
 from ..resources.workflows import Workflows
 from ._facts import FactsCache
-from ._plan import Candidate, FoundRunners, RuledOut, Search
 from ._report import (
+    CapacityReport,
     CapacityRow,
+    RunnerKind,
+    aged,
     check_positive_int,
+    fits,
     parse_size,
     row_from_result,
 )
-from ._route import fits
+from ._sweep import list_runners, read_stats, runner_kinds
 
 __all__ = ["FoundRunners", "RuledOut", "find_runners"]
 
 DEFAULT_FACTS_MAX_AGE: Final = 7 * 86400.0
 #: Workflow detail reads spent per search to learn where your queued/running workflows are.
 MAX_WORKFLOW_LOOKUPS: Final = 20
+
+
+@attrs.frozen(kw_only=True)
+class RuledOut:
+    """A runner :func:`find_runners` did not need to ask, and why."""
+
+    runner_id: str
+    kind: RunnerKind
+    name: str | None
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class FoundRunners:
+    """The answer of :func:`find_runners`.
+
+    Attributes:
+        rows: The fitting runners, best first (fewest of your workflows queued or running on
+            them, then most free VRAM on one GPU), at most ``limit``; each row carries the age
+            of its figures.
+        requests: API requests spent: list pages (a page the client had to retry counts
+            once), workflow list pages and detail reads, and every stats attempt.
+        checked: Every runner whose stats it asked for, in the order the answers came
+            (failures included; a runner tried again at the end comes when that try ends).
+        ruled_out: Runners it did not need to ask, each with the reason.
+        complete: Whether it considered every runner that could fit: true when fewer than
+            ``limit`` fit, as every plausible runner was then read.
+        listing_errors: Why some runners could not be listed, if any.
+        elapsed: Seconds the search took.
+    """
+
+    rows: tuple[CapacityRow, ...]
+    requests: int
+    checked: tuple[CapacityRow, ...]
+    ruled_out: tuple[RuledOut, ...]
+    complete: bool
+    listing_errors: tuple[str, ...] = ()
+    elapsed: float = 0.0
+
+    def report(self) -> CapacityReport:
+        """The runners checked as a (partial) :class:`CapacityReport`, e.g. for ``route``."""
+        return CapacityReport.from_rows(self.checked, elapsed=self.elapsed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready)."""
+        return {
+            "rows": [r.to_dict() for r in self.rows],
+            "requests": self.requests,
+            "checked": [r.runner_id for r in self.checked],
+            "ruled_out": [attrs.asdict(r) for r in self.ruled_out],
+            "complete": self.complete,
+            "listing_errors": list(self.listing_errors),
+            "elapsed": round(self.elapsed, 3),
+        }
+
+
+@attrs.define
+class _Candidate:
+    kind: RunnerKind
+    runner: Any
+    order: int
+    queue_depth: int | None = None
+    failed: StatsResult | None = None  # its first read, when that failed
+
+    @property
+    def rid(self) -> str:
+        return str(self.runner.id)
 
 
 async def find_runners(
@@ -60,6 +123,9 @@ async def find_runners(
     clock: Callable[[], float] = time.time,
 ) -> FoundRunners:
     """Find up to ``limit`` runners that can take a job now, spending as few requests as possible.
+
+    It rules out for free the runners whose tags or known facts (``cache``) cannot fit, asks idle
+    runners and big GPUs first, and retries a failed runner at the end only if still needed.
 
     Args:
         managed: The managed runners resource to search, or ``None``.
@@ -84,8 +150,7 @@ async def find_runners(
         ValueError: Bad arguments, or neither ``managed`` nor ``own``.
         PermissionDeniedError: Managed runners were asked for on a tier without them.
     """
-    if managed is None and own is None:
-        raise ValueError("find_runners needs managed=True, own=True, or both")
+    kinds = runner_kinds("find_runners", managed, own)
     check_positive_int("limit", limit)
     check_positive_int("concurrency", concurrency)
     if isinstance(tags, str):
@@ -93,105 +158,118 @@ async def find_runners(
     if deadline is not None and not (math.isfinite(deadline) and deadline > 0):
         raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
     need = None if min_vram_free is None else parse_size(min_vram_free)
-    search = Search(
-        cache,
-        need=need,
-        tags=frozenset(tags or ()),
-        device_type=device_type,
-        facts_max_age=facts_max_age,
-        clock=clock,
-    )
+    wanted = frozenset(tags or ())
     loop = asyncio.get_running_loop()
     started = loop.time()
     deadline_at = None if deadline is None else started + deadline
-    listing_errors: list[str] = []
-    cut = False
+    requests = 0
 
-    def remaining() -> float | None:
-        return None if deadline_at is None else deadline_at - loop.time()
+    def count() -> None:
+        nonlocal requests
+        requests += 1
 
     # 1. Who is there (a request per hundred runners), and who is busy with your work.
-    listed: list[Candidate] = []
+    listed: list[_Candidate] = []
+    listing_errors: list[str] = []
+    depths: dict[str, int] | None = None
+    cut = False
     try:
         async with asyncio.timeout_at(deadline_at):
-            for kind, resource in (("managed", managed), ("own", own)):
-                if resource is None:
-                    continue
-                listing: Any = (
-                    resource.list(status="active")
-                    if isinstance(resource, Runners)
-                    else resource.list()
-                )
+            for kind, resource in kinds:
                 before = len(listed)
                 try:
-                    async for runner in _counted_items(listing, search.count):
-                        listed.append(Candidate(kind, runner, len(listed)))  # type: ignore[arg-type]
+                    async for runner in _counted_items(list_runners(resource), count):
+                        listed.append(_Candidate(kind, runner, len(listed)))
                 except ComfyControlError as err:
                     if len(listed) == before:
                         raise
                     listing_errors.append(f"{kind} runners: {err.message}")
-            depths = {} if workflows is None else await _queue_depths(workflows, search)
+            if workflows is not None:
+                depths = await _queue_depths(workflows, cache, count)
     except TimeoutError:
         cut = True
-        depths = {}
         listing_errors.append(f"the search's deadline of {deadline} s passed while listing")
-    for candidate in listed:
-        if workflows is not None and not cut:
-            candidate.queue_depth = depths.get(candidate.rid, 0)
-        search.consider(candidate)
 
-    # 2. Read stats, most promising first, until `limit` fit; then the retries at the end.
+    # 2. Rule out for free who cannot fit.
+    pending: list[_Candidate] = []
+    ruled_out: list[RuledOut] = []
+    for c in listed:
+        if depths is not None:
+            c.queue_depth = depths.get(c.rid, 0)
+        missing = wanted.difference(c.runner.tags or ())
+        facts = cache.get(c.rid, max_age=facts_max_age)
+        seen = "" if facts is None else f"seen {cache.age(facts):.0f} s ago"
+        if missing:
+            reason = f"lacks the tags {', '.join(sorted(missing))}"
+        elif facts is not None and need is not None and facts.best_vram_total < need:
+            reason = (
+                f"its largest GPU has {facts.best_vram_total} bytes of VRAM in all, "
+                f"less than the {need} asked ({seen})"
+            )
+        elif (
+            facts is not None and device_type is not None and device_type not in facts.device_types
+        ):
+            reason = f"has no {device_type} device ({seen})"
+        else:
+            pending.append(c)
+            continue
+        name = getattr(c.runner, "name", None)
+        ruled_out.append(RuledOut(runner_id=c.rid, kind=c.kind, name=name, reason=reason))
+
+    def pop_best() -> _Candidate:
+        # A runner never read is guessed from those read that share its tags: fleets tag by
+        # GPU model and tier, so the tightest of its tags' largest GPUs bounds it. A guess
+        # only orders the reads, it never rules a runner out.
+        largest: dict[str, int] = {}
+        for known in cache.runners():
+            for tag in known.tags:
+                largest[tag] = max(largest.get(tag, 0), known.best_vram_total)
+
+        def promise(c: _Candidate) -> tuple[int, int, int, int]:
+            # Idle first; then known big enough with room when last read, guessed big enough,
+            # known big enough but busy when last read, unknown, guessed too small.
+            busy = 1 if c.queue_depth else 0
+            facts = cache.get(c.rid, max_age=facts_max_age)
+            if facts is not None:
+                free = facts.last_vram_free
+                had_room = free is not None and (need is None or free >= need)
+                return (busy, 0 if had_room else 2, -facts.best_vram_total, c.order)
+            guess = min((largest[t] for t in c.runner.tags or () if t in largest), default=None)
+            if guess is None:
+                return (busy, 3, 0, c.order)
+            return (busy, 4 if need is not None and guess < need else 1, -guess, c.order)
+
+        best = min(pending, key=promise)
+        pending.remove(best)
+        return best
+
+    # 3. Read stats, most promising first, until `limit` fit; then the retries at the end.
+    def remaining() -> float | None:
+        return None if deadline_at is None else deadline_at - loop.time()
+
+    resources = dict(kinds)
+    end_retries = max_retries if isinstance(max_retries, NotGiven) else max(0, max_retries - 1)
     found: list[CapacityRow] = []
     checked: list[CapacityRow] = []
-    later: list[Candidate] = []
-    in_flight: dict[asyncio.Task[StatsResult], Candidate] = {}
-
-    async def read(c: Candidate, retries: int | NotGiven) -> StatsResult:
-        def on_attempt() -> None:
-            c.attempts += 1
-            search.count()
-
-        resource = managed if c.kind == "managed" else own
-        assert resource is not None
-        left = remaining()
-        begun = loop.time()
-        try:
-            stats = await resource._fetch_stats(
-                c.rid,
-                timeout=NOT_GIVEN if timeout is None else timeout,
-                deadline=NOT_GIVEN if left is None else left,
-                max_retries=retries,
-                on_attempt=on_attempt,
-            )
-        except Exception as err:
-            c.elapsed += loop.time() - begun
-            return StatsResult(
-                runner_id=c.rid, runner=c.runner, error=err, elapsed=c.elapsed, attempts=c.attempts
-            )
-        c.elapsed += loop.time() - begun
-        return StatsResult(
-            runner_id=c.rid, runner=c.runner, stats=stats, elapsed=c.elapsed, attempts=c.attempts
-        )
-
-    unread = False
+    later: list[_Candidate] = []
+    in_flight: dict[asyncio.Task[StatsResult], _Candidate] = {}
     try:
         for first in (True, False):
-            queue = search.pending if first else later
+            queue = pending if first else later
             while len(found) < limit and not cut:
-                wanted = min(concurrency, limit - len(found))
-                while queue and len(in_flight) < wanted:
-                    c = search.pop_best() if first else queue.pop(0)
-                    if first:
-                        retries: int | NotGiven = 0
-                    elif c.error is not None and is_down(c.error):
-                        retries = 0
-                    else:
-                        retries = (
-                            max_retries
-                            if isinstance(max_retries, NotGiven)
-                            else max(0, max_retries - 1)
-                        )
-                    in_flight[loop.create_task(read(c, retries))] = c
+                while queue and len(in_flight) < min(concurrency, limit - len(found)):
+                    c = pop_best() if first else queue.pop(0)
+                    failure = None if c.failed is None else c.failed.error
+                    retries = end_retries if failure is not None and not is_down(failure) else 0
+                    read = read_stats(
+                        resources[c.kind],
+                        c.runner,
+                        timeout=timeout,
+                        deadline=remaining(),
+                        max_retries=retries,
+                        count=count,
+                    )
+                    in_flight[loop.create_task(read)] = c
                 if not in_flight:
                     break
                 left = remaining()
@@ -204,17 +282,22 @@ async def find_runners(
                 for task in done:
                     c = in_flight.pop(task)
                     result = task.result()
+                    if c.failed is not None:
+                        result = attrs.evolve(
+                            result,
+                            elapsed=c.failed.elapsed + result.elapsed,
+                            attempts=c.failed.attempts + result.attempts,
+                        )
                     row = row_from_result(c.kind, result, read_at=clock())
                     row = attrs.evolve(row, queue_depth=c.queue_depth)
-                    search.cache.remember(row)
-                    search.learned()
+                    cache.remember(row)
                     if result.error is not None:
-                        c.error = result.error
+                        c.failed = c.failed or result
                         if first and max_retries != 0 and retry_later(result.error):
                             later.append(c)
                             continue
                     checked.append(row)
-                    if _matches(row, need, device_type):
+                    if fits(row, need, device_type):
                         found.append(row)
     finally:
         unread = bool(in_flight)  # the limit was met while these were asked: never read
@@ -222,46 +305,21 @@ async def find_runners(
             task.cancel()
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
-    # Runners retried at the end but not reached (the limit was met first) are checked too.
-    for c in later:
-        if c.error is not None:
-            checked.append(
-                row_from_result(
-                    c.kind,
-                    StatsResult(
-                        runner_id=c.rid,
-                        runner=c.runner,
-                        error=c.error,
-                        elapsed=c.elapsed,
-                        attempts=c.attempts,
-                    ),
-                    read_at=clock(),
-                )
-            )
+    # Runners to retry at the end but not reached (the limit was met first) are checked too.
+    checked.extend(row_from_result(c.kind, c.failed, read_at=clock()) for c in later if c.failed)
     if cut and not listing_errors:
         listing_errors.append(str(APITimeoutError(f"the search's deadline of {deadline} s passed")))
-    complete = not (cut or listing_errors or search.pending or later or unread)
     now = clock()
     rows = sorted(found, key=lambda r: (r.queue_depth or 0, -(r.best_vram_free or 0)))
     return FoundRunners(
-        rows=tuple(_aged(r, now) for r in rows[:limit]),
-        requests=search.requests,
-        checked=tuple(_aged(r, now) for r in checked),
-        ruled_out=tuple(search.ruled_out),
-        complete=complete,
+        rows=tuple(aged(r, now) for r in rows[:limit]),
+        requests=requests,
+        checked=tuple(aged(r, now) for r in checked),
+        ruled_out=tuple(ruled_out),
+        complete=not (cut or listing_errors or pending or later or unread),
         listing_errors=tuple(listing_errors),
         elapsed=loop.time() - started,
     )
-
-
-def _matches(row: CapacityRow, need: int | None, device_type: str | None) -> bool:
-    if not fits(row, need):
-        return False
-    return device_type is None or any(d.type == device_type for d in row.devices)
-
-
-def _aged(row: CapacityRow, now: float) -> CapacityRow:
-    return attrs.evolve(row, age=None if row.read_at is None else max(0.0, now - row.read_at))
 
 
 async def _counted_items(listing: Any, count: Callable[[], None]) -> AsyncIterator[Any]:
@@ -273,23 +331,25 @@ async def _counted_items(listing: Any, count: Callable[[], None]) -> AsyncIterat
                 yield item
 
 
-async def _queue_depths(workflows: Workflows, search: Search) -> dict[str, int]:
+async def _queue_depths(
+    workflows: Workflows, cache: FactsCache, count: Callable[[], None]
+) -> dict[str, int]:
     """Your queued and running workflows per runner (a workflow's runner is cached for good)."""
     depths: dict[str, int] = {}
     lookups = 0
     for status in ("running", "queued"):
-        async for summary in _counted_items(workflows.list(status=status), search.count):
-            rid = search.cache.workflow_runner(summary.id)
+        async for summary in _counted_items(workflows.list(status=status), count):
+            rid = cache.workflow_runner(summary.id)
             if rid is None and lookups < MAX_WORKFLOW_LOOKUPS:
                 lookups += 1
-                search.count()
+                count()
                 try:
                     detail = await workflows.get(summary.id)
                 except ComfyControlError:
                     continue  # gone or unreadable: it tells nothing about a runner
                 rid = detail.managed_runner_id or detail.user_runner_id
                 if rid is not None:
-                    search.cache.remember_workflow(summary.id, rid)
+                    cache.remember_workflow(summary.id, rid)
             if rid is not None:
                 depths[rid] = depths.get(rid, 0) + 1
     return depths

@@ -1,32 +1,20 @@
-"""The capacity report: one :class:`CapacityRow` per runner, and what a report answers.
-
-Every runner a sweep or a search read comes back as one row, with its stats or its error, and
-the age of its figures. :class:`CapacityReport` adds the aggregates, :meth:`CapacityReport.select`
-answers "who can take this job", :meth:`CapacityReport.route` "which tags send it there",
-:meth:`CapacityReport.to_dict` gives plain data for JSON and
-:meth:`CapacityReport.to_prometheus` the Prometheus text format. This module does no I/O.
-
-VRAM figures: ComfyUI reports "VRAM" for ``cpu`` and ``mps`` devices that is really system RAM,
-so only GPU devices count towards VRAM here. A job runs on one device, so ``select`` compares
-``min_vram_free`` with the largest free VRAM of a single GPU of the runner (``best_vram_free``),
-not with the sum over its GPUs.
+"""The capacity report and what it answers, without I/O: a :class:`CapacityRow` per runner,
+:class:`CapacityReport` (totals, ``select``, ``to_dict``), tag routing (:class:`RouteAdvice`).
 """
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Final, Literal
 
 import attrs
 
 from .._exceptions import APIStatusError, ComfyControlError
 from .._redact import scrub_text
-from ..models import Device, RunnerStats
 from ..resources._stats_result import StatsResult
-from ._units import check_positive_int, parse_size
-
-if TYPE_CHECKING:
-    from ._route import RouteAdvice
 
 RunnerKind = Literal["managed", "own"]
 
@@ -35,11 +23,60 @@ __all__ = [
     "CapacityRow",
     "DeviceCapacity",
     "GpuModelTotals",
+    "RouteAdvice",
     "RunnerKind",
+    "TagSetOption",
+    "aged",
     "check_positive_int",
+    "fits",
     "parse_size",
+    "plain",
     "row_from_result",
 ]
+
+_UNITS: Final = {"": 1, "b": 1} | {
+    prefix + suffix: base ** (power + 1)
+    for power, prefix in enumerate("kmgt")
+    for suffix, base in (("", 1000), ("b", 1000), ("ib", 1024))
+}
+_SIZE: Final = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(value: str | int | float) -> int:
+    """Bytes from ``24GiB``, ``40GB``, ``512 MiB``, or a plain number of bytes.
+
+    ``GB`` is 10^9 bytes and ``GiB`` 2^30, as their names say.
+
+    Raises:
+        ValueError: The text is not a size.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"a size cannot be negative: {value!r}")
+        return int(value)
+    match = _SIZE.match(value)
+    if not match:
+        raise ValueError(f"not a size: {value!r} (try 24GiB, 40GB or a number of bytes)")
+    number, unit = match.groups()
+    factor = _UNITS.get(unit.lower())
+    if factor is None:
+        raise ValueError(f"unknown unit {unit!r} in {value!r} (use B, KB, MB, GB, KiB, MiB, GiB)")
+    return int(float(number) * factor)
+
+
+def check_positive_int(name: str, value: object) -> None:
+    """``ValueError`` unless ``value`` is an int >= 1 (a bool is not one)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def plain(_: object, __: object, value: Any) -> Any:
+    """An ``attrs.asdict`` value serializer for JSON: tuples become lists, rows their ids."""
+    if isinstance(value, tuple):
+        return [v.runner_id if isinstance(v, CapacityRow) else v for v in value]
+    return value
 
 
 @attrs.frozen(kw_only=True)
@@ -58,19 +95,14 @@ class DeviceCapacity:
 class CapacityRow:
     """One runner in a capacity report: its identity, and its capacity or its error.
 
+    Sizes are in bytes. VRAM counts GPU devices only: ComfyUI reports system RAM as the "VRAM"
+    of ``cpu`` and ``mps`` devices.
+
     Attributes:
-        kind: ``managed`` or ``own``.
-        runner_id: The runner's id.
-        name: Its name, if known.
-        tags: Its tags.
         runner_type: ``pro``/``plus`` for managed runners, ``None`` for your own.
         devices: Its devices, main first.
-        vram_free: Free VRAM summed over GPU devices, in bytes (``None`` if unknown).
-        vram_total: Total VRAM summed over GPU devices.
+        vram_free: Free VRAM summed over its GPUs (``None`` if unknown).
         best_vram_free: The largest free VRAM of a single GPU (what one job can use).
-        ram_free: Free system RAM.
-        ram_total: Total system RAM.
-        comfyui_version: The ComfyUI version the runner reports.
         error: A short description of the failure, when stats could not be read.
         error_type: The error's class name.
         status: The HTTP status of the failure, if it was an API answer.
@@ -114,15 +146,7 @@ class CapacityRow:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready)."""
-        data = attrs.asdict(self, recurse=True, value_serializer=_plain)
-        data["ok"] = self.ok
-        return data
-
-
-def _plain(_: object, __: object, value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+        return {**attrs.asdict(self, value_serializer=plain), "ok": self.ok}
 
 
 @attrs.frozen(kw_only=True)
@@ -136,73 +160,61 @@ class GpuModelTotals:
     vram_total: int
 
 
-def _device(device: Device) -> DeviceCapacity:
-    gpu = device.is_gpu
-    return DeviceCapacity(
-        name=device.name,
-        model=device.model,
-        type=device.type,
-        is_gpu=gpu,
-        vram_free=device.vram_free,
-        vram_total=device.vram_total,
-    )
-
-
-def _describe_error(error: Exception) -> tuple[str, str, int | None]:
-    if isinstance(error, APIStatusError):
-        return f"{error.status} {error.message}", type(error).__name__, error.status
-    if isinstance(error, ComfyControlError):
-        return error.message, type(error).__name__, None
-    # Not built by the SDK, so not scrubbed when built: scrub it here.
-    return scrub_text(str(error)) or type(error).__name__, type(error).__name__, None
-
-
 def row_from_result(
     kind: RunnerKind, result: StatsResult, *, read_at: float | None = None
 ) -> CapacityRow:
     """Build the row of one runner from its stats result (success or failure)."""
     runner = result.runner
-    name = getattr(runner, "name", None)
-    tags = tuple(getattr(runner, "tags", ()) or ())
-    runner_type = getattr(runner, "runner_type", None)
-    if result.error is not None or result.stats is None:
-        err = result.error or ComfyControlError("no stats")
-        text, etype, status = _describe_error(err)
-        return CapacityRow(
-            kind=kind,
-            runner_id=result.runner_id,
-            name=name,
-            tags=tags,
-            runner_type=runner_type,
-            error=text,
-            error_type=etype,
-            status=status,
-            elapsed=result.elapsed,
-            attempts=result.attempts,
-            read_at=read_at,
-        )
-    stats: RunnerStats = result.stats
-    devices = tuple(_device(d) for d in stats.devices)
-    gpus = [d for d in devices if d.is_gpu]
-    frees = [d.vram_free for d in gpus if d.vram_free is not None]
-    totals = [d.vram_total for d in gpus if d.vram_total is not None]
-    return CapacityRow(
+    row = CapacityRow(
         kind=kind,
         runner_id=result.runner_id,
-        name=name,
-        tags=tags,
-        runner_type=runner_type,
-        devices=devices,
-        vram_free=sum(frees) if frees else (0 if not gpus else None),
-        vram_total=sum(totals) if totals else (0 if not gpus else None),
-        best_vram_free=max(frees) if frees else (0 if not gpus else None),
-        ram_free=stats.system.ram_free,
-        ram_total=stats.system.ram_total,
-        comfyui_version=stats.system.comfyui_version,
+        name=getattr(runner, "name", None),
+        tags=tuple(getattr(runner, "tags", ()) or ()),
+        runner_type=getattr(runner, "runner_type", None),
         elapsed=result.elapsed,
         attempts=result.attempts,
         read_at=read_at,
     )
+    if result.error is not None or result.stats is None:
+        err = result.error or ComfyControlError("no stats")
+        status = err.status if isinstance(err, APIStatusError) else None
+        if isinstance(err, ComfyControlError):
+            text = err.message if status is None else f"{status} {err.message}"
+        else:  # not built by the SDK, so not scrubbed when built: scrub it here
+            text = scrub_text(str(err)) or type(err).__name__
+        return attrs.evolve(row, error=text, error_type=type(err).__name__, status=status)
+    stats = result.stats
+    names = [a.name for a in attrs.fields(DeviceCapacity)]
+    devices = tuple(DeviceCapacity(**{n: getattr(d, n) for n in names}) for d in stats.devices)
+    gpus = [d for d in devices if d.is_gpu]
+    frees = [d.vram_free for d in gpus if d.vram_free is not None]
+    totals = [d.vram_total for d in gpus if d.vram_total is not None]
+    unknown = 0 if not gpus else None  # no GPU: no VRAM; GPUs without figures: unknown
+    return attrs.evolve(
+        row,
+        devices=devices,
+        vram_free=sum(frees) if frees else unknown,
+        vram_total=sum(totals) if totals else unknown,
+        best_vram_free=max(frees) if frees else unknown,
+        ram_free=stats.system.ram_free,
+        ram_total=stats.system.ram_total,
+        comfyui_version=stats.system.comfyui_version,
+    )
+
+
+def fits(row: CapacityRow, need: int | None, device_type: str | None = None) -> bool:
+    """Whether the row was read, one of its GPUs has ``need`` bytes free (a job runs on one
+    device) and it has a device of ``device_type``."""
+    return (
+        row.ok
+        and (need is None or (row.best_vram_free or 0) >= need)
+        and (device_type is None or any(d.type == device_type for d in row.devices))
+    )
+
+
+def aged(row: CapacityRow, now: float) -> CapacityRow:
+    """The row with its ``age`` at ``now``."""
+    return attrs.evolve(row, age=None if row.read_at is None else max(0.0, now - row.read_at))
 
 
 @attrs.frozen(kw_only=True)
@@ -237,10 +249,7 @@ class CapacityReport:
             key=lambda r: (not r.ok, -(r.best_vram_free or 0), -(r.vram_free or 0), r.name or ""),
         )
         if made_at is not None:
-            ordered = [
-                attrs.evolve(r, age=None if r.read_at is None else max(0.0, made_at - r.read_at))
-                for r in ordered
-            ]
+            ordered = [aged(r, made_at) for r in ordered]
         return cls(
             rows=tuple(ordered),
             elapsed=elapsed,
@@ -283,23 +292,20 @@ class CapacityReport:
 
     def by_gpu_model(self) -> list[GpuModelTotals]:
         """Free and total VRAM per GPU model, most free VRAM first."""
-        acc: dict[str, list[int]] = {}
-        runners: dict[str, set[str]] = {}
+        groups: dict[str, list[tuple[str, DeviceCapacity]]] = {}
         for row in self.rows:
-            for device in row.devices:
-                if not device.is_gpu:
-                    continue
-                model = device.model or device.name or "unknown"
-                slot = acc.setdefault(model, [0, 0, 0])
-                slot[0] += 1
-                slot[1] += device.vram_free or 0
-                slot[2] += device.vram_total or 0
-                runners.setdefault(model, set()).add(row.runner_id)
+            for d in row.devices:
+                if d.is_gpu:
+                    groups.setdefault(d.model or d.name or "unknown", []).append((row.runner_id, d))
         totals = [
             GpuModelTotals(
-                model=m, devices=v[0], runners=len(runners[m]), vram_free=v[1], vram_total=v[2]
+                model=model,
+                devices=len(group),
+                runners=len({rid for rid, _ in group}),
+                vram_free=sum(d.vram_free or 0 for _, d in group),
+                vram_total=sum(d.vram_total or 0 for _, d in group),
             )
-            for m, v in acc.items()
+            for model, group in groups.items()
         ]
         return sorted(totals, key=lambda t: (-t.vram_free, t.model))
 
@@ -324,23 +330,17 @@ class CapacityReport:
         Returns:
             Matching rows; failed runners never match.
         """
-        need_vram = None if min_vram_free is None else parse_size(min_vram_free)
+        need = None if min_vram_free is None else parse_size(min_vram_free)
         need_ram = None if min_ram_free is None else parse_size(min_ram_free)
         wanted = set(tags or ())
-        picked = []
-        for row in self.ok:
-            if kind is not None and row.kind != kind:
-                continue
-            if wanted and not wanted.issubset(row.tags):
-                continue
-            if device_type is not None and not any(d.type == device_type for d in row.devices):
-                continue
-            if need_vram is not None and (row.best_vram_free or 0) < need_vram:
-                continue
-            if need_ram is not None and (row.ram_free or 0) < need_ram:
-                continue
-            picked.append(row)
-        return picked
+        return [
+            row
+            for row in self.rows
+            if fits(row, need, device_type)
+            and (kind is None or row.kind == kind)
+            and wanted.issubset(row.tags)
+            and (need_ram is None or (row.ram_free or 0) >= need_ram)
+        ]
 
     def summary(self) -> dict[str, Any]:
         """The aggregates as plain data."""
@@ -353,7 +353,7 @@ class CapacityReport:
             "vram_total": self.vram_total,
             "elapsed": round(self.elapsed, 3),
             "by_gpu_model": [attrs.asdict(t) for t in self.by_gpu_model()],
-            "failures_by_type": _count(r.error_type or "?" for r in self.failures),
+            "failures_by_type": dict(Counter(r.error_type or "?" for r in self.failures)),
             "complete": self.complete,
             "listing_errors": list(self.listing_errors),
         }
@@ -370,18 +370,41 @@ class CapacityReport:
     ) -> RouteAdvice:
         """Which runners ComfyControl may pick for a workflow with ``tags``, and which fit.
 
-        ComfyControl runs a workflow on a runner that has all of its tags, and a runner with no
-        tags takes any workflow (the API docs). A workflow cannot be sent to a runner by id: what
-        you choose is its tag set. See :class:`RouteAdvice`.
+        A workflow cannot be sent to a runner by id: what you choose is its tag set. The answer
+        only knows the runners in this report.
 
         Args:
             tags: The workflow's tags.
             min_vram_free: What the job needs free on one GPU (bytes, ``"40GB"``, ``"24GiB"``);
                 ``None``: any runner whose stats were read fits.
         """
-        from ._route import route
-
-        return route(self.rows, tags=tags, min_vram_free=min_vram_free)
+        if isinstance(tags, str):
+            raise ValueError("tags must be a list of tags, not one string")
+        wanted = frozenset(tags)
+        need = None if min_vram_free is None else parse_size(min_vram_free)
+        eligible = tuple(r for r in self.rows if not r.tags or wanted.issubset(r.tags))
+        fitting = sorted(
+            (r for r in eligible if fits(r, need)),
+            key=lambda r: (r.queue_depth or 0, -(r.best_vram_free or 0), r.runner_id),
+        )
+        untagged = [r for r in eligible if not r.tags]
+        misfits = sum(1 for r in untagged if not fits(r, need))
+        warnings = []
+        if misfits:
+            warnings.append(
+                f"{misfits} of the {len(untagged)} untagged runners do not fit now and "
+                "take any workflow: no tag set keeps the job off them"
+            )
+        return RouteAdvice(
+            tags=tuple(sorted(wanted)),
+            min_vram_free=need,
+            eligible=eligible,
+            fitting=tuple(fitting),
+            share=len(fitting) / len(eligible) if eligible else 0.0,
+            untagged=len(untagged),
+            tag_sets=() if misfits else _tag_sets(eligible, wanted, need),
+            warnings=tuple(warnings),
+        )
 
     def to_prometheus(self) -> str:
         """The report in the Prometheus text exposition format, with DCGM-style names.
@@ -397,8 +420,87 @@ class CapacityReport:
         return to_prometheus(self)
 
 
-def _count(values: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return out
+@attrs.frozen(kw_only=True)
+class TagSetOption:
+    """A tag set that routes the job only to runners that fit.
+
+    Attributes:
+        tags: The tag set, sorted.
+        runners: How many runners of the report ComfyControl may pick for it (all fit).
+    """
+
+    tags: tuple[str, ...]
+    runners: int
+
+
+@attrs.frozen(kw_only=True)
+class RouteAdvice:
+    """Where a workflow with ``tags`` may run, and what fits there now.
+
+    Attributes:
+        tags: The workflow's tags, sorted.
+        min_vram_free: Bytes free on one GPU the job needs (``None``: any readable runner).
+        eligible: The runners ComfyControl may pick: every runner having all of ``tags``, and
+            every untagged runner. A runner whose stats could not be read is eligible and does
+            not fit (nothing says it would).
+        fitting: Those of them that fit now, best first.
+        share: ``len(fitting) / len(eligible)`` (0.0 when nothing is eligible).
+        untagged: How many of the eligible runners have no tags.
+        tag_sets: Tag sets (each holding ``tags``) under which every eligible runner fits, most
+            specific first (most tags, then most runners, then by name).
+        warnings: What the user should know, e.g. untagged runners that do not fit dilute every
+            tag set, so no tag set can keep the job off them.
+    """
+
+    tags: tuple[str, ...]
+    min_vram_free: int | None
+    eligible: tuple[CapacityRow, ...]
+    fitting: tuple[CapacityRow, ...]
+    share: float
+    untagged: int
+    tag_sets: tuple[TagSetOption, ...]
+    warnings: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready); runners as ids."""
+        return attrs.asdict(self, value_serializer=plain)
+
+
+def _tag_sets(
+    eligible: tuple[CapacityRow, ...], wanted: frozenset[str], need: int | None
+) -> tuple[TagSetOption, ...]:
+    """Every tag set S holding ``wanted`` whose eligible runners all fit (untagged ones do).
+
+    The candidates are ``wanted`` itself and the sets between ``wanted`` and a fitting tagged
+    runner's tags (at most 2**10 each: a runner has at most 10 tags); any other S would leave
+    only untagged runners, which ``wanted`` already says. Runners are grouped by tag set first,
+    which keeps this small on real fleets.
+    """
+    groups: dict[frozenset[str], list[int]] = {}  # tag set -> [fitting, not fitting]
+    untagged = 0
+    for row in eligible:
+        if not row.tags:
+            untagged += 1
+            continue
+        slot = groups.setdefault(frozenset(row.tags), [0, 0])
+        slot[0 if fits(row, need) else 1] += 1
+    misfit_sets = [s for s, (_, bad) in groups.items() if bad]
+    seen: set[frozenset[str]] = set()
+    options = []
+    # The requested tags alone, even when only untagged runners take them.
+    seeds = [wanted, *(s for s, (good, _) in groups.items() if good)]
+    for tagset in seeds:
+        extra = sorted(tagset - wanted)
+        for size in range(len(extra) + 1):
+            for chosen in itertools.combinations(extra, size):
+                candidate = wanted.union(chosen)
+                if candidate in seen:
+                    continue
+                seen.add(candidate)
+                if any(candidate <= bad for bad in misfit_sets):
+                    continue
+                runners = untagged + sum(g + b for s, (g, b) in groups.items() if candidate <= s)
+                if runners:
+                    options.append(TagSetOption(tags=tuple(sorted(candidate)), runners=runners))
+    options.sort(key=lambda o: (-len(o.tags), -o.runners, o.tags))
+    return tuple(options)

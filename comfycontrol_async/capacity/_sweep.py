@@ -1,25 +1,95 @@
-"""A full capacity sweep: list runners and read every one's live stats in one pipeline.
-
-:func:`sweep` (also ``await cc.capacity(...)``) takes the runner resources it sweeps, never the
-client: stats start while later pages are still being fetched, the sweep's ``deadline`` covers
-the listing too, and every runner listed comes back as one row.
+"""The capacity helpers that read a fleet: a full :func:`sweep`, a live :func:`watch_capacity`,
+and the reads they share with ``find_runners``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
-from .._config import NOT_GIVEN, NotGiven
+from .._config import NOT_GIVEN, NotGiven, RateLimit
 from .._exceptions import ComfyControlError
-from ..resources._fanout import DEFAULT_CONCURRENCY, ProgressCallback
+from .._ratelimit import Pacer
+from ..resources._fanout import DEFAULT_CONCURRENCY, ProgressCallback, StatsResult
 from ..resources.managed_runners import ManagedRunners
 from ..resources.runners import Runners
-from ._report import CapacityReport, CapacityRow, RunnerKind, row_from_result
+from ._facts import FactsCache
+from ._report import (
+    CapacityReport,
+    CapacityRow,
+    RunnerKind,
+    check_positive_int,
+    parse_size,
+    row_from_result,
+)
 
-__all__ = ["sweep"]
+__all__ = ["list_runners", "read_stats", "runner_kinds", "sweep", "watch_capacity"]
+
+_T = TypeVar("_T")
+
+Resource = ManagedRunners | Runners
+
+
+def runner_kinds(
+    who: str, managed: ManagedRunners | None, own: Runners | None
+) -> list[tuple[RunnerKind, Resource]]:
+    """The resources to read, by kind (``ValueError`` when neither is given)."""
+    kinds: list[tuple[RunnerKind, Resource]] = []
+    if managed is not None:
+        kinds.append(("managed", managed))
+    if own is not None:
+        kinds.append(("own", own))
+    if not kinds:
+        raise ValueError(f"{who} needs managed=True, own=True, or both")
+    return kinds
+
+
+def list_runners(resource: Resource, **options: Any) -> Any:
+    """The paginator of a kind's runners (your own: the active ones)."""
+    if isinstance(resource, Runners):
+        return resource.list(status="active", **options)
+    return resource.list(**options)
+
+
+async def read_stats(
+    resource: Resource,
+    runner: Any,
+    *,
+    timeout: float | None,
+    deadline: float | None = None,
+    max_retries: int | NotGiven,
+    count: Callable[[], None] | None = None,
+) -> StatsResult:
+    """One runner's stats as a result, a failure included; ``count()`` on every attempt."""
+    attempts = 0
+
+    def on_attempt() -> None:
+        nonlocal attempts
+        attempts += 1
+        if count is not None:
+            count()
+
+    loop = asyncio.get_running_loop()
+    begun = loop.time()
+    rid = str(runner.id)
+    try:
+        outcome: dict[str, Any] = {
+            "stats": await resource._fetch_stats(
+                rid,
+                timeout=NOT_GIVEN if timeout is None else timeout,
+                deadline=NOT_GIVEN if deadline is None else deadline,
+                max_retries=max_retries,
+                on_attempt=on_attempt,
+            )
+        }
+    except Exception as err:
+        outcome = {"error": err}
+    elapsed = loop.time() - begun
+    return StatsResult(runner_id=rid, runner=runner, elapsed=elapsed, attempts=attempts, **outcome)
 
 
 async def sweep(
@@ -35,6 +105,8 @@ async def sweep(
     clock: Callable[[], float] = time.time,
 ) -> CapacityReport:
     """List runners and read their live stats in one pipeline; return the report.
+
+    Stats start while later pages are still being fetched; every runner listed is one row.
 
     Args:
         managed: The managed runners resource to sweep (``cc.managed_runners``), or ``None``.
@@ -57,18 +129,15 @@ async def sweep(
         PermissionDeniedError: Managed runners were asked for on a tier without them.
         ComfyControlError: Listing a kind failed before any of its runners was listed.
     """
-    if managed is None and own is None:
-        raise ValueError("a sweep needs managed=True, own=True, or both")
+    kinds = runner_kinds("a sweep", managed, own)
     loop = asyncio.get_running_loop()
     started = loop.time()
     wanted = set(tags or ())
     listing_errors: list[str] = []
 
-    async def one_kind(kind: RunnerKind, resource: ManagedRunners | Runners) -> list[CapacityRow]:
-        listing: Any = (
-            resource.list(status="active") if isinstance(resource, Runners) else resource.list()
-        )
-        source = _tag_filter(listing, wanted) if wanted else listing
+    async def one_kind(kind: RunnerKind, resource: Resource) -> list[CapacityRow]:
+        listing = list_runners(resource)
+        source = (r async for r in listing if wanted.issubset(r.tags)) if wanted else listing
         rows: list[CapacityRow] = []
         async with (
             listing,
@@ -90,17 +159,12 @@ async def sweep(
                 listing_errors.append(f"{kind} runners: {err.message}")
         return rows
 
-    kinds: list[tuple[RunnerKind, ManagedRunners | Runners]] = []
-    if managed is not None:
-        kinds.append(("managed", managed))
-    if own is not None:
-        kinds.append(("own", own))
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one_kind(kind, res)) for kind, res in kinds]
     except BaseExceptionGroup as failed:
-        # One kind failed (e.g. a 403 listing managed runners): the other was cancelled.
-        # Raise the typed error itself, as documented, not the group around it.
+        # One kind failed (e.g. a 403 listing managed runners) and the other was cancelled:
+        # raise the typed error itself, as documented, not the group around it.
         raise failed.exceptions[0] from None
     rows = [row for task in tasks for row in task.result()]
     return CapacityReport.from_rows(
@@ -108,7 +172,121 @@ async def sweep(
     )
 
 
-async def _tag_filter(listing: AsyncIterator[Any], wanted: set[str]) -> AsyncIterator[Any]:
-    async for runner in listing:
-        if wanted.issubset(runner.tags):
-            yield runner
+async def watch_capacity(
+    *,
+    managed: ManagedRunners | None = None,
+    own: Runners | None = None,
+    rate: RateLimit | None = None,
+    share: float = 0.5,
+    tags: Sequence[str] | None = None,
+    min_vram_free: int | str | None = None,
+    batch: int | None = None,
+    relist_every: float = 300.0,
+    timeout: float | None = None,
+    cache: FactsCache | None = None,
+    clock: Callable[[], float] = time.time,
+) -> AsyncIterator[CapacityReport]:
+    """Yield capacity reports forever, refreshing within ``share`` of the client's rate.
+
+    The watch keeps its requests under ``share`` of the rate with a limiter of its own (the
+    client's still paces everything together) and reads the stalest and most promising runners
+    first, so a row is never older than about ``fleet size / (share x rate)`` plus a window.
+    Stopping the loop (``break``) or cancelling the task ends it cleanly: nothing is left running.
+
+    Args:
+        managed: The managed runners resource to watch, or ``None``.
+        own: Your own runners resource to watch (active ones), or ``None``.
+        rate: The client's rate (the documented 40 per 10 s when ``None``).
+        share: The part of ``rate`` the watch may use, in (0, 1].
+        tags: Only runners with all of these tags.
+        min_vram_free: What "most promising" means: runners whose largest GPU can hold this
+            are read first among equally stale ones (the largest GPUs first without it).
+        batch: Runners read per report (the watch's requests per window by default).
+        relist_every: Seconds between two listings of the runners (new and removed ones).
+        timeout: Seconds for each attempt (the client's if not given).
+        cache: Static facts cache to read and update (a new one if not given).
+        clock: Wall-clock seconds for ``read_at``, ``made_at`` and the rows' ages.
+
+    Yields:
+        A report of every runner read so far, after each round of ``batch`` reads.
+
+    Raises:
+        ValueError: Bad arguments, or neither ``managed`` nor ``own``.
+        PermissionDeniedError: Managed runners were asked for on a tier without them.
+    """
+    kinds = runner_kinds("watch_capacity", managed, own)
+    given: object = share
+    if not (isinstance(given, int | float) and 0 < given <= 1):
+        raise ValueError(f"share must be in (0, 1], got {share!r}")
+    if not (math.isfinite(relist_every) and relist_every > 0):
+        raise ValueError(f"relist_every must be a positive number of seconds, got {relist_every!r}")
+    base = rate or RateLimit()
+    allowed = max(1, math.floor(base.requests * share))
+    if batch is None:
+        batch = allowed
+    check_positive_int("batch", batch)
+    need = None if min_vram_free is None else parse_size(min_vram_free)
+    wanted = frozenset(tags or ())
+    facts = cache if cache is not None else FactsCache(clock=clock)
+    # The watch's own limiter: at most `allowed` of its requests in any window of the rate.
+    budget = Pacer(RateLimit(requests=allowed, per_seconds=base.per_seconds, jitter=0.0))
+    loop = asyncio.get_running_loop()
+    resources = dict(kinds)
+    runners: dict[str, tuple[RunnerKind, Any]] = {}
+    rows: dict[str, CapacityRow] = {}
+    listed_at: float | None = None
+
+    async def paced(call: Callable[[], Awaitable[_T]]) -> _T:
+        slot = await budget.acquire()
+        try:
+            return await call()
+        finally:
+            budget.release(slot)
+
+    async def relist() -> None:
+        fresh: dict[str, tuple[RunnerKind, Any]] = {}
+        for kind, resource in kinds:
+            listing = list_runners(resource, prefetch=0)
+            async with listing:
+                pages = aiter(listing.pages())
+                while (page := await paced(partial(anext, pages, None))) is not None:
+                    fresh.update(
+                        (r.id, (kind, r)) for r in page.items if wanted <= set(r.tags or ())
+                    )
+        runners.clear()
+        runners.update(fresh)
+        for gone in set(rows) - set(fresh):
+            del rows[gone]
+
+    def promise(rid: str) -> tuple[float, int, int]:
+        row = rows.get(rid)
+        known = facts.get(rid)
+        biggest = known.best_vram_total if known is not None else 0
+        can = 0 if need is None or known is None or biggest >= need else 1
+        stale = -math.inf if row is None or row.read_at is None else row.read_at
+        return (stale, can, -biggest)
+
+    async def read(rid: str) -> None:
+        kind, runner = runners[rid]
+        # A down runner is asked again on its next turn, not at once: one request a round.
+        result = await paced(
+            lambda: read_stats(resources[kind], runner, timeout=timeout, max_retries=0)
+        )
+        row = row_from_result(kind, result, read_at=clock())
+        facts.remember(row)
+        rows[rid] = row
+
+    while True:
+        if listed_at is None or loop.time() - listed_at >= relist_every:
+            await relist()
+            listed_at = loop.time()
+        started = loop.time()
+        turn = sorted(runners, key=promise)[:batch]
+        async with asyncio.TaskGroup() as group:
+            for rid in turn:
+                group.create_task(read(rid))
+        yield CapacityReport.from_rows(
+            rows.values(), elapsed=loop.time() - started, made_at=clock()
+        )
+        if not turn:
+            await asyncio.sleep(base.per_seconds)  # an empty fleet: look again later
