@@ -114,11 +114,20 @@ def build_url(base: URL, *segments: str) -> URL:
 
 
 def check_seconds(name: str, value: object) -> None:
-    """Check a duration argument: ``None`` or a finite number of seconds above 0."""
+    """Check a duration argument: ``None`` or a finite number of seconds above 0 (not a bool)."""
     if value is not None and (
-        not isinstance(value, int | float) or not (math.isfinite(value) and value > 0)
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value > 0)
     ):
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
+
+
+def check_count(name: str, value: object, *, zero: bool = False) -> None:
+    """Check a count argument: an int above 0 (at least 0 with ``zero``); a bool is not one."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
+        kind = "non-negative" if zero else "positive"
+        raise ValueError(f"{name} must be a {kind} int, got {value!r}")
 
 
 def _check_int(name: str, value: object, low: int, high: int | None) -> int:

@@ -13,6 +13,7 @@ from typing import Any, Final
 import attrs
 
 from .._config import NOT_GIVEN, NotGiven
+from .._core import check_count
 from .._exceptions import APITimeoutError, ComfyControlError
 from ..resources._fanout import StatsResult, is_down, retry_later
 from ..resources.managed_runners import ManagedRunners
@@ -24,7 +25,6 @@ from ._report import (
     CapacityRow,
     RunnerKind,
     aged,
-    check_positive_int,
     fits,
     parse_size,
     row_from_result,
@@ -151,8 +151,8 @@ async def find_runners(
         PermissionDeniedError: Managed runners were asked for on a tier without them.
     """
     kinds = runner_kinds("find_runners", managed, own)
-    check_positive_int("limit", limit)
-    check_positive_int("concurrency", concurrency)
+    check_count("limit", limit)
+    check_count("concurrency", concurrency)
     if isinstance(tags, str):
         raise ValueError("tags must be a list of tags, not one string")
     if deadline is not None and not (math.isfinite(deadline) and deadline > 0):

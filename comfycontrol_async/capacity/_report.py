@@ -27,7 +27,6 @@ __all__ = [
     "RunnerKind",
     "TagSetOption",
     "aged",
-    "check_positive_int",
     "fits",
     "parse_size",
     "plain",
@@ -64,12 +63,6 @@ def parse_size(value: str | int | float) -> int:
     if factor is None:
         raise ValueError(f"unknown unit {unit!r} in {value!r} (use B, KB, MB, GB, KiB, MiB, GiB)")
     return int(float(number) * factor)
-
-
-def check_positive_int(name: str, value: object) -> None:
-    """``ValueError`` unless ``value`` is an int >= 1 (a bool is not one)."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def plain(_: object, __: object, value: Any) -> Any:

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from .._config import NOT_GIVEN, NotGiven, RateLimit
+from .._core import check_count
 from .._exceptions import ComfyControlError
 from .._ratelimit import Pacer
 from ..resources._fanout import DEFAULT_CONCURRENCY, ProgressCallback, StatsResult
@@ -22,7 +23,6 @@ from ._report import (
     CapacityReport,
     CapacityRow,
     RunnerKind,
-    check_positive_int,
     parse_size,
     row_from_result,
 )
@@ -224,7 +224,7 @@ async def watch_capacity(
     allowed = max(1, math.floor(base.requests * share))
     if batch is None:
         batch = allowed
-    check_positive_int("batch", batch)
+    check_count("batch", batch)
     need = None if min_vram_free is None else parse_size(min_vram_free)
     wanted = frozenset(tags or ())
     facts = cache if cache is not None else FactsCache(clock=clock)

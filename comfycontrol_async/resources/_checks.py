@@ -6,18 +6,15 @@ Each function returns the value in the shape the wire wants, or raises ``ValueEr
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Final
 
 from yarl import URL
 
 __all__ = [
-    "check_count",
     "check_endpoint",
     "check_headers",
     "check_name",
-    "check_seconds",
     "check_status",
     "check_tags",
     "check_text",
@@ -47,23 +44,6 @@ def check_status(status: object) -> str:
     if not isinstance(status, str) or not status.strip():
         raise ValueError("status must be a non-empty string")
     return status
-
-
-def check_seconds(what: str, value: object) -> None:
-    """``None`` or a finite, positive number of seconds."""
-    if value is not None and (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (math.isfinite(value) and value > 0)
-    ):
-        raise ValueError(f"{what} must be a positive number of seconds or None, got {value!r}")
-
-
-def check_count(what: str, value: object, *, zero: bool = False) -> None:
-    """An int above 0 (at least 0 with ``zero``); a bool is not one."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
-        kind = "non-negative" if zero else "positive"
-        raise ValueError(f"{what} must be a {kind} int, got {value!r}")
 
 
 def check_endpoint(value: object) -> str:

@@ -19,9 +19,9 @@ from typing import Final, Self
 import attrs
 
 from .._config import NOT_GIVEN, NotGiven
+from .._core import check_count, check_seconds
 from .._exceptions import APITimeoutError
 from ..models import RunnerStats
-from ._checks import check_count, check_seconds
 from ._stats_result import (
     FetchStats,
     ProgressCallback,

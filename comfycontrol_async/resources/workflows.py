@@ -18,12 +18,12 @@ from yarl import URL
 
 from .._config import NOT_GIVEN, NotGiven
 from .._converter import decode, decode_list
-from .._core import check_id
+from .._core import check_id, check_seconds
 from .._exceptions import APIStatusError, APITimeoutError, NotFoundError
 from ..models import Workflow, WorkflowOutput, WorkflowSummary
 from ..placeholders import ParamValue, file_fields, validate_params
 from ._base import FilteredListResource
-from ._checks import check_name, check_seconds, check_tags
+from ._checks import check_name, check_tags
 from ._upload import FormFields, JsonSource, check_size, file_part, load_json_object
 
 __all__ = ["Workflows"]
