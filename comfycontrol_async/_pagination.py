@@ -109,6 +109,7 @@ class Paginator(Generic[T]):
         self._buffer: deque[T] = deque()  # items of the page being yielded
         self._buffer_page = self._resume_at = start_page
         self._ahead: dict[int, _Task[T]] = {}  # page -> fetch at _size
+        self._ahead_failed = False  # one of them failed
         self._running: set[_Task[T]] = set()
         self._seen: set[Hashable] = set()
         self._order: deque[Hashable] = deque()
@@ -199,9 +200,7 @@ class Paginator(Generic[T]):
 
     def _fill(self, total: int, coming: int) -> None:
         """Fetch ahead the pages of the window that are not asked for yet."""
-        if not self._prefetch or any(
-            t.done() and not t.cancelled() and t.exception() for t in self._ahead.values()
-        ):
+        if not self._prefetch or self._ahead_failed:
             return  # a page ahead failed: the walk stops there, fetch nothing more
         size, first = self._size, self._offset // self._size + 1
         last = min(-(-max(total, self.total or 0) // size), first + self._prefetch - 1)
@@ -216,7 +215,7 @@ class Paginator(Generic[T]):
     def _drop_ahead(self) -> None:
         for task in self._ahead.values():
             task.cancel()
-        self._ahead = {}
+        self._ahead, self._ahead_failed = {}, False
 
     async def _step(self, step: Callable[[], Awaitable[_R | None]]) -> _R:
         """Run one step of a consumer; end the walk when it is over, fails or is cancelled."""
@@ -289,13 +288,18 @@ class Paginator(Generic[T]):
 
     def _fresh(self, items: Sequence[T]) -> list[T]:
         """The items whose key was not seen recently, remembered from now on."""
-        key, seen, order = self._key, self._seen, self._order
-        out = []
-        for item in items:
-            if (k := key(item)) not in seen:
-                seen.add(k)
-                order.append(k)
-                out.append(item)
+        seen, order, keys = self._seen, self._order, list(map(self._key, items))
+        if seen.isdisjoint(keys) and len(set(keys)) == len(keys):  # the usual page: all new
+            out = list(items)
+            seen.update(keys)
+            order.extend(keys)
+        else:
+            out = []
+            for item, k in zip(items, keys, strict=True):
+                if k not in seen:
+                    seen.add(k)
+                    order.append(k)
+                    out.append(item)
         self._distinct += len(out)
         keep = max(_MIN_KEYS, (self._prefetch + 2) * max(self._size, self._asked))
         while len(order) > keep:
@@ -352,8 +356,9 @@ class Paginator(Generic[T]):
 
     def _fetch_done(self, task: _Task[T]) -> None:
         self._running.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: the consumer gets it by awaiting the task
+        # Retrieved here: the consumer gets the exception by awaiting the task.
+        if not task.cancelled() and task.exception() and task in self._ahead.values():
+            self._ahead_failed = True
 
     def _observe(self, total: int) -> None:
         """Note a total, in the order the answers arrived; warn when it changes."""
