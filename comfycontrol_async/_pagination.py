@@ -15,9 +15,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Final, Generic, Protocol, Self, TypeAlias, TypeVar
 
+from ._core import MAX_PER_PAGE
 from ._exceptions import ComfyControlError, ListChangedError, PaginationError
 
-__all__ = ["DEFAULT_PREFETCH", "MAX_PER_PAGE", "FetchPage", "PageLike", "Paginator"]
+__all__ = ["DEFAULT_PREFETCH", "FetchPage", "PageLike", "Paginator"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -25,8 +26,6 @@ _R = TypeVar("_R")
 
 #: Pages fetched ahead once the total is known (the client's pool size; pacing narrows it).
 DEFAULT_PREFETCH: Final = 100
-#: The API's maximum ``per_page`` (and the paginator's default).
-MAX_PER_PAGE: Final = 100
 
 _MIN_KEYS: Final = 2_000  # keys remembered for dropping repeats, at least
 _MAX_STALLS: Final = 3  # pages in a row that did not move the walk before it gives up
@@ -63,15 +62,12 @@ class _Closed(Exception):
 class Paginator(Generic[T]):
     """Every item of one list, walked lazily with concurrent prefetch. Single-use.
 
-    The first page's total gives the number of pages; then up to ``prefetch`` pages are fetched
-    ahead, items come out in list order, and no page past the last is asked for. A page that is
-    not the last and holds another number of items than asked gives the server's page size
-    (the API docs, "Decision (short pages)"). No ``key(item)`` comes twice; a boundary where items
-    moved up is re-read for what it skipped; ``settle`` re-reads the head for items added
-    meanwhile. A changed total sets ``total_changed``, too few distinct items at the end set
-    ``incomplete``: each logs a warning, or raises with ``strict``. A failed first request
-    raises its own error, a later one a resumable :class:`PaginationError`. README.md,
-    "Pagination", says what a walk guarantees.
+    Up to ``prefetch`` pages are fetched ahead once the first page gives the total; items come
+    out in list order, no ``key(item)`` twice; a page that is not the last and holds another
+    number of items than asked gives the server's page size. A changed total sets
+    ``total_changed``, too few distinct items at the end ``incomplete``: each logs a warning, or
+    raises with ``strict``. A failed first request raises its own error, a later one a resumable
+    :class:`PaginationError`. README.md, "Pagination", says what a walk guarantees.
     """
 
     def __init__(
@@ -89,11 +85,10 @@ class Paginator(Generic[T]):
     ) -> None:
         if settle and start_page != 1:
             raise ValueError("settle=True needs start_page=1 (it compares the list's head)")
-        self._fetch, self._key, self._description = fetch, key, description
+        self._fetch, self._key, self._description, self._settle = fetch, key, description, settle
         self._asked = self._size = per_page  # _size: the server's page size, as last seen
         self._max_items = math.inf if max_items is None else max_items
         self._start_page, self._prefetch, self._strict = start_page, prefetch, strict
-        self._settle = settle
         self.total: int | None = None
         self.first_total: int | None = None
         self.total_changed = self.incomplete = False
@@ -109,7 +104,6 @@ class Paginator(Generic[T]):
         self._buffer: deque[T] = deque()  # items of the page being yielded
         self._buffer_page = self._resume_at = start_page
         self._ahead: dict[int, _Task[T]] = {}  # page -> fetch at _size
-        self._ahead_failed = False  # one of them failed
         self._running: set[_Task[T]] = set()
         self._seen: set[Hashable] = set()
         self._order: deque[Hashable] = deque()
@@ -200,7 +194,9 @@ class Paginator(Generic[T]):
 
     def _fill(self, total: int, coming: int) -> None:
         """Fetch ahead the pages of the window that are not asked for yet."""
-        if not self._prefetch or self._ahead_failed:
+        if not self._prefetch or any(
+            t.done() and not t.cancelled() and t.exception() for t in self._ahead.values()
+        ):
             return  # a page ahead failed: the walk stops there, fetch nothing more
         size, first = self._size, self._offset // self._size + 1
         last = min(-(-max(total, self.total or 0) // size), first + self._prefetch - 1)
@@ -215,7 +211,7 @@ class Paginator(Generic[T]):
     def _drop_ahead(self) -> None:
         for task in self._ahead.values():
             task.cancel()
-        self._ahead, self._ahead_failed = {}, False
+        self._ahead = {}
 
     async def _step(self, step: Callable[[], Awaitable[_R | None]]) -> _R:
         """Run one step of a consumer; end the walk when it is over, fails or is cancelled."""
@@ -356,9 +352,8 @@ class Paginator(Generic[T]):
 
     def _fetch_done(self, task: _Task[T]) -> None:
         self._running.discard(task)
-        # Retrieved here: the consumer gets the exception by awaiting the task.
-        if not task.cancelled() and task.exception() and task in self._ahead.values():
-            self._ahead_failed = True
+        if not task.cancelled():
+            task.exception()  # retrieved: the consumer gets it by awaiting the task
 
     def _observe(self, total: int) -> None:
         """Note a total, in the order the answers arrived; warn when it changes."""
