@@ -113,10 +113,8 @@ class Paginator(Generic[T]):
         self._seq = self._answers = 0  # answer number of the page just taken; answers so far
 
     def __repr__(self) -> str:
-        state, done = "closed" if self._done else "open", self.items_yielded
-        return (
-            f"<Paginator {self._description} {state}: {done} items yielded, next {self.next_page}>"
-        )
+        state = f"{'closed' if self._done else 'open'}: {self.items_yielded} items yielded"
+        return f"<Paginator {self._description} {state}, next {self.next_page}>"
 
     @property
     def next_page(self) -> int:
