@@ -1,26 +1,18 @@
 """Turning parsed JSON into the models of :mod:`comfycontrol_async.models`.
 
 It owns the SDK's private cattrs converter, made by :func:`make_converter` as cattrs' ``preconf``
-modules make theirs (a few hooks, then cattrs' own generated functions), and the functions the
-resources call: :func:`decode`, :func:`decode_list` and :func:`decode_page`. No I/O, never the
-global converter. Every failure is a :class:`~comfycontrol_async.ResponseValidationError` whose
-``path`` says where (``$.runners[3].created_at``) and whose message names the field and the
-problem by the value's JSON type, never its content: secrets stay out of it.
+modules make theirs (a few hooks, then cattrs' own generated functions), and :func:`decode`,
+:func:`decode_list` and :func:`decode_page`. Every failure is a
+:class:`~comfycontrol_async.ResponseValidationError` whose ``path`` says where
+(``$.runners[3].created_at``) and whose message names the value's JSON type, never its content.
+Lenient decoding (production) keeps unknown keys in ``extra``; strict decoding (the test suite's)
+raises on them. Both read ``null`` as empty where a list or a headers object is expected.
 
-**Lenient and strict.** Production decoding keeps unknown keys in the model's ``extra`` (the
-envelope's in ``Page.extra``); strict decoding (``forbid_extra_keys``), which the test suite
-swaps in so that drift from the API fails CI, raises on them. Both reject a missing required
-field, a wrong type or a bad timestamp, and read ``null`` as empty where a list or a headers
-object is expected (Go writes empty slices and maps so).
-
-**Lenient stats never fail** (SPEC: nothing in them may fail a sweep). In ``RunnerStats``,
-``SystemInfo`` and ``Device``, a missing or ``null`` field takes its default (``None``, an empty
-``SystemInfo``, an empty list); a value of the wrong type (``"ram_free": "n/a"``) takes it too
-and is kept as received in that model's ``extra``; integer fields read a float with no fraction
-(``8.0e9``) as that integer, nothing else is converted; device entries that are not objects are
-dropped, and the whole ``devices`` array kept in ``RunnerStats.extra["devices"]``; an answer
-that is not an object decodes as ``RunnerStats(extra={"$": answer})``. Strict stats are checked
-like any other model.
+Lenient stats never fail (SPEC): in ``RunnerStats``, ``SystemInfo`` and ``Device`` a missing,
+``null`` or wrongly typed value takes the field's default (a wrong one is kept in ``extra``);
+integer fields read ``8.0e9`` as ``8000000000``; device entries that are not objects are dropped
+(the whole array kept in ``RunnerStats.extra["devices"]``); an answer that is not an object
+decodes as ``RunnerStats(extra={"$": answer})``.
 """
 
 from __future__ import annotations
@@ -103,6 +95,7 @@ def _error(problems: list[tuple[str, ...]]) -> ResponseValidationError:
     return ResponseValidationError(message, path=path)
 
 
+# The field types' hooks: each returns the value when it fits (as is, no copy), else raises.
 def _exact(kind: type[Any], what: str, *, nullable: bool = False, whole: bool = False) -> _Hook:
     def structure(value: Any, _: Any) -> Any:
         if type(value) is kind or (nullable and value is None):  # JSON's true is no integer
@@ -115,29 +108,39 @@ def _exact(kind: type[Any], what: str, *, nullable: bool = False, whole: bool = 
 
 
 def _timestamp(value: Any, _: Any) -> datetime:
-    # fromisoformat reads no lower-case "z" (RFC 3339 allows it); no offset is taken as UTC.
-    text = value[:-1] + "Z" if isinstance(value, str) and value.endswith("z") else value
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         if not isinstance(value, str):
             raise _expected("an ISO 8601 timestamp string", value) from None
-        shown = value if len(value) <= 40 else value[:40] + "..."
-        raise _Invalid(f"not an ISO 8601 timestamp: {shown!r}", "") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        try:  # fromisoformat reads no lower-case "z" (RFC 3339 allows it)
+            parsed = datetime.fromisoformat(value[:-1] + "Z" if value[-1:] == "z" else value)
+        except ValueError:
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            raise _Invalid(f"not an ISO 8601 timestamp: {shown!r}", "") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)  # no offset: UTC
 
 
-def _strings(value: Any, tp: Any) -> Any:
-    """``list[str]`` and ``dict[str, str]`` (headers), checked, not copied; ``null`` is empty."""
-    kind = tp.__origin__
+def _str_list(value: Any, _: Any) -> Any:
+    if type(value) is list:
+        for item in value:
+            if type(item) is not str:  # index(): no string equals a value of another type
+                raise _expected("a string", item, f"[{value.index(item)}]")
+        return value
     if value is None:
-        return kind()
-    if type(value) is not kind:
-        raise _expected(f"an {'array' if kind is list else 'object'} of strings", value)
-    for at, item in value.items() if kind is dict else enumerate(value):
-        if type(item) is not str:  # the path names a key, never a value: headers are secrets
-            raise _expected("a string", item, _step(at) if kind is dict else f"[{at}]")
-    return value
+        return []
+    raise _expected("an array of strings", value)
+
+
+def _str_dict(value: Any, _: Any) -> Any:
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(item) is not str:  # the path names a key, never a value: headers are secrets
+                raise _expected("a string", item, _step(key))
+        return value
+    if value is None:
+        return {}
+    raise _expected("an object of strings", value)
 
 
 def _params(value: Any, _: Any) -> list[tuple[str, str]]:
@@ -155,7 +158,6 @@ def _params(value: Any, _: Any) -> list[tuple[str, str]]:
     return [(name, given) for name, given in value]
 
 
-# The field types' hooks: each returns the value when it fits (as is, no copy), else raises.
 _HOOKS: Final[dict[Any, _Hook]] = {
     str: _exact(str, "a string"),
     int: _exact(int, "an integer"),
@@ -164,8 +166,8 @@ _HOOKS: Final[dict[Any, _Hook]] = {
     str | None: _exact(str, "a string", nullable=True),
     int | None: _exact(int, "an integer or null", nullable=True),
     bool | None: _exact(bool, "a boolean or null", nullable=True),
-    list[str]: _strings,
-    dict[str, str]: _strings,
+    list[str]: _str_list,
+    dict[str, str]: _str_dict,
     dict[str, Any]: _exact(dict, "an object"),
     list[tuple[str, str]]: _params,
 }
@@ -176,11 +178,11 @@ def _model_list(tp: Any, conv: cattrs.Converter) -> _Hook:
     structure_list = list_structure_factory(tp, conv)
 
     def structure(value: Any, _: Any) -> Any:
+        if type(value) is list:
+            return structure_list(value, tp)
         if value is None:
             return []
-        if type(value) is not list:  # cattrs takes any iterable: a string, an object's keys
-            raise _expected("an array", value)
-        return structure_list(value, tp)
+        raise _expected("an array", value)  # cattrs takes any iterable: a string, a dict's keys
 
     return structure
 
@@ -233,8 +235,7 @@ def _model(cls: type[Any], conv: cattrs.Converter) -> _Hook:
 
 
 def make_converter(strict: bool = False) -> cattrs.Converter:
-    """A converter for the decode functions, configured as cattrs' ``preconf`` modules configure
-    theirs; ``strict`` raises on unknown keys instead of keeping them in ``extra``."""
+    """A converter for the decode functions; ``strict`` raises on unknown keys."""
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=strict)
     for kind in (str, int, bool, datetime):
         conv.register_structure_hook(kind, _HOOKS[kind])
@@ -247,8 +248,7 @@ def make_converter(strict: bool = False) -> cattrs.Converter:
     return conv
 
 
-# What the decode functions use when given no converter: lenient, for production (the test
-# suite's conftest swaps a strict one in). cattrs generates each model's function at first use.
+# The decode functions' default: lenient (the tests' conftest swaps in a strict one).
 CONVERTER: cattrs.Converter = make_converter()
 
 

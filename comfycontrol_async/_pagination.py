@@ -15,9 +15,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Final, Generic, Protocol, Self, TypeAlias, TypeVar
 
+from ._core import MAX_PER_PAGE
 from ._exceptions import ComfyControlError, ListChangedError, PaginationError
 
-__all__ = ["DEFAULT_PREFETCH", "MAX_PER_PAGE", "FetchPage", "PageLike", "Paginator"]
+__all__ = ["DEFAULT_PREFETCH", "FetchPage", "PageLike", "Paginator"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -25,8 +26,6 @@ _R = TypeVar("_R")
 
 #: Pages fetched ahead once the total is known (the client's pool size; pacing narrows it).
 DEFAULT_PREFETCH: Final = 100
-#: The API's maximum ``per_page`` (and the paginator's default).
-MAX_PER_PAGE: Final = 100
 
 _MIN_KEYS: Final = 2_000  # keys remembered for dropping repeats, at least
 _MAX_STALLS: Final = 3  # pages in a row that did not move the walk before it gives up
@@ -63,15 +62,12 @@ class _Closed(Exception):
 class Paginator(Generic[T]):
     """Every item of one list, walked lazily with concurrent prefetch. Single-use.
 
-    The first page's total gives the number of pages; then up to ``prefetch`` pages are fetched
-    ahead, items come out in list order, and no page past the last is asked for. A page that is
-    not the last and holds another number of items than asked gives the server's page size
-    (the API docs, "Decision (short pages)"). No ``key(item)`` comes twice; a boundary where items
-    moved up is re-read for what it skipped; ``settle`` re-reads the head for items added
-    meanwhile. A changed total sets ``total_changed``, too few distinct items at the end set
-    ``incomplete``: each logs a warning, or raises with ``strict``. A failed first request
-    raises its own error, a later one a resumable :class:`PaginationError`. README.md,
-    "Pagination", says what a walk guarantees.
+    Up to ``prefetch`` pages are fetched ahead once the first page gives the total; items come
+    out in list order, no ``key(item)`` twice; a page that is not the last and holds another
+    number of items than asked gives the server's page size. A changed total sets
+    ``total_changed``, too few distinct items at the end ``incomplete``: each logs a warning, or
+    raises with ``strict``. A failed first request raises its own error, a later one a resumable
+    :class:`PaginationError`. README.md, "Pagination", says what a walk guarantees.
     """
 
     def __init__(
@@ -89,11 +85,10 @@ class Paginator(Generic[T]):
     ) -> None:
         if settle and start_page != 1:
             raise ValueError("settle=True needs start_page=1 (it compares the list's head)")
-        self._fetch, self._key, self._description = fetch, key, description
+        self._fetch, self._key, self._description, self._settle = fetch, key, description, settle
         self._asked = self._size = per_page  # _size: the server's page size, as last seen
         self._max_items = math.inf if max_items is None else max_items
         self._start_page, self._prefetch, self._strict = start_page, prefetch, strict
-        self._settle = settle
         self.total: int | None = None
         self.first_total: int | None = None
         self.total_changed = self.incomplete = False
@@ -118,10 +113,8 @@ class Paginator(Generic[T]):
         self._seq = self._answers = 0  # answer number of the page just taken; answers so far
 
     def __repr__(self) -> str:
-        state, done = "closed" if self._done else "open", self.items_yielded
-        return (
-            f"<Paginator {self._description} {state}: {done} items yielded, next {self.next_page}>"
-        )
+        state = f"{'closed' if self._done else 'open'}: {self.items_yielded} items yielded"
+        return f"<Paginator {self._description} {state}, next {self.next_page}>"
 
     @property
     def next_page(self) -> int:
@@ -289,13 +282,18 @@ class Paginator(Generic[T]):
 
     def _fresh(self, items: Sequence[T]) -> list[T]:
         """The items whose key was not seen recently, remembered from now on."""
-        key, seen, order = self._key, self._seen, self._order
-        out = []
-        for item in items:
-            if (k := key(item)) not in seen:
-                seen.add(k)
-                order.append(k)
-                out.append(item)
+        seen, order, keys = self._seen, self._order, list(map(self._key, items))
+        if seen.isdisjoint(keys) and len(set(keys)) == len(keys):  # the usual page: all new
+            out = list(items)
+            seen.update(keys)
+            order.extend(keys)
+        else:
+            out = []
+            for item, k in zip(items, keys, strict=True):
+                if k not in seen:
+                    seen.add(k)
+                    order.append(k)
+                    out.append(item)
         self._distinct += len(out)
         keep = max(_MIN_KEYS, (self._prefetch + 2) * max(self._size, self._asked))
         while len(order) > keep:

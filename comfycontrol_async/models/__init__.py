@@ -1,9 +1,5 @@
-"""The objects the ComfyControl API answers with, as frozen attrs classes.
-
-One module per API resource. Field names are the API's own; timestamps are timezone-aware
-``datetime`` objects; every model keeps the keys it does not know in ``extra``. Decoding JSON
-into these classes is the job of ``comfycontrol_async._converter``, not of this package.
-"""
+"""The objects the ComfyControl API answers with: frozen attrs classes, one module per resource,
+timestamps timezone-aware; ``comfycontrol_async._converter`` decodes JSON into them."""
 
 from .managed_runner import ManagedRunner, RunnerType
 from .output import WorkflowOutput

@@ -1,7 +1,4 @@
-"""One output file of a completed workflow (``GET /v1/workflow/{id}/outputs``).
-
-Only the model lives here; decoding is done by ``comfycontrol_async._converter``.
-"""
+"""One output file of a completed workflow (``GET /v1/workflow/{id}/outputs``)."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -17,14 +14,11 @@ __all__ = ["WorkflowOutput"]
 class WorkflowOutput:
     """A signed download URL for one output of a workflow (the API's *Output* object).
 
-    The URL points at a storage host and expires after about five minutes. Download it without
-    the API token: it is already signed.
+    It expires after about five minutes; download it without the API token.
 
     Attributes:
         id: The output id (not a UUID).
-        workflow_id: The workflow that produced it.
-        src: The signed URL.
-        extra: Keys of the answer this model does not know, as received.
+        src: The signed URL (the repr hides its query).
     """
 
     id: str

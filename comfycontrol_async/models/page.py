@@ -1,7 +1,4 @@
-"""One page of a list endpoint.
-
-Only the model lives here; ``comfycontrol_async._converter.decode_page`` builds it.
-"""
+"""One page of a list endpoint, as ``comfycontrol_async._converter.decode_page`` builds it."""
 
 from collections.abc import Iterator, Mapping
 from typing import Any, Generic, TypeVar
@@ -17,15 +14,12 @@ T = TypeVar("T")
 
 @attrs.frozen(kw_only=True)
 class Page(Generic[T]):
-    """One page of a list: the items plus what is needed to find the next page.
-
-    The API answers ``{"<key>": [...], "total": N}`` and nothing else; ``page`` and ``per_page``
-    are the values the request was made with. Iterating a page, or taking its ``len``, works on
-    its items.
+    """One page of a list, ``{"<key>": [...], "total": N}``; iterating it or taking its ``len``
+    works on its items.
 
     Attributes:
-        items: The items of this page, newest first.
-        total: How many items the whole list has, across all pages.
+        items: Newest first.
+        total: How many items the whole list has.
         page: The page number requested (1-based).
         per_page: The page size requested.
         extra: Keys of the answer besides the list and ``total``, as received.

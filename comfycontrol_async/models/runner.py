@@ -1,7 +1,4 @@
-"""A runner the user registered: their own ComfyUI server (``/v1/runner``).
-
-Only the model lives here; decoding is done by ``comfycontrol_async._converter``.
-"""
+"""A runner the user registered: their own ComfyUI server (``/v1/runner``)."""
 
 from collections.abc import Mapping
 from datetime import datetime
@@ -9,39 +6,30 @@ from typing import Any, Literal
 
 import attrs
 
-from ._base import extra_field, repr_header_names, repr_url_without_credentials
+from ._base import extra_field, repr_header_names, repr_url
 
 __all__ = ["Runner", "RunnerStatus"]
 
 RunnerStatus = Literal["active", "disabled"]
-"""The runner statuses the API documents. ``Runner.status`` is a plain ``str``."""
+"""The documented runner statuses; ``Runner.status`` is a plain ``str``."""
 
 
 @attrs.frozen(kw_only=True)
 class Runner:
     """A user-registered ComfyUI server.
 
-    ``headers`` are the runner's credentials (e.g. ``Authorization: Bearer ...``): the repr shows
-    their names only, never their values.
-
     Attributes:
-        id: The runner id.
-        user_id: The owner.
-        name: Display name.
         status: ``active`` or ``disabled`` (see :data:`RunnerStatus`); other values are kept.
         endpoint: The ComfyUI base URL.
-        tags: The runner's tags (case-sensitive).
-        headers: Headers ComfyControl sends to the runner.
-        created_at: When it was registered (timezone-aware).
-        updated_at: When it was last changed (timezone-aware).
-        extra: Keys of the answer this model does not know, as received.
+        tags: Case-sensitive.
+        headers: The runner's credentials ComfyControl sends it; the repr shows names only.
     """
 
     id: str
     user_id: str
     name: str
     status: str
-    endpoint: str = attrs.field(repr=repr_url_without_credentials)
+    endpoint: str = attrs.field(repr=repr_url)
     tags: list[str]
     headers: dict[str, str] = attrs.field(repr=repr_header_names)
     created_at: datetime

@@ -1,25 +1,10 @@
-"""Live system stats of a runner: what ComfyUI serves at ``GET /system_stats``, passed on by
-ComfyControl (``GET /v1/runner/{id}/stats``, ``GET /v1/managed-runner/{id}/stats``).
+"""Live system stats of a runner: ComfyUI's ``GET /system_stats`` as ComfyControl passes it on
+(``GET /v1/runner/{id}/stats``, ``GET /v1/managed-runner/{id}/stats``).
 
-Only the models live here; decoding is done by ``comfycontrol_async._converter``.
-
-ComfyUI has changed this payload many times, so every field is optional. What older and newer
-servers send, and what the models must survive:
-
-- the oldest servers (2023) send no ``system`` at all; later ones only ``os``, ``python_version``
-  and ``embedded_python``; ``ram_*``, ``comfyui_version``, ``pytorch_version`` and ``argv`` came
-  in 2024;
-- ``os`` was ``posix``/``nt`` until ComfyUI v0.4.0, then ``linux``/``win32``/``darwin``;
-- ``comfyui_version`` may be ``unknown`` or a git-describe string (``v0.3.7-12-g1c8d11e``);
-- ``index`` is an int, or null for ``cpu`` and ``mps``;
-- on ``cpu`` and ``mps`` the "VRAM" figures are system RAM;
-- ``torch_vram_*`` is memory PyTorch holds: often 0, sometimes above ``vram_total``, never a
-  capacity;
-- newer servers may list several devices, the main one first;
-- ``argv`` is the server's command line and may hold secrets (the repr never shows it).
-
-How the decoder treats a value of the wrong type here (it never fails in lenient mode) is
-described in ``comfycontrol_async._converter``.
+ComfyUI has changed this payload many times, so every field is optional: the oldest servers send
+no ``system``, ``ram_*``, ``comfyui_version``, ``pytorch_version`` and ``argv`` came in 2024,
+``os`` was ``posix``/``nt`` before v0.4.0. On ``cpu`` and ``mps`` the "VRAM" figures are system
+RAM. ``argv`` may hold secrets: the repr never shows it.
 """
 
 import re
@@ -32,18 +17,15 @@ from ._base import extra_field, repr_argv
 
 __all__ = ["Device", "RunnerStats", "SystemInfo"]
 
-# Device types whose "VRAM" figures are really system RAM.
-_HOST_MEMORY_TYPES = frozenset({"cpu", "mps"})
-
 # ComfyUI names a device "<type>:<index> <model>" (plus " : <allocator>" on CUDA), or, from an
-# older code path, "CUDA <device>: <model>". These strip that prefix and suffix.
+# older code path, "CUDA <device>: <model>".
 _DEVICE_PREFIX = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*:\d+|CUDA\s+\S+:)\s+")
 _ALLOCATOR_SUFFIX = re.compile(r"\s+:\s*[A-Za-z_]*\s*$")
 
 
 @attrs.frozen(kw_only=True)
 class SystemInfo:
-    """The ``system`` part of the stats. Every field is ``None`` when the server did not send it.
+    """The ``system`` part of the stats; a field the server did not send is ``None``.
 
     Attributes:
         os: ``posix``/``nt`` (before ComfyUI v0.4.0), ``linux``/``win32``/``darwin`` after.
@@ -51,13 +33,9 @@ class SystemInfo:
         ram_free: Free system RAM in bytes.
         comfyui_version: e.g. ``0.3.77``, ``unknown`` or ``v0.3.7-12-g1c8d11e``.
         python_version: The server's ``sys.version``.
-        pytorch_version: The server's PyTorch version.
         embedded_python: Whether ComfyUI runs on the Windows portable build's Python.
-        argv: The server's command line. It may hold secrets: the repr shows only its length.
-        required_frontend_version: The frontend version the server asks for.
-        installed_templates_version: The version of the installed workflow templates.
-        extra: Keys this model does not know, and (lenient decoding) known keys whose value had
-            the wrong type, as received.
+        argv: The server's command line; the repr shows only its length.
+        extra: Unknown keys, and (lenient decoding) values of the wrong type, as received.
     """
 
     os: str | None = None
@@ -75,21 +53,18 @@ class SystemInfo:
 
 @attrs.frozen(kw_only=True)
 class Device:
-    """One compute device of the server. Every field is ``None`` when the server did not send it.
+    """One compute device of the server; a field the server did not send is ``None``.
 
     Attributes:
-        name: ComfyUI's device name, e.g. ``cuda:0 NVIDIA H100 80GB HBM3 : cudaMallocAsync``,
-            ``xpu:0 Intel(R) Arc(TM) A770 Graphics``, ``cpu``, ``mps``.
+        name: e.g. ``cuda:0 NVIDIA H100 80GB HBM3 : cudaMallocAsync``, ``cpu``, ``mps``.
         type: ``cuda`` (AMD cards too), ``xpu``, ``cpu``, ``mps``, ``privateuseone``
             (DirectML), ``npu``, ``mlu``, ...
-        index: The device index, or ``None`` (always ``None`` for ``cpu`` and ``mps``).
+        index: ``None`` for ``cpu`` and ``mps``.
         vram_total: Device memory in bytes (system RAM for ``cpu``/``mps``).
         vram_free: Free device memory in bytes (system RAM for ``cpu``/``mps``).
-        torch_vram_total: Memory PyTorch has reserved, in bytes; not a capacity, often 0 and
-            sometimes above ``vram_total``.
+        torch_vram_total: Memory PyTorch has reserved, in bytes: no capacity, often 0.
         torch_vram_free: Free memory inside PyTorch's reservation, in bytes.
-        extra: Keys this model does not know, and (lenient decoding) known keys whose value had
-            the wrong type, as received.
+        extra: Unknown keys, and (lenient decoding) values of the wrong type, as received.
     """
 
     name: str | None = None
@@ -107,27 +82,17 @@ class Device:
         if self.type:
             return self.type.lower()
         words = self.name.split() if self.name else []
-        if words:
-            return words[0].split(":", 1)[0].lower() or None
-        return None
+        return (words[0].split(":", 1)[0].lower() or None) if words else None
 
     @property
     def is_gpu(self) -> bool:
-        """Whether this is an accelerator with its own memory (any type but ``cpu`` and ``mps``).
-
-        ``False`` when neither ``type`` nor ``name`` says what the device is.
-        """
-        kind = self.kind
-        return kind is not None and kind not in _HOST_MEMORY_TYPES
+        """Whether it is an accelerator with its own memory (a known type but ``cpu``/``mps``)."""
+        return self.kind not in (None, "cpu", "mps")
 
     @property
     def model(self) -> str | None:
-        """The hardware model read from ``name``, without ComfyUI's prefix and allocator suffix.
-
-        ``cuda:0 NVIDIA H100 80GB HBM3 : cudaMallocAsync`` -> ``NVIDIA H100 80GB HBM3``;
-        ``xpu:0 Intel(R) Arc(TM) A770 Graphics`` -> ``Intel(R) Arc(TM) A770 Graphics``;
-        ``cpu`` -> ``cpu``. ``None`` when there is no name.
-        """
+        """The hardware model read from ``name``, without ComfyUI's prefix and allocator suffix
+        (``cuda:0 NVIDIA H100 80GB HBM3 : cudaMallocAsync`` -> ``NVIDIA H100 80GB HBM3``)."""
         if self.name is None:
             return None
         name = self.name.strip()
@@ -140,12 +105,12 @@ class RunnerStats:
     """Live stats of a runner.
 
     Attributes:
-        system: The ``system`` part; an empty :class:`SystemInfo` when the server sent none.
-        devices: The devices, the main one first; empty when the server sent none.
-        dev_mode: ComfyControl's ``dev_mode`` flag, or ``None``.
-        extensions: The frontend extension paths ComfyControl lists; empty when absent.
-        extra: Keys this model does not know, and (lenient decoding) values that had the wrong
-            type or device entries that were dropped, as received.
+        system: An empty :class:`SystemInfo` when the server sent none.
+        devices: The main one first.
+        dev_mode: ComfyControl's ``dev_mode`` flag.
+        extensions: The frontend extension paths ComfyControl lists.
+        extra: Unknown keys, and (lenient decoding) values of the wrong type or device entries
+            that were dropped, as received.
     """
 
     system: SystemInfo = attrs.field(factory=SystemInfo)
@@ -166,16 +131,10 @@ class RunnerStats:
 
     @property
     def vram_free_total(self) -> int:
-        """Free VRAM in bytes summed over the GPU devices (a missing figure counts as 0).
-
-        ``cpu`` and ``mps`` devices are left out: their "VRAM" is system RAM.
-        """
-        return sum(d.vram_free or 0 for d in self.devices if d.is_gpu)
+        """Free VRAM in bytes over :attr:`gpus` (a missing figure counts as 0)."""
+        return sum(d.vram_free or 0 for d in self.gpus)
 
     @property
     def vram_total_total(self) -> int:
-        """Total VRAM in bytes summed over the GPU devices (a missing figure counts as 0).
-
-        ``cpu`` and ``mps`` devices are left out: their "VRAM" is system RAM.
-        """
-        return sum(d.vram_total or 0 for d in self.devices if d.is_gpu)
+        """Total VRAM in bytes over :attr:`gpus` (a missing figure counts as 0)."""
+        return sum(d.vram_total or 0 for d in self.gpus)

@@ -1,7 +1,4 @@
-"""Workflow templates: ComfyUI workflow JSON with placeholders (``/v1/template``).
-
-Only the models live here; decoding is done by ``comfycontrol_async._converter``.
-"""
+"""Workflow templates: ComfyUI workflow JSON with placeholders (``/v1/template``)."""
 
 from collections.abc import Mapping
 from datetime import datetime
@@ -19,13 +16,7 @@ class TemplateSummary:
     """A template as the list endpoint returns it (without its body).
 
     Attributes:
-        id: The template id (the documented examples are not UUIDs; never assume a format).
-        user_id: The owner.
-        name: Display name.
-        description: Free text.
-        created_at: When it was uploaded (timezone-aware).
-        updated_at: When it was last changed (timezone-aware).
-        extra: Keys of the answer this model does not know, as received.
+        id: Not always a UUID (the documented examples are not).
     """
 
     id: str
@@ -42,10 +33,8 @@ class Template(TemplateSummary):
     """A template with its body, as ``GET``/``POST``/``PUT /v1/template`` return it.
 
     Attributes:
-        body: The workflow JSON object with its placeholders, opaque to the SDK. Its repr shows
-            only its size (workflow graphs are large and may embed API keys of custom nodes).
+        body: The workflow JSON with its placeholders; the repr shows only its size.
     """
 
     body: dict[str, Any] = attrs.field(repr=repr_opaque_object)
-    # Declared again so that it stays the last field (in reprs too).
-    extra: Mapping[str, Any] = extra_field()
+    extra: Mapping[str, Any] = extra_field()  # again: it stays the last field

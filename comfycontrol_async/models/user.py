@@ -1,7 +1,4 @@
-"""The account behind the API token (``GET /v1/user``).
-
-Only the model lives here; decoding is done by ``comfycontrol_async._converter``.
-"""
+"""The account behind the API token (``GET /v1/user``)."""
 
 from collections.abc import Mapping
 from datetime import datetime
@@ -14,10 +11,10 @@ from ._base import extra_field
 __all__ = ["Provider", "Tier", "User"]
 
 Tier = Literal["free", "pro", "plus", "enterprise"]
-"""The tiers the API documents. ``User.tier`` is a plain ``str``: a new tier still decodes."""
+"""The documented tiers; ``User.tier`` is a plain ``str``: a new tier still decodes."""
 
 Provider = Literal["github", "google"]
-"""The sign-in providers the API documents. ``User.provider`` is a plain ``str`` (or ``None``)."""
+"""The documented sign-in providers; ``User.provider`` is a plain ``str`` or ``None``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -25,17 +22,8 @@ class User:
     """The caller's profile.
 
     Attributes:
-        id: The user id.
-        name: Display name.
-        email: E-mail address.
-        deleted: Whether the account is deleted.
-        tier: ``free``, ``pro``, ``plus`` or ``enterprise`` (see :data:`Tier`); any other value
-            the server sends is kept as is.
-        provider: The sign-in provider (``github``, ``google``), or ``None`` when the answer
-            leaves it out (the documented example does).
-        created_at: When the account was created (timezone-aware).
-        updated_at: When it was last changed (timezone-aware).
-        extra: Keys of the answer this model does not know, as received.
+        tier: See :data:`Tier`; other values are kept.
+        provider: See :data:`Provider`; ``None`` when absent (as in the documented example).
     """
 
     id: str

@@ -1,7 +1,4 @@
-"""Workflows: one execution of a ComfyUI workflow each (``/v1/workflow`` and runner history).
-
-Only the models live here; decoding is done by ``comfycontrol_async._converter``.
-"""
+"""Workflows: one execution of a ComfyUI workflow each (``/v1/workflow`` and runner history)."""
 
 from collections.abc import Mapping
 from datetime import datetime
@@ -16,8 +13,8 @@ __all__ = ["TERMINAL_STATUSES", "Workflow", "WorkflowStatus", "WorkflowSummary"]
 WorkflowStatus = Literal[
     "accepted", "uploaded", "queued", "running", "completed", "failed", "cancelled", "invalid"
 ]
-"""The workflow statuses the API documents. ``status`` fields are plain ``str``: a status the
-server adds later still decodes (and is treated as not terminal)."""
+"""The documented workflow statuses; ``status`` is a plain ``str``: a new one still decodes
+(and is not terminal)."""
 
 TERMINAL_STATUSES: Final[frozenset[str]] = frozenset(
     {"completed", "failed", "cancelled", "invalid"}
@@ -29,19 +26,14 @@ TERMINAL_STATUSES: Final[frozenset[str]] = frozenset(
 class WorkflowSummary:
     """A workflow as lists, history and ``POST /v1/workflow`` return it.
 
-    The documented life cycle is ``accepted`` -> ``uploaded`` -> ``queued`` -> ``running`` ->
-    ``completed`` | ``failed`` | ``cancelled``, plus ``invalid``.
+    Its life cycle: ``accepted`` -> ``uploaded`` -> ``queued`` -> ``running`` -> ``completed`` |
+    ``failed`` | ``cancelled``, plus ``invalid``.
 
     Attributes:
-        id: The workflow id.
-        name: Display name.
-        status: Its status (see :data:`WorkflowStatus`); unknown values are kept as is.
+        status: See :data:`WorkflowStatus`; other values are kept.
         tags: Tags a runner must all have to run it.
-        created_at: When it was created (timezone-aware).
-        updated_at: When it last changed (timezone-aware).
-        started_at: When it started running, or ``None`` (null or absent).
-        completed_at: When it finished, or ``None`` (null or absent).
-        extra: Keys of the answer this model does not know, as received.
+        started_at: ``None`` until it runs.
+        completed_at: ``None`` until it ends.
     """
 
     id: str
@@ -56,7 +48,7 @@ class WorkflowSummary:
 
     @property
     def is_terminal(self) -> bool:
-        """Whether the status is final: ``completed``, ``failed``, ``cancelled`` or ``invalid``."""
+        """Whether the status is one of :data:`TERMINAL_STATUSES`."""
         return self.status in TERMINAL_STATUSES
 
 
@@ -65,16 +57,14 @@ class Workflow(WorkflowSummary):
     """The full detail of one workflow (``GET /v1/workflow/{id}``).
 
     Attributes:
-        user_id: The owner.
-        user_runner_id: The user runner it was scheduled on, or ``None``.
-        managed_runner_id: The managed runner it was scheduled on, or ``None``.
-        workflow_json: The workflow graph as submitted (its repr shows only its size).
-        workflow_params: The placeholder values sent, as ``(placeholder, value)`` pairs, e.g.
-            ``("$text(prompt)", "A sunset")`` or ``("#choice(sampler)", "euler")``.
-        prompt_id: ComfyUI's prompt id once queued there, else ``None``.
-        queue_number: ComfyUI's queue number once queued there, else ``None``.
-        error_node: On failure, the id of the node that failed (the API documents these three
-            as present on failure only; they are ``None`` when null or absent).
+        user_runner_id: The user runner it was scheduled on.
+        managed_runner_id: The managed runner it was scheduled on.
+        workflow_json: The workflow graph as submitted; the repr shows only its size.
+        workflow_params: The placeholder values sent, as pairs such as
+            ``("$text(prompt)", "A sunset")``.
+        prompt_id: ComfyUI's prompt id once queued there.
+        queue_number: ComfyUI's queue number once queued there.
+        error_node: On failure, the id of the node that failed.
         exception_type: On failure, the Python exception type ComfyUI reported.
         exception_message: On failure, its message.
     """
@@ -89,5 +79,4 @@ class Workflow(WorkflowSummary):
     error_node: str | None = None
     exception_type: str | None = None
     exception_message: str | None = None
-    # Declared again so that it stays the last field (in reprs too).
-    extra: Mapping[str, Any] = extra_field()
+    extra: Mapping[str, Any] = extra_field()  # again: it stays the last field
