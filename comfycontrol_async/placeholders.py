@@ -410,11 +410,9 @@ def validate_params(
         ``{"$prompt": "A sunset", "#sampler": "euler"}``; defaults that are not given are left out.
 
     Raises:
-        PlaceholderError: With every problem at once: malformed placeholders, conflicting
-            definitions, a missing required text or file, an unknown name, a name given twice, a
-            value given in ``params`` for a file or in ``files`` for a text or a choice, a wrong
-            prefix, a value that is not text or a number, a choice outside its options, an
-            invalid file name.
+        PlaceholderError: With every problem at once: malformed or conflicting placeholders,
+            missing, unknown, repeated or misplaced names, wrong prefixes, values that cannot be
+            sent or fit no option, invalid file names.
         TypeError: The first argument is neither a workflow nor a list of placeholders.
 
     Examples:
