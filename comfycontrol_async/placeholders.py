@@ -107,9 +107,7 @@ def is_valid_file_name(name: str) -> bool:
 
 def _show(text: str) -> str:
     """Quote ``text`` for a message, cut short when long."""
-    if len(text) > _SHOWN_CHARS:
-        text = text[: _SHOWN_CHARS - 3] + "..."
-    return repr(text)
+    return repr(text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "...")
 
 
 def _where(path: JSONPath) -> str:
@@ -360,9 +358,8 @@ def scan_placeholders(workflow: Mapping[str, Any] | Sequence[Any]) -> Placeholde
             "a workflow is the decoded JSON: a mapping or a sequence, "
             f"not {type(workflow).__name__}"
         )
-    found: list[Placeholder] = []
+    found: dict[tuple[str, str | None], Placeholder] = {}  # the first of each kind and name
     first_by_name: dict[str, Placeholder] = {}
-    kinds_seen: set[tuple[str, str | None]] = set()
     conflicts_seen: set[tuple[str, str | None, str | None, tuple[str, ...]]] = set()
     problems: list[str] = []
     ignored: set[str] = set()
@@ -375,9 +372,7 @@ def scan_placeholders(workflow: Mapping[str, Any] | Sequence[Any]) -> Placeholde
             continue
         if placeholder is None:
             continue
-        if (placeholder.kind, placeholder.name) not in kinds_seen:
-            kinds_seen.add((placeholder.kind, placeholder.name))
-            found.append(placeholder)
+        found.setdefault((placeholder.kind, placeholder.name), placeholder)
         if placeholder.name is None:
             continue
         first = first_by_name.setdefault(placeholder.name, placeholder)
@@ -386,7 +381,7 @@ def scan_placeholders(workflow: Mapping[str, Any] | Sequence[Any]) -> Placeholde
             conflicts_seen.add(definition)
             ignored.add(placeholder.name)
             problems.append(_conflict(first, placeholder))
-    return PlaceholderList(found, problems, ignored_names=ignored)
+    return PlaceholderList(found.values(), problems, ignored_names=ignored)
 
 
 def validate_params(
@@ -456,9 +451,9 @@ def validate_params(
                 continue
             bare = key in by_name or key in ignored or key[:1] not in ("$", "#")
             prefix, name = ("", key) if bare else (key[0], key[1:])
-            target = by_name.get(name)
             if name in ignored:
                 continue
+            target = by_name.get(name)
             if target is None and what == "file" and not is_valid_file_name(name):
                 faults = "; ".join(_faults("file", name, None, ()))
                 problems.append(f"invalid file name {_show(key)} in files=: {faults}")
