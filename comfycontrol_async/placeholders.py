@@ -341,10 +341,8 @@ def scan_placeholders(workflow: Mapping[str, Any] | Sequence[Any]) -> Placeholde
         workflow: The decoded workflow JSON (objects as mappings, arrays as lists or tuples).
 
     Returns:
-        The placeholders in document order (depth first, keys in mapping order): one per distinct
-        kind and name for text, choice and file, at its first occurrence; ``random`` and
-        ``timestamp`` once each when present. Malformed placeholders and conflicting definitions
-        are not raised: they are listed in the result's ``problems``.
+        The first occurrence of each kind and name, in document order (depth first, keys in
+        mapping order); malformed placeholders and conflicting definitions in ``problems``.
 
     Raises:
         TypeError: ``workflow`` is not a mapping or a sequence (a ``str`` is refused).
