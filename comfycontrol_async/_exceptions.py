@@ -1,8 +1,4 @@
-"""Every exception the SDK raises on purpose, in one tree.
-
-This module owns the error classes and the pure function that picks one for an HTTP status. It
-must not import aiohttp or do I/O: the transport turns aiohttp's exceptions into these, and the
-core maps statuses through :func:`make_status_error`.
+"""Every exception the SDK raises on purpose, in one tree, and :func:`make_status_error`.
 
 ```
 ComfyControlError
@@ -22,16 +18,11 @@ ComfyControlError
 └── RateLimitStoreError           the shared rate-limit store failed (on_store_error="raise")
 ```
 
-Bad arguments are not in the tree: they raise the built-in :class:`ValueError` (or
-:class:`TypeError`) before any request is sent.
-
-No text kept here may contain a secret, whatever a server echoes back: every error scrubs its
-message (hence ``str``, ``repr`` and ``args``), ``body``, ``url`` and ``request_id`` through
-:mod:`comfycontrol_async._redact` when it is built, so whatever shows an error later (a traceback,
-a log, ``StatsResult``, ``CapacityReport.to_dict()``, the CLI) is clean by construction. Control
-characters in a server's text are escaped visibly in messages. ``body`` keeps at most
-:data:`BODY_LIMIT` characters of the answer, so a 200 MB error page is not kept whole. Request
-headers are never kept.
+Bad arguments raise the built-in :class:`ValueError` (or :class:`TypeError`) before any request.
+An error is clean from its construction: its message (hence ``str``, ``repr`` and ``args``),
+``body``, ``url`` and ``request_id`` are scrubbed of secrets by :mod:`comfycontrol_async._redact`,
+control characters in a server's text are escaped visibly, ``body`` keeps at most
+:data:`BODY_LIMIT` characters and request headers are never kept. No aiohttp, no I/O here.
 """
 
 from __future__ import annotations
@@ -183,11 +174,7 @@ class NotFoundError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: the rate limit (40 requests per 10 s per IP) was exceeded.
-
-    Attributes:
-        retry_after: Seconds the server asked us to wait, from ``Retry-After``, or ``None``.
-    """
+    """429: the rate limit (40 requests per 10 s per IP) was exceeded; see ``retry_after``."""
 
     def __init__(
         self,
@@ -236,8 +223,7 @@ class PaginationError(ComfyControlError):
         next_page: The page to pass as ``start_page=`` to resume the walk.
         items_yielded: How many items the walk had yielded before it stopped.
         per_page: The page size ``next_page`` counts in (pass it as ``per_page=``), or ``None``
-            for the walk's own. It differs from the one asked for when the server served
-            pages of another size (the API documentation, "Decision (short pages)").
+            for the walk's own; another one when the server served pages of another size.
     """
 
     def __init__(
@@ -247,16 +233,6 @@ class PaginationError(ComfyControlError):
         self.next_page = next_page
         self.items_yielded = items_yielded
         self.per_page = per_page
-
-    def __reduce__(self) -> tuple[Any, ...]:  # keyword-only arguments: rebuild from the state
-        return (_restore, (type(self), self.args, self.__dict__))
-
-
-def _restore(cls: type[PaginationError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
-    err = cls.__new__(cls)
-    err.args = args
-    err.__dict__.update(state)
-    return err
 
 
 class ListChangedError(PaginationError):
@@ -289,10 +265,9 @@ class ClientClosedError(ComfyControlError, RuntimeError):
 
 
 class RateLimitStoreError(ComfyControlError):
-    """The shared rate-limit store (Redis) could not be used, with ``on_store_error="raise"``.
+    """The shared rate-limit store (Redis) failed, with ``on_store_error="raise"``.
 
-    The message names the store with its password hidden; the Redis client's own exception is
-    not chained (its text may repeat the URL).
+    The Redis client's own exception is not chained: its text may repeat the URL.
 
     Attributes:
         store: The store's URL, user-info and password hidden.
@@ -303,18 +278,13 @@ class RateLimitStoreError(ComfyControlError):
         self.store = store
 
 
-_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+_STATUS_CLASSES: Final[dict[int, type[APIStatusError]]] = {
     400: BadRequestError,
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
     429: RateLimitError,
 }
-
-
-def _excerpt(text: str) -> str:
-    # Scrubbed before it is cut, so that no secret is left half-shown at the cut.
-    return " ".join(excerpt(text, _BODY_EXCERPT).split())
 
 
 def make_status_error(
@@ -327,7 +297,7 @@ def make_status_error(
     url: str = "",
     retry_after: float | None = None,
 ) -> APIStatusError:
-    """Build the typed error for a non-2xx answer.
+    """Build the most specific :class:`APIStatusError` for a non-2xx answer.
 
     Args:
         status: The HTTP status.
@@ -338,29 +308,16 @@ def make_status_error(
         method: The request method.
         url: The request URL (never contains the token).
         retry_after: Parsed ``Retry-After`` in seconds, if the answer had one.
-
-    Returns:
-        An instance of the most specific subclass of :class:`APIStatusError`.
     """
     if api_message:
         message = api_message
     elif body.strip():
-        message = f"HTTP {status} with a non-JSON body: {_excerpt(body)!r}"
+        # Scrubbed before it is cut, so that no secret is left half-shown at the cut.
+        shown = " ".join(excerpt(body, _BODY_EXCERPT).split())
+        message = f"HTTP {status} with a non-JSON body: {shown!r}"
     else:
         message = f"HTTP {status} with an empty body"
-    if status == 429:
-        return RateLimitError(
-            message,
-            status=status,
-            body=body,
-            request_id=request_id,
-            method=method,
-            url=url,
-            retry_after=retry_after,
-        )
-    cls = _STATUS_CLASSES.get(status)
-    if cls is None:
-        cls = ServerError if status >= 500 else APIStatusError
+    cls = _STATUS_CLASSES.get(status, ServerError if status >= 500 else APIStatusError)
     return cls(
         message,
         status=status,
