@@ -1,25 +1,19 @@
 """The shared window in Redis: one set of slots and one 429 pause for every client of a key.
 
-Each operation is one Lua script, so it is atomic on the server, and every script takes the time
-from the Redis server's ``TIME``: clients on different hosts never compare their own clocks.
-The window follows the in-process pacer's rule. A granted slot is a member of a sorted set
-scored by the time it stops counting: while its request is in flight, the grant plus one window
-plus a lease (so that a worker that dies mid-request does not hold its slots for ever); once the
-request has ended, the end plus one window. A grant is made only while fewer than ``requests``
-members still count. The pause is one key holding the server time at which sending may resume.
-Clients also register themselves under the key for a few windows, so that each knows how many
-peers share the window (the pacer sizes its fallback share with it).
-
-This module owns the scripts and the redis-py client. It imports redis only when a store is
-asked for (the SDK works without the ``redis`` extra), turns every Redis or socket failure into
-:class:`StoreUnavailable` with the URL's password hidden, and decides nothing about pacing
-policy or fallbacks: that is the pacer's job.
+Each operation is one atomic Lua script timed by the Redis server's ``TIME`` (hosts never compare
+clocks), following the pacer's rule: a slot is a sorted-set member scored by when it stops
+counting (grant + window + lease while in flight, so a dead worker's slots expire; end + window
+after), granted only while fewer than ``requests`` count. The pause is one key holding the time
+sending may resume. Clients register under the key for a few windows, so each knows its peers.
+redis is imported only when a store is asked for; every Redis or socket failure becomes a
+:class:`StoreUnavailable` with the URL's password hidden. Pacing policy is the pacer's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ._config import redact_store_url
 from ._redact import register_secret
@@ -27,9 +21,7 @@ from ._redact import register_secret
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["EXTRA_HINT", "RedisWindow", "StoreUnavailable", "Verdict"]
-
-EXTRA_HINT: Final = "pip install 'comfycontrol-async[redis]'"
+__all__ = ["RedisWindow", "StoreUnavailable", "Verdict"]
 
 # Seconds to connect to Redis or to wait for one answer: a store that is slower than this is
 # treated as down (the pacer then falls back) rather than stalling every request.
@@ -109,17 +101,8 @@ class Verdict(NamedTuple):
     paused: bool  # the wait is a shared 429 pause
 
 
-def _redis_module() -> Any:
-    try:
-        import redis.asyncio
-        import redis.backoff
-        import redis.exceptions
-        import redis.retry
-    except ImportError:
-        raise ImportError(
-            f"a shared rate-limit store needs the redis extra: {EXTRA_HINT}"
-        ) from None
-    return redis
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f}"
 
 
 class RedisWindow:
@@ -145,7 +128,16 @@ class RedisWindow:
         lease: float,
         peers_ttl: float,
     ) -> None:
-        redis = _redis_module()
+        try:
+            import redis.asyncio
+            import redis.backoff
+            import redis.exceptions
+            import redis.retry
+        except ImportError:
+            raise ImportError(
+                "a shared rate-limit store needs the redis extra: "
+                "pip install 'comfycontrol-async[redis]'"
+            ) from None
         self.shown = redact_store_url(url)
         self.key = key
         self._secrets = _url_secrets(url)
@@ -153,10 +145,9 @@ class RedisWindow:
         self._secret_handles = [register_secret(secret) for secret in self._secrets]
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._keys = [f"{{{key}}}:slots", f"{{{key}}}:pause", f"{{{key}}}:peers"]
-        self._limits = (str(requests), f"{window * 1000:.3f}", f"{lease * 1000:.3f}")
-        self._lease_ms = f"{lease * 1000:.3f}"
         self._window = window
-        self._peers_ms = f"{peers_ttl * 1000:.3f}"
+        self._lease_ms = _ms(lease)
+        self._limits = (str(requests), _ms(window), self._lease_ms, _ms(peers_ttl))
         # One quick retry on a fresh connection (a pooled one may be stale after a restart),
         # no backoff: a store that is down is the pacer's to handle, at once.
         self._redis: Redis = redis.asyncio.Redis.from_url(
@@ -169,20 +160,21 @@ class RedisWindow:
         self._adopt = self._redis.register_script(_ADOPT)
         self._pause = self._redis.register_script(_PAUSE)
 
-    def _unavailable(self, err: BaseException) -> StoreUnavailable:
-        text = f"{type(err).__name__}: {err}"
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return StoreUnavailable(f"rate-limit store {self.shown}: {text}")
+    async def _run(self, call: Awaitable[Any]) -> Any:
+        """Await one Redis call; any failure is a StoreUnavailable without the password."""
+        try:
+            return await call
+        except self._errors as err:
+            text = f"{type(err).__name__}: {err}"
+            for secret in self._secrets:
+                text = text.replace(secret, "***")
+            raise StoreUnavailable(f"rate-limit store {self.shown}: {text}") from None
 
     async def acquire(self, member: str, client: str) -> Verdict:
         """Take a slot named ``member`` if the window has room, for the client ``client``."""
-        try:
-            granted, wait, peers, paused = await self._acquire(
-                keys=self._keys, args=[member, client, *self._limits, self._peers_ms]
-            )
-        except self._errors as err:
-            raise self._unavailable(err) from None
+        granted, wait, peers, paused = await self._run(
+            self._acquire(keys=self._keys, args=[member, client, *self._limits])
+        )
         return Verdict(bool(granted), float(wait) / 1000, int(peers), bool(paused))
 
     async def release(self, member: str) -> None:
@@ -191,29 +183,19 @@ class RedisWindow:
 
     async def adopt(self, slots: Sequence[tuple[str, float]]) -> None:
         """Count each ``(member, seconds)`` slot for that many more seconds from now."""
-        if not slots:
-            return
-        args: list[str] = [self._lease_ms]
+        args = [self._lease_ms]
         for member, seconds in slots:
-            args += [member, f"{seconds * 1000:.3f}"]
-        try:
-            await self._adopt(keys=self._keys[:1], args=args)
-        except self._errors as err:
-            raise self._unavailable(err) from None
+            args += [member, _ms(seconds)]
+        if slots:
+            await self._run(self._adopt(keys=self._keys[:1], args=args))
 
     async def forget(self, member: str) -> None:
         """Give back a slot that was granted but never used."""
-        try:
-            await self._redis.zrem(self._keys[0], member)
-        except self._errors as err:
-            raise self._unavailable(err) from None
+        await self._run(self._redis.zrem(self._keys[0], member))
 
     async def pause(self, seconds: float) -> None:
         """Hold every client of the key for ``seconds`` from now (a longer pause stays)."""
-        try:
-            await self._pause(keys=self._keys[1:2], args=[f"{seconds * 1000:.3f}"])
-        except self._errors as err:
-            raise self._unavailable(err) from None
+        await self._run(self._pause(keys=self._keys[1:2], args=[_ms(seconds)]))
 
     async def aclose(self) -> None:
         """Close the connections."""
@@ -222,8 +204,6 @@ class RedisWindow:
 
 def _url_secrets(url: str) -> list[str]:
     """The user-info and password-like query values of ``url``, to scrub from error texts."""
-    from urllib.parse import parse_qsl, unquote, urlsplit
-
     try:
         parts = urlsplit(url)
         found = [parts.password or "", unquote(parts.password or "")]
