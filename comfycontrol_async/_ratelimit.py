@@ -1,27 +1,20 @@
 """Client-wide pacing: one limiter for every request a client sends, and the 429 pause.
 
-The API allows 40 requests per 10 s per IP and, past that, answers 429 to everything for a 10 s
-cooldown (the API docs, "Rate limit"). The server counts requests when they *arrive*, which is some
-time after the client let them go and before their answer comes back. So a :class:`Pacer` holds
-a slot per request from the moment it grants it until the request has finished *and* a whole
-window has passed since; a new request goes only while fewer than ``requests`` slots are held.
-Whatever the delays on the way, no window of ``per_seconds`` at the server can then see more than
-``requests`` of ours; the price is one request's latency per window (well under 1% at 10 s).
-Waiters are served first come, first served. A 429 calls :meth:`Pacer.pause`, which holds every
-later send of the client until the pause ends. :class:`RetryQuota` is the client-wide retry
-budget. This module owns only these counters and their timing; it does not send, retry or know
-about HTTP.
+The API allows 40 requests per 10 s per IP, then answers 429 to everything for a 10 s cooldown;
+it counts a request when it *arrives*. So a :class:`Pacer` holds a slot per request from its
+grant until a whole window after the request finished, and grants only while fewer than
+``requests`` are held: whatever the delays, no window at the server sees more (the price is one
+request's latency per window). Waiters are served first come, first served; a 429 calls
+:meth:`Pacer.pause`, which holds every later send. :class:`RetryQuota` is the client-wide retry
+budget. Nothing here sends, retries or knows HTTP.
 
-With a store (``RateLimit.store``), the same rule holds for every client of the store's key at
-once: slots and the 429 pause live in Redis (:mod:`._ratestore`), and the slots this pacer took
-are also kept here. When the store fails, the pacer paces this process alone at a share of the
-limit: ``requests // peers``, where ``peers`` is the number of clients the store last said were
-using the key (:data:`_UNKNOWN_PEERS` if it was never reached); when the store is lost mid-way,
-it first counts the current window as full, since it cannot know what the others just sent.
-It retries the store every tenth of a window (at most every second); once the store answers, it
-hands over the slots it took meanwhile and shares again. The store writes that the synchronous
-:meth:`Pacer.release` and :meth:`Pacer.pause` must make run as background tasks, which
-:meth:`Pacer.aclose` finishes or cancels.
+With a store (``RateLimit.store``) the slots and the pause live in Redis (:mod:`._ratestore`),
+shared by every client of its key. When the store fails, the pacer paces this process alone at
+``requests // peers`` (the peers the store last reported, :data:`_UNKNOWN_PEERS` if it was never
+reached), first counting the current window as full if the store was lost mid-way. It retries
+the store every tenth of a window (at most every second) and, once back, hands over the slots it
+took meanwhile. Store writes of the synchronous :meth:`Pacer.release` and :meth:`Pacer.pause`
+run as background tasks, which :meth:`Pacer.aclose` finishes or cancels.
 """
 
 from __future__ import annotations
@@ -41,17 +34,13 @@ from ._ratestore import RedisWindow, StoreUnavailable, Verdict
 
 __all__ = ["Pacer", "RetryQuota", "Slot"]
 
-# Clock granularity and scheduling slop: the window is taken this much longer.
-_WINDOW_MARGIN: Final = 0.005
+_WINDOW_MARGIN: Final = 0.005  # clock granularity and scheduling slop: the window is longer
 # A shared slot whose request has not ended stops counting this long after a window, so that a
 # worker killed mid-request does not hold its slots for ever (requests time out well before).
 _STORE_LEASE: Final = 60.0
-# Clients that used the key within this many windows count as peers for the fallback share.
-_PEER_WINDOWS: Final = 3.0
-# Peers assumed when the store was never reached: a common worker count (2 cores x 2).
-_UNKNOWN_PEERS: Final = 4
-# Seconds aclose() lets pending store writes finish before cancelling them.
-_CLOSE_GRACE: Final = 1.0
+_PEER_WINDOWS: Final = 3.0  # clients that used the key within this many windows are peers
+_UNKNOWN_PEERS: Final = 4  # peers assumed when the store was never reached (2 cores x 2)
+_CLOSE_GRACE: Final = 1.0  # seconds aclose() lets pending store writes finish
 
 
 class Slot:
@@ -59,10 +48,9 @@ class Slot:
 
     __slots__ = ("ended", "member")
 
-    def __init__(self, member: str = "") -> None:
-        self.ended: float | None = None
-        # Its name in the shared store ("" for slots that are not real requests).
-        self.member = member
+    def __init__(self, member: str = "", ended: float | None = None) -> None:
+        self.ended = ended
+        self.member = member  # its name in the shared store ("" if not a real request)
 
 
 _UNPACED: Final = Slot()
@@ -99,47 +87,34 @@ class Pacer:
         self._held: list[Slot] = []
         self._lock = asyncio.Lock()
         self._released = asyncio.Event()
-        self._resume_at = 0.0
-        self.pauses = 0
-        self.waited = 0.0
-        self.granted = 0
-        # The shared store, when there is one.
-        self._store: RedisWindow | None = None
+        self._resume_at = self._retry_at = 0.0
+        self.pauses = self.granted = 0
+        self.shared_grants = self.store_failures = self.store_recoveries = 0
         self._client_id = secrets.token_hex(8)
         self._serial = itertools.count()
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._fallback = False
-        self._retry_at = 0.0
+        self._fallback = self._warned = self._closed = False
         self._peers: int | None = None
-        self._warned = False
-        self._closed = False
-        self.shared_grants = 0
-        self.store_failures = 0
-        self.store_recoveries = 0
+        self._store: RedisWindow | None = None
         url = rate.resolved_store() if rate is not None else None
         if rate is not None and url is not None:
-            window = rate.per_seconds * (1.0 + _WINDOW_MARGIN)
             self._store = RedisWindow(
                 url,
                 rate.key or f"comfycontrol:ratelimit:{host or 'default'}",
                 requests=rate.requests,
-                window=window,
-                lease=window + _STORE_LEASE,
-                peers_ttl=window * _PEER_WINDOWS,
+                window=self.window,
+                lease=self.window + _STORE_LEASE,
+                peers_ttl=self.window * _PEER_WINDOWS,
             )
             self._retry_every = min(1.0, rate.per_seconds / 10)
 
     def _now(self) -> float:
-        if self._clock is not None:
-            return self._clock()
-        return asyncio.get_running_loop().time()
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
 
     @property
     def window(self) -> float:
         """The window used for spacing, margin included (0 without pacing)."""
-        if self.rate is None:
-            return 0.0
-        return self.rate.per_seconds * (1.0 + _WINDOW_MARGIN)
+        return 0.0 if self.rate is None else self.rate.per_seconds * (1.0 + _WINDOW_MARGIN)
 
     @property
     def store(self) -> str | None:
@@ -158,21 +133,17 @@ class Pacer:
 
     def _limit(self) -> int | None:
         """Slots this process may hold on its own, or ``None`` when the store decides."""
-        if self.rate is None:
+        if self.rate is None or self.sharing:
             return None
-        if self._store is None:
-            return self.rate.requests
-        if not self._fallback:
-            return None
-        return max(1, self.rate.requests // (self._peers or _UNKNOWN_PEERS))
+        peers = 1 if self._store is None else self._peers or _UNKNOWN_PEERS
+        return max(1, self.rate.requests // peers)
 
     def paused_for(self) -> float:
         """Seconds left in the current 429 pause (0 when not paused)."""
         return max(0.0, self._resume_at - self._now())
 
     def _prune(self, now: float) -> None:
-        window = self.window
-        self._held = [s for s in self._held if s.ended is None or s.ended + window > now]
+        self._held = [s for s in self._held if s.ended is None or s.ended + self.window > now]
 
     def delay_for_next(self) -> float:
         """A lower bound on the seconds the next send would wait if asked now."""
@@ -181,11 +152,10 @@ class Pacer:
         limit = self._limit()
         if limit is not None:
             self._prune(now)
-            if len(self._held) >= limit:
-                ends = sorted(s.ended for s in self._held if s.ended is not None)
-                excess = len(self._held) - limit
-                if excess < len(ends):
-                    wait = max(wait, ends[excess] + self.window - now)
+            ends = sorted(s.ended for s in self._held if s.ended is not None)
+            excess = len(self._held) - limit
+            if 0 <= excess < len(ends):
+                wait = max(wait, ends[excess] + self.window - now)
         return wait
 
     async def acquire(self) -> Slot:
@@ -197,7 +167,6 @@ class Pacer:
         rate = self.rate
         if rate is None and self._resume_at <= self._now() and not self._lock.locked():
             return _UNPACED
-        started = self._now()
         async with self._lock:
             while True:
                 now = self._now()
@@ -222,9 +191,8 @@ class Pacer:
                     slot = Slot(self._member() if self._store is not None else "")
                     self._held.append(slot)
                     break
-                # Full: wait for the first finished slot to leave the window, or for a request
-                # in flight to finish (which may be sooner to free a place), or until it is
-                # time to try the store again.
+                # Full: wait for the first finished slot to leave the window, for a request in
+                # flight to finish (which may free a place sooner), or to try the store again.
                 ends = [s.ended for s in self._held if s.ended is not None]
                 timeout = min(ends) + self.window - now if ends else None
                 if self._store is not None:
@@ -237,7 +205,6 @@ class Pacer:
                 except TimeoutError:
                     pass
         self.granted += 1
-        self.waited += self._now() - started
         return slot
 
     def _member(self) -> str:
@@ -289,9 +256,8 @@ class Pacer:
     def _forget_granted(
         self, store: RedisWindow, member: str, done: asyncio.Future[Verdict]
     ) -> None:
-        if done.cancelled() or done.exception() is not None or not done.result().granted:
-            return
-        self._spawn(store.forget(member))
+        if not done.cancelled() and done.exception() is None and done.result().granted:
+            self._spawn(store.forget(member))
 
     def _store_failed(self, err: StoreUnavailable, now: float) -> None:
         rate = self.rate
@@ -307,12 +273,9 @@ class Pacer:
         assert share is not None
         if self._peers is not None:
             # Lost mid-sweep: what the others sent this window is unknown, so count it as full
-            # (as many finished requests as this process's share): the first request sent
-            # alone waits one window. (Down from the start, every worker is in this fallback.)
-            for _ in range(share):
-                phantom = Slot()
-                phantom.ended = now
-                self._held.append(phantom)
+            # (this process's share of finished requests): the first request alone waits one
+            # window. (Down from the start, every worker is in this fallback.)
+            self._held.extend(Slot(ended=now) for _ in range(share))
         level = logging.INFO if self._warned else logging.WARNING
         self._warned = True
         log.log(
@@ -350,9 +313,8 @@ class Pacer:
             self._spawn(self._store.release(slot.member))
 
     def pause(self, seconds: float | None) -> float:
-        """Hold every later send for ``seconds`` (or the cooldown) plus jitter.
-
-        With a store, every client of the store's key holds too.
+        """Hold every later send (of every client of the store's key, with a store) for
+        ``seconds`` or the cooldown, plus jitter.
 
         Args:
             seconds: The server's ``Retry-After``, or ``None`` for the documented cooldown.
