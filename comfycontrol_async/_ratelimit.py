@@ -1,20 +1,18 @@
 """Client-wide pacing: one limiter for every request a client sends, and the 429 pause.
 
-The API allows 40 requests per 10 s per IP, then answers 429 to everything for a 10 s cooldown;
-it counts a request when it *arrives*. So a :class:`Pacer` holds a slot per request from its
-grant until a whole window after the request finished, and grants only while fewer than
-``requests`` are held: whatever the delays, no window at the server sees more (the price is one
-request's latency per window). Waiters are served first come, first served; a 429 calls
-:meth:`Pacer.pause`, which holds every later send. :class:`RetryQuota` is the client-wide retry
-budget. Nothing here sends, retries or knows HTTP.
+The API allows 40 requests per 10 s per IP (then a 429 cooldown of 10 s) and counts a request
+when it *arrives*, so a :class:`Pacer` holds each request's slot until a whole window after it
+finished and grants only while fewer than ``requests`` are held: whatever the delays, no window
+at the server sees more. Waiters go first come, first served; a 429 calls :meth:`Pacer.pause`,
+which holds every later send. :class:`RetryQuota` is the client-wide retry budget. Nothing here
+sends, retries or knows HTTP.
 
-With a store (``RateLimit.store``) the slots and the pause live in Redis (:mod:`._ratestore`),
-shared by every client of its key. When the store fails, the pacer paces this process alone at
-``requests // peers`` (the peers the store last reported, :data:`_UNKNOWN_PEERS` if it was never
-reached), first counting the current window as full if the store was lost mid-way. It retries
-the store every tenth of a window (at most every second) and, once back, hands over the slots it
-took meanwhile. Store writes of the synchronous :meth:`Pacer.release` and :meth:`Pacer.pause`
-run as background tasks, which :meth:`Pacer.aclose` finishes or cancels.
+With ``RateLimit.store``, slots and pause live in Redis (:mod:`._ratestore`) for every client of
+its key. When the store fails, the pacer paces this process alone at ``requests // peers`` (the
+peers last reported, else :data:`_UNKNOWN_PEERS`), first counting the window as full if the store
+was lost mid-way; it retries every tenth of a window (at most 1 s) and, once back, hands over the
+slots it took. Store writes of :meth:`Pacer.release` and :meth:`Pacer.pause` run as background
+tasks, which :meth:`Pacer.aclose` finishes or cancels.
 """
 
 from __future__ import annotations
@@ -220,7 +218,11 @@ class Pacer:
             verdict = await asyncio.shield(call)
         except asyncio.CancelledError:
             # The store may grant the slot after all: give it back, in the background.
-            call.add_done_callback(lambda done: self._forget_granted(store, member, done))
+            def give_back(done: asyncio.Future[Verdict]) -> None:
+                if not done.cancelled() and done.exception() is None and done.result().granted:
+                    self._spawn(store.forget(member))
+
+            call.add_done_callback(give_back)
             raise
         except StoreUnavailable as err:
             self._store_failed(err, now)
@@ -253,12 +255,6 @@ class Pacer:
             log.info("rate-limit store %s is back: pacing is shared again", store.shown)
         return verdict
 
-    def _forget_granted(
-        self, store: RedisWindow, member: str, done: asyncio.Future[Verdict]
-    ) -> None:
-        if not done.cancelled() and done.exception() is None and done.result().granted:
-            self._spawn(store.forget(member))
-
     def _store_failed(self, err: StoreUnavailable, now: float) -> None:
         rate = self.rate
         assert rate is not None
@@ -288,20 +284,20 @@ class Pacer:
 
     def _spawn(self, write: Coroutine[Any, Any, None]) -> None:
         """Run a store write in the background; aclose() finishes or cancels it."""
-        self._track(asyncio.get_running_loop().create_task(self._quietly(write)))
+
+        async def quietly() -> None:
+            try:
+                await write
+            except StoreUnavailable as err:
+                # The next acquire finds out and falls back; a lost write only ends a slot
+                # early at its lease, or shares one pause less.
+                log.debug("%s", err)
+
+        self._track(asyncio.get_running_loop().create_task(quietly()))
 
     def _track(self, task: asyncio.Future[Any]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _quietly(write: Coroutine[Any, Any, None]) -> None:
-        try:
-            await write
-        except StoreUnavailable as err:
-            # The next acquire finds out and falls back; a lost write only ends a slot early
-            # at its lease, or shares one pause less.
-            log.debug("%s", err)
 
     def release(self, slot: Slot) -> None:
         """The request of ``slot`` finished: it counts one more window from now."""
@@ -310,7 +306,7 @@ class Pacer:
         slot.ended = self._now()
         self._released.set()
         if self._store is not None and slot.member and self.sharing and not self._closed:
-            self._spawn(self._store.release(slot.member))
+            self._spawn(self._store.adopt([(slot.member, self.window)]))
 
     def pause(self, seconds: float | None) -> float:
         """Hold every later send (of every client of the store's key, with a store) for

@@ -145,7 +145,6 @@ class RedisWindow:
         self._secret_handles = [register_secret(secret) for secret in self._secrets]
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._keys = [f"{{{key}}}:slots", f"{{{key}}}:pause", f"{{{key}}}:peers"]
-        self._window = window
         self._lease_ms = _ms(lease)
         self._limits = (str(requests), _ms(window), self._lease_ms, _ms(peers_ttl))
         # One quick retry on a fresh connection (a pooled one may be stale after a restart),
@@ -176,10 +175,6 @@ class RedisWindow:
             self._acquire(keys=self._keys, args=[member, client, *self._limits])
         )
         return Verdict(bool(granted), float(wait) / 1000, int(peers), bool(paused))
-
-    async def release(self, member: str) -> None:
-        """The request of ``member`` ended now: it counts one more window."""
-        await self.adopt([(member, self._window)])
 
     async def adopt(self, slots: Sequence[tuple[str, float]]) -> None:
         """Count each ``(member, seconds)`` slot for that many more seconds from now."""

@@ -32,7 +32,6 @@ __all__ = [
     "REDACTED",
     "excerpt",
     "forget",
-    "is_sensitive_key",
     "printable",
     "redact_data",
     "register_secret",
@@ -488,16 +487,12 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
     return _CONTROL.sub(show, text)
 
 
+# Keys whose values are credentials ("headers", "argv", "api_key"...).
 _SENSITIVE_KEY: Final = re.compile(
     r"header|auth(?!or(?!i))|token|secret|passw|pwd|api[-_ ]?key|apikey|cookie|credential"
     r"|private[-_ ]?key|signature|^sig$|[-_]sig$|^argv$",
     re.IGNORECASE,
 )
-
-
-def is_sensitive_key(key: object) -> bool:
-    """Whether a value under ``key`` is a credential (``headers``, ``argv``, ``api_key``...)."""
-    return isinstance(key, str) and _SENSITIVE_KEY.search(key) is not None
 
 
 def _hide(value: Any) -> Any:
@@ -517,7 +512,9 @@ def redact_data(obj: Any, *, depth: int = 0) -> Any:
         return "..."
     if isinstance(obj, Mapping):
         return {
-            k: _hide(v) if is_sensitive_key(k) else redact_data(v, depth=depth + 1)
+            k: _hide(v)
+            if isinstance(k, str) and _SENSITIVE_KEY.search(k)
+            else redact_data(v, depth=depth + 1)
             for k, v in obj.items()
         }
     if isinstance(obj, list | tuple):
