@@ -257,20 +257,19 @@ class _View:
         return self.parent.span(a, b) if self.parent is not None else (a, b)
 
 
-def _decode(text: str, pattern: re.Pattern[str], parent: _View | None) -> _View | None:
-    """``text`` with one layer of escapes decoded, or ``None`` if it has none."""
+def _decode(parent: _View, pattern: re.Pattern[str]) -> _View | None:
+    """``parent`` with one more layer of escapes decoded, or ``None`` if it has none."""
+    text = parent.text
     out: list[str] = []
     marks: list[tuple[int, int, int]] = []
     length = last = 0
     for m in pattern.finditer(text):
+        pieces = _unescape(m)
+        if pieces is None:  # not an escape after all: it stays in the text around it
+            continue
         out.append(text[last : m.start()])
         length += m.start() - last
         last = m.end()
-        pieces = _unescape(m)
-        if pieces is None:  # not an escape after all: keep it as it is
-            out.append(m.group())
-            length += len(m.group())
-            continue
         for char, start, stop in pieces:
             out.append(char)
             marks.append((length, start, stop))
@@ -321,7 +320,7 @@ def _views(text: str) -> list[_View]:
         deeper = []
         for parent in level:
             for pattern in _DECODERS:
-                view = _decode(parent.text, pattern, parent if parent.marks else None)
+                view = _decode(parent, pattern)
                 if view is not None and view.text not in seen:
                     seen.add(view.text)
                     deeper.append(view)
