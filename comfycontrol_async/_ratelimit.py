@@ -80,6 +80,8 @@ class Pacer:
         host: str | None = None,
     ) -> None:
         self.rate = rate
+        # The window used for spacing, margin included (0 without pacing).
+        self.window = 0.0 if rate is None else rate.per_seconds * (1.0 + _WINDOW_MARGIN)
         self._clock = clock
         self._rng = rng or random.Random()
         self._held: list[Slot] = []
@@ -108,11 +110,6 @@ class Pacer:
 
     def _now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
-
-    @property
-    def window(self) -> float:
-        """The window used for spacing, margin included (0 without pacing)."""
-        return 0.0 if self.rate is None else self.rate.per_seconds * (1.0 + _WINDOW_MARGIN)
 
     @property
     def store(self) -> str | None:
