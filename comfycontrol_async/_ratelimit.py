@@ -57,18 +57,12 @@ _UNPACED: Final = Slot()
 class Pacer:
     """A sliding-window limiter shared by a whole client, with a client-wide pause.
 
-    Use ``slot = await pacer.acquire()`` before sending and ``pacer.release(slot)`` once the
-    answer is in (or the attempt failed or was cancelled); ``await pacer.aclose()`` at the end.
-
-    Args:
-        rate: The limit to keep under, or ``None`` for no pacing (the 429 pause still works).
-        clock: Monotonic seconds (the event loop's clock by default).
-        rng: Random source for the pause jitter.
-        host: The API host, which names the shared window when ``rate.key`` is not set.
-
-    Raises:
-        ImportError: ``rate`` asks for a store and the ``redis`` extra is not installed.
-        ValueError: ``COMFYCONTROL_RATE_LIMIT_STORE`` is set to something other than a Redis URL.
+    ``slot = await pacer.acquire()`` before sending, ``pacer.release(slot)`` once the attempt
+    ended (answered, failed or cancelled), ``await pacer.aclose()`` at the end. ``rate=None``
+    paces nothing (the 429 pause still works); ``clock`` defaults to the event loop's, ``rng``
+    draws the pause jitter and ``host`` names the shared window when ``rate.key`` is not set.
+    Raises ImportError for a store without the ``redis`` extra and ValueError for a
+    ``COMFYCONTROL_RATE_LIMIT_STORE`` that is not a Redis URL.
     """
 
     def __init__(
@@ -154,11 +148,8 @@ class Pacer:
         return wait
 
     async def acquire(self) -> Slot:
-        """Wait for a slot, then take it. Cancelling the wait takes nothing.
-
-        Raises:
-            RateLimitStoreError: The store failed and ``on_store_error="raise"``.
-        """
+        """Wait for a slot, then take it; cancelling the wait takes nothing. Raises
+        RateLimitStoreError when the store failed and ``on_store_error="raise"``."""
         rate = self.rate
         if rate is None and self._resume_at <= self._now() and not self._lock.locked():
             return _UNPACED
@@ -306,15 +297,9 @@ class Pacer:
             self._spawn(self._store.adopt([(slot.member, self.window)]))
 
     def pause(self, seconds: float | None) -> float:
-        """Hold every later send (of every client of the store's key, with a store) for
-        ``seconds`` or the cooldown, plus jitter.
-
-        Args:
-            seconds: The server's ``Retry-After``, or ``None`` for the documented cooldown.
-
-        Returns:
-            The pause applied, in seconds.
-        """
+        """Hold every later send (of every client of the key, with a store) for ``seconds``
+        (the server's ``Retry-After``), or the cooldown if ``None``, plus jitter; return the
+        pause applied."""
         rate = self.rate or RateLimit()
         base = rate.cooldown if seconds is None else seconds
         length = base + self._rng.uniform(0.0, rate.jitter)
@@ -330,10 +315,7 @@ class Pacer:
         return length
 
     async def aclose(self) -> None:
-        """Finish (or, after a short grace, cancel) pending store writes; close the store.
-
-        Idempotent. Without a store there is nothing to close.
-        """
+        """Finish (or, after a short grace, cancel) pending store writes; close the store."""
         if self._closed:
             return
         self._closed = True
@@ -351,11 +333,8 @@ class Pacer:
 
 
 class RetryQuota:
-    """The client-wide retry budget: a token bucket that retries spend and successes refill.
-
-    Args:
-        budget: The bucket's size and prices, or ``None`` for unlimited retries.
-    """
+    """The client-wide retry budget: a token bucket that retries spend and successes refill
+    (``budget=None``: unlimited retries)."""
 
     def __init__(self, budget: RetryBudget | None) -> None:
         self.budget = budget

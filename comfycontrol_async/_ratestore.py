@@ -106,16 +106,11 @@ def _ms(seconds: float) -> str:
 
 
 class RedisWindow:
-    """One shared window (and pause) in Redis, under the key ``key``.
-
-    Args:
-        url: The Redis URL (may hold a password; it is never shown).
-        key: The window's name; the Redis keys are ``{key}:slots``, ``{key}:pause`` and
-            ``{key}:peers`` (the braces keep them in one Redis Cluster slot).
-        requests: Slots per window.
-        window: The window in seconds (margin included).
-        lease: Seconds an in-flight slot counts at most (window included).
-        peers_ttl: Seconds a client counts as a peer after its last acquire.
+    """One shared window (and pause) in Redis under ``key``: ``requests`` slots per ``window``
+    seconds (margin included), an in-flight slot counting at most ``lease`` seconds, a client
+    counting as a peer ``peers_ttl`` seconds after its last acquire. The Redis keys are
+    ``{key}:slots``, ``{key}:pause`` and ``{key}:peers`` (one Redis Cluster slot). The ``url``
+    may hold a password: it is never shown.
     """
 
     def __init__(

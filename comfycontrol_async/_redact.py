@@ -68,13 +68,10 @@ _cache: _Known | None = None  # the registry ready to search, dropped whenever i
 def remember(values: Iterable[object], *, owner: object | None = None) -> None:
     """Register credential values to hide from every text the SDK produces from now on.
 
-    A compound value is split too: ``Bearer abc...`` also registers ``abc...``, ``Basic <b64>``
-    registers the decoded ``user:password`` and its password, and ``a=1; b=2`` each value.
-
-    Args:
-        values: The credential values (empty and non-``str`` items are ignored).
-        owner: If given, the values stay registered while ``owner`` lives (it must be weakly
-            referenceable); otherwise they join the bounded set of recent values.
+    Empty and non-``str`` values are ignored. A compound value is split too: ``Bearer abc...``
+    also registers ``abc...``, ``Basic <b64>`` the decoded ``user:password`` and its password,
+    ``a=1; b=2`` each value. With an ``owner`` (weakly referenceable) the values stay while it
+    lives; otherwise they join the bounded set of recent values.
     """
     fresh = _split(values)
     if not fresh:
@@ -233,11 +230,8 @@ _SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
 class _View:
-    """A text with its escapes decoded, and the way back to positions in the original text.
-
-    ``marks`` holds, for each decoded escape, ``(position in this view, start, end in the
-    source)``; characters between escapes map one to one.
-    """
+    """A text with its escapes decoded and, to map positions back to its ``parent``, ``marks``:
+    ``(position here, start, end in the parent)`` per escape; other characters map one to one."""
 
     def __init__(self, text: str, marks: list[tuple[int, int, int]], parent: _View | None):
         self.text = text
