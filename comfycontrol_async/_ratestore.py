@@ -27,16 +27,14 @@ __all__ = ["RedisWindow", "StoreUnavailable", "Verdict"]
 # treated as down (the pacer then falls back) rather than stalling every request.
 STORE_TIMEOUT: Final = 1.0
 
-_NOW = """
+_NOW: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 """
 
 # KEYS: slots, pause, peers. ARGV: member, client, limit, window_ms, lease_ms, peers_ms.
 # Returns {granted 0/1, wait_ms as a string, peers, paused 0/1}.
-_ACQUIRE: Final = (
-    _NOW
-    + """
+_ACQUIRE: Final = """
 local window = tonumber(ARGV[4])
 local peers_ms = tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
@@ -59,24 +57,18 @@ end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, tostring(math.min(tonumber(first[2]) - now, window)), peers, 0}
 """
-)
 
 # KEYS: slots. ARGV: lease_ms, then (member, ms from now it still counts) pairs.
-_ADOPT: Final = (
-    _NOW
-    + """
+_ADOPT: Final = """
 for i = 2, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[i + 1]), ARGV[i])
 end
 redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1])))
 return 1
 """
-)
 
 # KEYS: pause. ARGV: length_ms. Keeps the later of the current and the new end.
-_PAUSE: Final = (
-    _NOW
-    + """
+_PAUSE: Final = """
 local length = tonumber(ARGV[1])
 local resume = now + length
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -85,7 +77,6 @@ if resume > current then
 end
 return 1
 """
-)
 
 
 class StoreUnavailable(Exception):
@@ -150,9 +141,9 @@ class RedisWindow:
             socket_timeout=STORE_TIMEOUT,
             retry=redis.retry.Retry(redis.backoff.NoBackoff(), 1),
         )
-        self._acquire = self._redis.register_script(_ACQUIRE)
-        self._adopt = self._redis.register_script(_ADOPT)
-        self._pause = self._redis.register_script(_PAUSE)
+        self._acquire = self._redis.register_script(_NOW + _ACQUIRE)
+        self._adopt = self._redis.register_script(_NOW + _ADOPT)
+        self._pause = self._redis.register_script(_NOW + _PAUSE)
 
     async def _run(self, call: Awaitable[Any]) -> Any:
         """Await one Redis call; any failure is a StoreUnavailable without the password."""
