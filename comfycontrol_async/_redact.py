@@ -39,14 +39,9 @@ __all__ = [
     "scrub_text",
 ]
 
-REDACTED: Final = "***"
-"""What a hidden value shows as."""
-
-MIN_LENGTH: Final = 4
-"""Remembered values shorter than this are not searched for in free text."""
-
-MAX_REMEMBERED: Final = 4096
-"""At most this many values without an owner are remembered; the oldest go first."""
+REDACTED: Final = "***"  # what a hidden value shows as
+MIN_LENGTH: Final = 4  # remembered values shorter than this are not searched for in free text
+MAX_REMEMBERED: Final = 4096  # values without an owner remembered at most; the oldest go first
 
 _MIN_ENCODED: Final = 8  # values at least this long are also searched as base64 and hex
 _MIN_PARTIAL: Final = 6  # a cut-off piece of a value this long at a text's edge is hidden
