@@ -1,27 +1,18 @@
 """Client-wide pacing: one limiter for every request a client sends, and the 429 pause.
 
-The API allows 40 requests per 10 s per IP and, past that, answers 429 to everything for a 10 s
-cooldown (the API docs, "Rate limit"). The server counts requests when they *arrive*, which is some
-time after the client let them go and before their answer comes back. So a :class:`Pacer` holds
-a slot per request from the moment it grants it until the request has finished *and* a whole
-window has passed since; a new request goes only while fewer than ``requests`` slots are held.
-Whatever the delays on the way, no window of ``per_seconds`` at the server can then see more than
-``requests`` of ours; the price is one request's latency per window (well under 1% at 10 s).
-Waiters are served first come, first served. A 429 calls :meth:`Pacer.pause`, which holds every
-later send of the client until the pause ends. :class:`RetryQuota` is the client-wide retry
-budget. This module owns only these counters and their timing; it does not send, retry or know
-about HTTP.
+The API allows 40 requests per 10 s per IP (then a 429 cooldown of 10 s) and counts a request
+when it *arrives*, so a :class:`Pacer` holds each request's slot until a whole window after it
+finished and grants only while fewer than ``requests`` are held: whatever the delays, no window
+at the server sees more. Waiters go first come, first served; a 429 calls :meth:`Pacer.pause`,
+which holds every later send. :class:`RetryQuota` is the client-wide retry budget. Nothing here
+sends, retries or knows HTTP.
 
-With a store (``RateLimit.store``), the same rule holds for every client of the store's key at
-once: slots and the 429 pause live in Redis (:mod:`._ratestore`), and the slots this pacer took
-are also kept here. When the store fails, the pacer paces this process alone at a share of the
-limit: ``requests // peers``, where ``peers`` is the number of clients the store last said were
-using the key (:data:`_UNKNOWN_PEERS` if it was never reached); when the store is lost mid-way,
-it first counts the current window as full, since it cannot know what the others just sent.
-It retries the store every tenth of a window (at most every second); once the store answers, it
-hands over the slots it took meanwhile and shares again. The store writes that the synchronous
-:meth:`Pacer.release` and :meth:`Pacer.pause` must make run as background tasks, which
-:meth:`Pacer.aclose` finishes or cancels.
+With ``RateLimit.store``, slots and pause live in Redis (:mod:`._ratestore`) for every client of
+its key. When the store fails, the pacer paces this process alone at ``requests // peers`` (the
+peers last reported, else :data:`_UNKNOWN_PEERS`), first counting the window as full if the store
+was lost mid-way; it retries every tenth of a window (at most 1 s) and, once back, hands over the
+slots it took. Store writes of :meth:`Pacer.release` and :meth:`Pacer.pause` run as background
+tasks, which :meth:`Pacer.aclose` finishes or cancels.
 """
 
 from __future__ import annotations
@@ -41,17 +32,13 @@ from ._ratestore import RedisWindow, StoreUnavailable, Verdict
 
 __all__ = ["Pacer", "RetryQuota", "Slot"]
 
-# Clock granularity and scheduling slop: the window is taken this much longer.
-_WINDOW_MARGIN: Final = 0.005
+_WINDOW_MARGIN: Final = 0.005  # clock granularity and scheduling slop: the window is longer
 # A shared slot whose request has not ended stops counting this long after a window, so that a
 # worker killed mid-request does not hold its slots for ever (requests time out well before).
 _STORE_LEASE: Final = 60.0
-# Clients that used the key within this many windows count as peers for the fallback share.
-_PEER_WINDOWS: Final = 3.0
-# Peers assumed when the store was never reached: a common worker count (2 cores x 2).
-_UNKNOWN_PEERS: Final = 4
-# Seconds aclose() lets pending store writes finish before cancelling them.
-_CLOSE_GRACE: Final = 1.0
+_PEER_WINDOWS: Final = 3.0  # clients that used the key within this many windows are peers
+_UNKNOWN_PEERS: Final = 4  # peers assumed when the store was never reached (2 cores x 2)
+_CLOSE_GRACE: Final = 1.0  # seconds aclose() lets pending store writes finish
 
 
 class Slot:
@@ -59,10 +46,9 @@ class Slot:
 
     __slots__ = ("ended", "member")
 
-    def __init__(self, member: str = "") -> None:
-        self.ended: float | None = None
-        # Its name in the shared store ("" for slots that are not real requests).
-        self.member = member
+    def __init__(self, member: str = "", ended: float | None = None) -> None:
+        self.ended = ended
+        self.member = member  # its name in the shared store ("" if not a real request)
 
 
 _UNPACED: Final = Slot()
@@ -71,18 +57,12 @@ _UNPACED: Final = Slot()
 class Pacer:
     """A sliding-window limiter shared by a whole client, with a client-wide pause.
 
-    Use ``slot = await pacer.acquire()`` before sending and ``pacer.release(slot)`` once the
-    answer is in (or the attempt failed or was cancelled); ``await pacer.aclose()`` at the end.
-
-    Args:
-        rate: The limit to keep under, or ``None`` for no pacing (the 429 pause still works).
-        clock: Monotonic seconds (the event loop's clock by default).
-        rng: Random source for the pause jitter.
-        host: The API host, which names the shared window when ``rate.key`` is not set.
-
-    Raises:
-        ImportError: ``rate`` asks for a store and the ``redis`` extra is not installed.
-        ValueError: ``COMFYCONTROL_RATE_LIMIT_STORE`` is set to something other than a Redis URL.
+    ``slot = await pacer.acquire()`` before sending, ``pacer.release(slot)`` once the attempt
+    ended (answered, failed or cancelled), ``await pacer.aclose()`` at the end. ``rate=None``
+    paces nothing (the 429 pause still works); ``clock`` defaults to the event loop's, ``rng``
+    draws the pause jitter and ``host`` names the shared window when ``rate.key`` is not set.
+    Raises ImportError for a store without the ``redis`` extra and ValueError for a
+    ``COMFYCONTROL_RATE_LIMIT_STORE`` that is not a Redis URL.
     """
 
     def __init__(
@@ -94,52 +74,36 @@ class Pacer:
         host: str | None = None,
     ) -> None:
         self.rate = rate
+        # The window used for spacing, margin included (0 without pacing).
+        self.window = 0.0 if rate is None else rate.per_seconds * (1.0 + _WINDOW_MARGIN)
         self._clock = clock
         self._rng = rng or random.Random()
         self._held: list[Slot] = []
         self._lock = asyncio.Lock()
         self._released = asyncio.Event()
-        self._resume_at = 0.0
-        self.pauses = 0
-        self.waited = 0.0
-        self.granted = 0
-        # The shared store, when there is one.
-        self._store: RedisWindow | None = None
+        self._resume_at = self._retry_at = 0.0
+        self.pauses = self.granted = 0
+        self.shared_grants = self.store_failures = self.store_recoveries = 0
         self._client_id = secrets.token_hex(8)
         self._serial = itertools.count()
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._fallback = False
-        self._retry_at = 0.0
+        self._fallback = self._warned = self._closed = False
         self._peers: int | None = None
-        self._warned = False
-        self._closed = False
-        self.shared_grants = 0
-        self.store_failures = 0
-        self.store_recoveries = 0
+        self._store: RedisWindow | None = None
         url = rate.resolved_store() if rate is not None else None
         if rate is not None and url is not None:
-            window = rate.per_seconds * (1.0 + _WINDOW_MARGIN)
             self._store = RedisWindow(
                 url,
                 rate.key or f"comfycontrol:ratelimit:{host or 'default'}",
                 requests=rate.requests,
-                window=window,
-                lease=window + _STORE_LEASE,
-                peers_ttl=window * _PEER_WINDOWS,
+                window=self.window,
+                lease=self.window + _STORE_LEASE,
+                peers_ttl=self.window * _PEER_WINDOWS,
             )
             self._retry_every = min(1.0, rate.per_seconds / 10)
 
     def _now(self) -> float:
-        if self._clock is not None:
-            return self._clock()
-        return asyncio.get_running_loop().time()
-
-    @property
-    def window(self) -> float:
-        """The window used for spacing, margin included (0 without pacing)."""
-        if self.rate is None:
-            return 0.0
-        return self.rate.per_seconds * (1.0 + _WINDOW_MARGIN)
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
 
     @property
     def store(self) -> str | None:
@@ -158,21 +122,17 @@ class Pacer:
 
     def _limit(self) -> int | None:
         """Slots this process may hold on its own, or ``None`` when the store decides."""
-        if self.rate is None:
+        if self.rate is None or self.sharing:
             return None
-        if self._store is None:
-            return self.rate.requests
-        if not self._fallback:
-            return None
-        return max(1, self.rate.requests // (self._peers or _UNKNOWN_PEERS))
+        peers = 1 if self._store is None else self._peers or _UNKNOWN_PEERS
+        return max(1, self.rate.requests // peers)
 
     def paused_for(self) -> float:
         """Seconds left in the current 429 pause (0 when not paused)."""
         return max(0.0, self._resume_at - self._now())
 
     def _prune(self, now: float) -> None:
-        window = self.window
-        self._held = [s for s in self._held if s.ended is None or s.ended + window > now]
+        self._held = [s for s in self._held if s.ended is None or s.ended + self.window > now]
 
     def delay_for_next(self) -> float:
         """A lower bound on the seconds the next send would wait if asked now."""
@@ -181,23 +141,18 @@ class Pacer:
         limit = self._limit()
         if limit is not None:
             self._prune(now)
-            if len(self._held) >= limit:
-                ends = sorted(s.ended for s in self._held if s.ended is not None)
-                excess = len(self._held) - limit
-                if excess < len(ends):
-                    wait = max(wait, ends[excess] + self.window - now)
+            ends = sorted(s.ended for s in self._held if s.ended is not None)
+            excess = len(self._held) - limit
+            if 0 <= excess < len(ends):
+                wait = max(wait, ends[excess] + self.window - now)
         return wait
 
     async def acquire(self) -> Slot:
-        """Wait for a slot, then take it. Cancelling the wait takes nothing.
-
-        Raises:
-            RateLimitStoreError: The store failed and ``on_store_error="raise"``.
-        """
+        """Wait for a slot, then take it; cancelling the wait takes nothing. Raises
+        RateLimitStoreError when the store failed and ``on_store_error="raise"``."""
         rate = self.rate
         if rate is None and self._resume_at <= self._now() and not self._lock.locked():
             return _UNPACED
-        started = self._now()
         async with self._lock:
             while True:
                 now = self._now()
@@ -222,9 +177,8 @@ class Pacer:
                     slot = Slot(self._member() if self._store is not None else "")
                     self._held.append(slot)
                     break
-                # Full: wait for the first finished slot to leave the window, or for a request
-                # in flight to finish (which may be sooner to free a place), or until it is
-                # time to try the store again.
+                # Full: wait for the first finished slot to leave the window, for a request in
+                # flight to finish (which may free a place sooner), or to try the store again.
                 ends = [s.ended for s in self._held if s.ended is not None]
                 timeout = min(ends) + self.window - now if ends else None
                 if self._store is not None:
@@ -237,7 +191,6 @@ class Pacer:
                 except TimeoutError:
                     pass
         self.granted += 1
-        self.waited += self._now() - started
         return slot
 
     def _member(self) -> str:
@@ -253,7 +206,11 @@ class Pacer:
             verdict = await asyncio.shield(call)
         except asyncio.CancelledError:
             # The store may grant the slot after all: give it back, in the background.
-            call.add_done_callback(lambda done: self._forget_granted(store, member, done))
+            def give_back(done: asyncio.Future[Verdict]) -> None:
+                if not done.cancelled() and done.exception() is None and done.result().granted:
+                    self._spawn(store.forget(member))
+
+            call.add_done_callback(give_back)
             raise
         except StoreUnavailable as err:
             self._store_failed(err, now)
@@ -286,13 +243,6 @@ class Pacer:
             log.info("rate-limit store %s is back: pacing is shared again", store.shown)
         return verdict
 
-    def _forget_granted(
-        self, store: RedisWindow, member: str, done: asyncio.Future[Verdict]
-    ) -> None:
-        if done.cancelled() or done.exception() is not None or not done.result().granted:
-            return
-        self._spawn(store.forget(member))
-
     def _store_failed(self, err: StoreUnavailable, now: float) -> None:
         rate = self.rate
         assert rate is not None
@@ -307,12 +257,9 @@ class Pacer:
         assert share is not None
         if self._peers is not None:
             # Lost mid-sweep: what the others sent this window is unknown, so count it as full
-            # (as many finished requests as this process's share): the first request sent
-            # alone waits one window. (Down from the start, every worker is in this fallback.)
-            for _ in range(share):
-                phantom = Slot()
-                phantom.ended = now
-                self._held.append(phantom)
+            # (this process's share of finished requests): the first request alone waits one
+            # window. (Down from the start, every worker is in this fallback.)
+            self._held.extend(Slot(ended=now) for _ in range(share))
         level = logging.INFO if self._warned else logging.WARNING
         self._warned = True
         log.log(
@@ -325,20 +272,20 @@ class Pacer:
 
     def _spawn(self, write: Coroutine[Any, Any, None]) -> None:
         """Run a store write in the background; aclose() finishes or cancels it."""
-        self._track(asyncio.get_running_loop().create_task(self._quietly(write)))
+
+        async def quietly() -> None:
+            try:
+                await write
+            except StoreUnavailable as err:
+                # The next acquire finds out and falls back; a lost write only ends a slot
+                # early at its lease, or shares one pause less.
+                log.debug("%s", err)
+
+        self._track(asyncio.get_running_loop().create_task(quietly()))
 
     def _track(self, task: asyncio.Future[Any]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _quietly(write: Coroutine[Any, Any, None]) -> None:
-        try:
-            await write
-        except StoreUnavailable as err:
-            # The next acquire finds out and falls back; a lost write only ends a slot early
-            # at its lease, or shares one pause less.
-            log.debug("%s", err)
 
     def release(self, slot: Slot) -> None:
         """The request of ``slot`` finished: it counts one more window from now."""
@@ -347,19 +294,12 @@ class Pacer:
         slot.ended = self._now()
         self._released.set()
         if self._store is not None and slot.member and self.sharing and not self._closed:
-            self._spawn(self._store.release(slot.member))
+            self._spawn(self._store.adopt([(slot.member, self.window)]))
 
     def pause(self, seconds: float | None) -> float:
-        """Hold every later send for ``seconds`` (or the cooldown) plus jitter.
-
-        With a store, every client of the store's key holds too.
-
-        Args:
-            seconds: The server's ``Retry-After``, or ``None`` for the documented cooldown.
-
-        Returns:
-            The pause applied, in seconds.
-        """
+        """Hold every later send (of every client of the key, with a store) for ``seconds``
+        (the server's ``Retry-After``), or the cooldown if ``None``, plus jitter; return the
+        pause applied."""
         rate = self.rate or RateLimit()
         base = rate.cooldown if seconds is None else seconds
         length = base + self._rng.uniform(0.0, rate.jitter)
@@ -375,10 +315,7 @@ class Pacer:
         return length
 
     async def aclose(self) -> None:
-        """Finish (or, after a short grace, cancel) pending store writes; close the store.
-
-        Idempotent. Without a store there is nothing to close.
-        """
+        """Finish (or, after a short grace, cancel) pending store writes; close the store."""
         if self._closed:
             return
         self._closed = True
@@ -396,11 +333,8 @@ class Pacer:
 
 
 class RetryQuota:
-    """The client-wide retry budget: a token bucket that retries spend and successes refill.
-
-    Args:
-        budget: The bucket's size and prices, or ``None`` for unlimited retries.
-    """
+    """The client-wide retry budget: a token bucket that retries spend and successes refill
+    (``budget=None``: unlimited retries)."""
 
     def __init__(self, budget: RetryBudget | None) -> None:
         self.budget = budget

@@ -1,25 +1,19 @@
 """The shared window in Redis: one set of slots and one 429 pause for every client of a key.
 
-Each operation is one Lua script, so it is atomic on the server, and every script takes the time
-from the Redis server's ``TIME``: clients on different hosts never compare their own clocks.
-The window follows the in-process pacer's rule. A granted slot is a member of a sorted set
-scored by the time it stops counting: while its request is in flight, the grant plus one window
-plus a lease (so that a worker that dies mid-request does not hold its slots for ever); once the
-request has ended, the end plus one window. A grant is made only while fewer than ``requests``
-members still count. The pause is one key holding the server time at which sending may resume.
-Clients also register themselves under the key for a few windows, so that each knows how many
-peers share the window (the pacer sizes its fallback share with it).
-
-This module owns the scripts and the redis-py client. It imports redis only when a store is
-asked for (the SDK works without the ``redis`` extra), turns every Redis or socket failure into
-:class:`StoreUnavailable` with the URL's password hidden, and decides nothing about pacing
-policy or fallbacks: that is the pacer's job.
+Each operation is one atomic Lua script timed by the Redis server's ``TIME`` (hosts never compare
+clocks), following the pacer's rule: a slot is a sorted-set member scored by when it stops
+counting (grant + window + lease while in flight, so a dead worker's slots expire; end + window
+after), granted only while fewer than ``requests`` count. The pause is one key holding the time
+sending may resume. Clients register under the key for a few windows, so each knows its peers.
+redis is imported only when a store is asked for; every Redis or socket failure becomes a
+:class:`StoreUnavailable` with the URL's password hidden. Pacing policy is the pacer's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ._config import redact_store_url
 from ._redact import register_secret
@@ -27,24 +21,20 @@ from ._redact import register_secret
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["EXTRA_HINT", "RedisWindow", "StoreUnavailable", "Verdict"]
-
-EXTRA_HINT: Final = "pip install 'comfycontrol-async[redis]'"
+__all__ = ["RedisWindow", "StoreUnavailable", "Verdict"]
 
 # Seconds to connect to Redis or to wait for one answer: a store that is slower than this is
 # treated as down (the pacer then falls back) rather than stalling every request.
 STORE_TIMEOUT: Final = 1.0
 
-_NOW = """
+_NOW: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 """
 
 # KEYS: slots, pause, peers. ARGV: member, client, limit, window_ms, lease_ms, peers_ms.
 # Returns {granted 0/1, wait_ms as a string, peers, paused 0/1}.
-_ACQUIRE: Final = (
-    _NOW
-    + """
+_ACQUIRE: Final = """
 local window = tonumber(ARGV[4])
 local peers_ms = tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
@@ -67,24 +57,18 @@ end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, tostring(math.min(tonumber(first[2]) - now, window)), peers, 0}
 """
-)
 
 # KEYS: slots. ARGV: lease_ms, then (member, ms from now it still counts) pairs.
-_ADOPT: Final = (
-    _NOW
-    + """
+_ADOPT: Final = """
 for i = 2, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[i + 1]), ARGV[i])
 end
 redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1])))
 return 1
 """
-)
 
 # KEYS: pause. ARGV: length_ms. Keeps the later of the current and the new end.
-_PAUSE: Final = (
-    _NOW
-    + """
+_PAUSE: Final = """
 local length = tonumber(ARGV[1])
 local resume = now + length
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -93,7 +77,6 @@ if resume > current then
 end
 return 1
 """
-)
 
 
 class StoreUnavailable(Exception):
@@ -109,30 +92,16 @@ class Verdict(NamedTuple):
     paused: bool  # the wait is a shared 429 pause
 
 
-def _redis_module() -> Any:
-    try:
-        import redis.asyncio
-        import redis.backoff
-        import redis.exceptions
-        import redis.retry
-    except ImportError:
-        raise ImportError(
-            f"a shared rate-limit store needs the redis extra: {EXTRA_HINT}"
-        ) from None
-    return redis
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f}"
 
 
 class RedisWindow:
-    """One shared window (and pause) in Redis, under the key ``key``.
-
-    Args:
-        url: The Redis URL (may hold a password; it is never shown).
-        key: The window's name; the Redis keys are ``{key}:slots``, ``{key}:pause`` and
-            ``{key}:peers`` (the braces keep them in one Redis Cluster slot).
-        requests: Slots per window.
-        window: The window in seconds (margin included).
-        lease: Seconds an in-flight slot counts at most (window included).
-        peers_ttl: Seconds a client counts as a peer after its last acquire.
+    """One shared window (and pause) in Redis under ``key``: ``requests`` slots per ``window``
+    seconds (margin included), an in-flight slot counting at most ``lease`` seconds, a client
+    counting as a peer ``peers_ttl`` seconds after its last acquire. The Redis keys are
+    ``{key}:slots``, ``{key}:pause`` and ``{key}:peers`` (one Redis Cluster slot). The ``url``
+    may hold a password: it is never shown.
     """
 
     def __init__(
@@ -145,7 +114,16 @@ class RedisWindow:
         lease: float,
         peers_ttl: float,
     ) -> None:
-        redis = _redis_module()
+        try:
+            import redis.asyncio
+            import redis.backoff
+            import redis.exceptions
+            import redis.retry
+        except ImportError:
+            raise ImportError(
+                "a shared rate-limit store needs the redis extra: "
+                "pip install 'comfycontrol-async[redis]'"
+            ) from None
         self.shown = redact_store_url(url)
         self.key = key
         self._secrets = _url_secrets(url)
@@ -153,10 +131,8 @@ class RedisWindow:
         self._secret_handles = [register_secret(secret) for secret in self._secrets]
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._keys = [f"{{{key}}}:slots", f"{{{key}}}:pause", f"{{{key}}}:peers"]
-        self._limits = (str(requests), f"{window * 1000:.3f}", f"{lease * 1000:.3f}")
-        self._lease_ms = f"{lease * 1000:.3f}"
-        self._window = window
-        self._peers_ms = f"{peers_ttl * 1000:.3f}"
+        self._lease_ms = _ms(lease)
+        self._limits = (str(requests), _ms(window), self._lease_ms, _ms(peers_ttl))
         # One quick retry on a fresh connection (a pooled one may be stale after a restart),
         # no backoff: a store that is down is the pacer's to handle, at once.
         self._redis: Redis = redis.asyncio.Redis.from_url(
@@ -165,55 +141,42 @@ class RedisWindow:
             socket_timeout=STORE_TIMEOUT,
             retry=redis.retry.Retry(redis.backoff.NoBackoff(), 1),
         )
-        self._acquire = self._redis.register_script(_ACQUIRE)
-        self._adopt = self._redis.register_script(_ADOPT)
-        self._pause = self._redis.register_script(_PAUSE)
+        self._acquire = self._redis.register_script(_NOW + _ACQUIRE)
+        self._adopt = self._redis.register_script(_NOW + _ADOPT)
+        self._pause = self._redis.register_script(_NOW + _PAUSE)
 
-    def _unavailable(self, err: BaseException) -> StoreUnavailable:
-        text = f"{type(err).__name__}: {err}"
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return StoreUnavailable(f"rate-limit store {self.shown}: {text}")
+    async def _run(self, call: Awaitable[Any]) -> Any:
+        """Await one Redis call; any failure is a StoreUnavailable without the password."""
+        try:
+            return await call
+        except self._errors as err:
+            text = f"{type(err).__name__}: {err}"
+            for secret in self._secrets:
+                text = text.replace(secret, "***")
+            raise StoreUnavailable(f"rate-limit store {self.shown}: {text}") from None
 
     async def acquire(self, member: str, client: str) -> Verdict:
         """Take a slot named ``member`` if the window has room, for the client ``client``."""
-        try:
-            granted, wait, peers, paused = await self._acquire(
-                keys=self._keys, args=[member, client, *self._limits, self._peers_ms]
-            )
-        except self._errors as err:
-            raise self._unavailable(err) from None
+        granted, wait, peers, paused = await self._run(
+            self._acquire(keys=self._keys, args=[member, client, *self._limits])
+        )
         return Verdict(bool(granted), float(wait) / 1000, int(peers), bool(paused))
-
-    async def release(self, member: str) -> None:
-        """The request of ``member`` ended now: it counts one more window."""
-        await self.adopt([(member, self._window)])
 
     async def adopt(self, slots: Sequence[tuple[str, float]]) -> None:
         """Count each ``(member, seconds)`` slot for that many more seconds from now."""
-        if not slots:
-            return
-        args: list[str] = [self._lease_ms]
+        args = [self._lease_ms]
         for member, seconds in slots:
-            args += [member, f"{seconds * 1000:.3f}"]
-        try:
-            await self._adopt(keys=self._keys[:1], args=args)
-        except self._errors as err:
-            raise self._unavailable(err) from None
+            args += [member, _ms(seconds)]
+        if slots:
+            await self._run(self._adopt(keys=self._keys[:1], args=args))
 
     async def forget(self, member: str) -> None:
         """Give back a slot that was granted but never used."""
-        try:
-            await self._redis.zrem(self._keys[0], member)
-        except self._errors as err:
-            raise self._unavailable(err) from None
+        await self._run(self._redis.zrem(self._keys[0], member))
 
     async def pause(self, seconds: float) -> None:
         """Hold every client of the key for ``seconds`` from now (a longer pause stays)."""
-        try:
-            await self._pause(keys=self._keys[1:2], args=[f"{seconds * 1000:.3f}"])
-        except self._errors as err:
-            raise self._unavailable(err) from None
+        await self._run(self._pause(keys=self._keys[1:2], args=[_ms(seconds)]))
 
     async def aclose(self) -> None:
         """Close the connections."""
@@ -222,8 +185,6 @@ class RedisWindow:
 
 def _url_secrets(url: str) -> list[str]:
     """The user-info and password-like query values of ``url``, to scrub from error texts."""
-    from urllib.parse import parse_qsl, unquote, urlsplit
-
     try:
         parts = urlsplit(url)
         found = [parts.password or "", unquote(parts.password or "")]

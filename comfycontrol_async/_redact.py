@@ -1,45 +1,28 @@
-"""One home for keeping credentials out of every text that leaves the SDK.
+"""One home for keeping credentials out of every text the SDK makes: models, logs, errors, CLI.
 
-Models, logs, exceptions and the command line all hide secrets through this module, in two ways:
-
-* **by value**: :func:`remember` registers the values the SDK sends or receives as credentials
-  (the API token of every client, every runner header value, user-info of endpoint URLs).
-  :func:`scrub_text` then replaces each one wherever it appears in a text, raw or in the
-  encodings a server uses when it echoes a request back: JSON escapes (``\\/``, ``\\uXXXX``,
-  ``\\"``), percent-encoding (``quote`` and ``quote_plus``, either hex case), HTML escapes
-  (named, decimal and hex entities), Python ``\\xNN`` escapes, base64 (standard and URL-safe, at
-  any alignment inside a larger blob), hex dumps, and one escape layer inside another. A value cut
-  short at the start or end of a text (a truncated answer) is hidden too.
-* **by position**, for values nobody registered: URL user-info and query strings (signed URLs
-  carry their signature there), ``Authorization``/``Cookie``/key-like header lines and
-  ``Bearer``/``Basic`` credentials, and in JSON-like text the ``headers`` object, the ``argv``
-  list and any pair whose key names a credential. :func:`redact_data` does the same on decoded
-  JSON, by key.
-
-Short values: a value shorter than :data:`MIN_LENGTH` (4) characters is not searched for in free
-text, as hiding every ``"on"`` or ``"42"`` would garble every message while hiding nothing worth
-stealing; it is still hidden wherever its position says it is a credential (header values in
-reprs and data, ``Authorization`` lines, URL user-info). Encodings that produce short, common
-fragments (base64, hex dumps) are searched for only for values of at least 8 characters.
-
-The registry is bounded and forgets. Values registered with an ``owner`` (a client registers its
-token that way) are kept exactly as long as the owner lives; other values (runner credentials)
-live in a least-recently-remembered set of at most :data:`MAX_REMEMBERED` values. Forgetting is
-safe because texts are scrubbed when they are made: an exception is clean from its construction,
-so a forgotten token cannot come back through an old error.
-
-This module must not import the rest of the SDK (everything else imports it) nor do I/O.
+By value: :func:`remember` registers credentials (client tokens, runner header values, URL
+user-info) and :func:`scrub_text` hides each wherever it appears, raw or as a server echoes it:
+JSON and Python escapes, percent-encoding (``quote``/``quote_plus``, either hex case), HTML
+entities, one escape layer inside another, base64 (standard or URL-safe, at any alignment) and
+hex, or cut short at a text's edge. By position, for values nobody registered: URL user-info and
+queries, ``Authorization``/``Cookie``/key-like pairs, ``Bearer``/``Basic`` credentials, JSON
+``headers`` and ``argv``; :func:`redact_data` hides decoded JSON by key. Values shorter than
+:data:`MIN_LENGTH` are hidden only by position (hiding every "on" would garble every message).
+Owned values live as long as their owner, the others in a bounded least-recently-remembered
+set: forgetting is safe because texts are scrubbed when they are made. This module imports
+nothing else of the SDK and does no I/O.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import codecs
 import html.entities
 import re
 import threading
 import weakref
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -49,7 +32,6 @@ __all__ = [
     "REDACTED",
     "excerpt",
     "forget",
-    "is_sensitive_key",
     "printable",
     "redact_data",
     "register_secret",
@@ -57,60 +39,47 @@ __all__ = [
     "scrub_text",
 ]
 
-REDACTED: Final = "***"
-"""What a hidden value shows as."""
-
-MIN_LENGTH: Final = 4
-"""Remembered values shorter than this are not searched for in free text (see above)."""
-
-MAX_REMEMBERED: Final = 4096
-"""At most this many values without an owner are remembered; the oldest go first."""
+REDACTED: Final = "***"  # what a hidden value shows as
+MIN_LENGTH: Final = 4  # remembered values shorter than this are not searched for in free text
+MAX_REMEMBERED: Final = 4096  # values without an owner remembered at most; the oldest go first
 
 _MIN_ENCODED: Final = 8  # values at least this long are also searched as base64 and hex
 _MIN_PARTIAL: Final = 6  # a cut-off piece of a value this long at a text's edge is hidden
 _MAX_DEPTH: Final = 64  # redact_data: deeper nesting is shown as one placeholder
-# Words before a credential in an Authorization-like value ("Bearer <token>").
 _AUTH_SCHEMES: Final = frozenset({"bearer", "basic", "token", "digest", "negotiate", "apikey"})
 
 # -- the registry -----------------------------------------------------------------------------
 
 _lock = threading.Lock()
-# Values of owners just collected. The finalizer only queues them: it may run in the middle of
-# a registry update (a garbage collection while the lock is held), so it must not take the lock.
+# Values of collected owners. Their finalizer only queues them: it may run in the middle of a
+# registry update (a garbage collection while the lock is held), so it must not take the lock.
 _released: deque[tuple[str, ...]] = deque()
 _unowned: OrderedDict[str, None] = OrderedDict()
-_owned: dict[str, int] = {}
+_owned: Counter[str] = Counter()
 _variants: dict[str, tuple[str, ...]] = {}
-# Built from the registry on demand, dropped whenever it changes.
-_cache: _Known | None = None
+_cache: _Known | None = None  # the registry ready to search, dropped whenever it changes
 
 
 def remember(values: Iterable[object], *, owner: object | None = None) -> None:
     """Register credential values to hide from every text the SDK produces from now on.
 
-    A compound value is split too: ``Bearer abc...`` also registers ``abc...``, ``Basic <b64>``
-    registers the decoded ``user:password`` and its password, and ``a=1; b=2`` each value.
-
-    Args:
-        values: The credential values (empty and non-``str`` items are ignored).
-        owner: If given, the values stay registered while ``owner`` lives (it must be weakly
-            referenceable); otherwise they join the bounded set of recent values.
+    Empty and non-``str`` values are ignored. A compound value is split too: ``Bearer abc...``
+    also registers ``abc...``, ``Basic <b64>`` the decoded ``user:password`` and its password,
+    ``a=1; b=2`` each value. With an ``owner`` (weakly referenceable) the values stay while it
+    lives; otherwise they join the bounded set of recent values.
     """
-    fresh: list[str] = []
-    for value in values:
-        if isinstance(value, str) and value:
-            fresh.extend(_parts(value))
+    fresh = _split(values)
     if not fresh:
         return
     global _cache
     with _lock:
         _drop_released()
         # Values seen again (every decoded runner repeats its headers) keep the search index.
-        known = _cache is not None and all(v in _owned or v in _unowned for v in fresh)
-        for value in fresh:
-            if owner is not None:
-                _owned[value] = _owned.get(value, 0) + 1
-            else:
+        known = all(v in _owned or v in _unowned for v in fresh)
+        if owner is not None:
+            _owned.update(fresh)
+        else:
+            for value in fresh:
                 _unowned[value] = None
                 _unowned.move_to_end(value)
         while len(_unowned) > MAX_REMEMBERED:
@@ -119,21 +88,16 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
         if not known:
             _cache = None
     if owner is not None:
-        weakref.finalize(owner, _release, tuple(fresh))
+        weakref.finalize(owner, _released.append, tuple(fresh))
 
 
 class _Handle:
     """Keeps a registered secret alive: its owner (a client, a store) holds it."""
 
-    __slots__ = ("__weakref__",)
-
 
 def register_secret(value: str) -> object:
-    """Remember ``value`` for as long as the returned handle is referenced.
-
-    A client keeps the handle of its token, so the secrets of closed, collected clients do not
-    pile up in the registry.
-    """
+    """Remember ``value`` for as long as the returned handle is referenced, so that the secrets
+    of closed, collected clients do not pile up in the registry."""
     handle = _Handle()
     remember([value], owner=handle)
     return handle
@@ -142,36 +106,30 @@ def register_secret(value: str) -> object:
 def forget(values: Iterable[object]) -> None:
     """Drop values registered without an owner (owned values go when their owner goes)."""
     global _cache
+    parts = _split(values)
     with _lock:
         _drop_released()
-        for value in values:
-            for part in _parts(value) if isinstance(value, str) and value else ():
-                _unowned.pop(part, None)
+        for part in parts:
+            _unowned.pop(part, None)
         _cache = None
-
-
-def _release(values: tuple[str, ...]) -> None:
-    _released.append(values)
 
 
 def _drop_released() -> None:
     """Forget the values of collected owners (the caller holds the lock)."""
-    global _cache
+    global _cache, _owned
     while _released:
-        for value in _released.popleft():
-            left = _owned.get(value, 0) - 1
-            if left > 0:
-                _owned[value] = left
-            else:
-                _owned.pop(value, None)
+        _owned -= Counter(_released.popleft())
         _cache = None
 
 
+def _split(values: Iterable[object]) -> list[str]:
+    return [part for v in values if isinstance(v, str) and v for part in _parts(v)]
+
+
 def _parts(value: str) -> list[str]:
-    """The value and the secret pieces of the structures it may have, each at least
-    MIN_LENGTH long: the credential after an auth scheme, the values of ``k=v; k2=v2`` (a
-    cookie) and the decoded ``user:password`` of ``Basic``. A value is not split into words:
-    ``"my pass phrase here"`` must not hide every "here" of every message."""
+    """The value and its secret pieces of at least MIN_LENGTH: the credential after an auth
+    scheme, the decoded ``user:password`` of ``Basic`` and its password, the values of
+    ``k=v; k2=v2``. Never words: ``"my pass phrase"`` must not hide every "pass"."""
     found = [value]
     scheme, _, rest = value.strip().partition(" ")
     rest = rest.strip()
@@ -190,8 +148,7 @@ def _parts(value: str) -> list[str]:
 
 def _variants_of(value: str) -> tuple[str, ...]:
     """Literal forms of ``value`` that the escape-decoding views cannot undo: base64 and hex."""
-    cached = _variants.get(value)
-    if cached is not None:
+    if (cached := _variants.get(value)) is not None:
         return cached
     forms = {value}
     if all(c in "0123456789abcdefABCDEF" for c in value):
@@ -202,26 +159,20 @@ def _variants_of(value: str) -> tuple[str, ...]:
         for shift in range(3):
             # The characters that depend on these bytes only, whatever surrounds them.
             padded = base64.b64encode(b"\0" * shift + raw + b"\0\0\0").decode("ascii")
-            first = -(-shift * 8 // 6)
-            last = (shift + len(raw)) * 8 // 6
-            core = padded[first:last]
+            core = padded[-(-shift * 8 // 6) : (shift + len(raw)) * 8 // 6]
             if len(core) >= _MIN_ENCODED:
                 forms.update((core, core.replace("+", "-").replace("/", "_")))
-    result = tuple(forms)
     if len(_variants) > 4 * MAX_REMEMBERED:
         _variants.clear()
-    _variants[value] = result
-    return result
+    _variants[value] = tuple(forms)
+    return _variants[value]
 
 
 class _Known:
     """The registry, ready to search: literal forms indexed by their first characters, and
     values by their first and last characters (for pieces cut off at a text's edge)."""
 
-    __slots__ = ("heads", "index", "literals", "longest", "tails")
-
-    def __init__(self, values: Iterable[str]) -> None:
-        values = tuple(values)
+    def __init__(self, values: tuple[str, ...]) -> None:
         self.literals = tuple(dict.fromkeys(f for v in values for f in _variants_of(v)))
         self.index: dict[str, list[str]] = {}
         for literal in self.literals:
@@ -232,7 +183,7 @@ class _Known:
             if len(value) > _MIN_PARTIAL:
                 self.heads.setdefault(value[:_MIN_PARTIAL], []).append(value)
                 self.tails.setdefault(value[-_MIN_PARTIAL:], []).append(value)
-        self.longest = max((len(v) for v in values), default=0)
+        self.longest = max(map(len, values), default=0)
 
 
 def _snapshot() -> _Known:
@@ -240,13 +191,13 @@ def _snapshot() -> _Known:
     with _lock:
         _drop_released()
         if _cache is None:
-            _cache = _Known(dict.fromkeys([*_owned, *reversed(_unowned)]))
+            _cache = _Known(tuple(dict.fromkeys([*_owned, *reversed(_unowned)])))
         return _cache
 
 
 # -- decoding views -------------------------------------------------------------------------
 
-# One layer of each family of escapes; the groups are named for _unescape.
+# One layer of each family of escapes; _unescape reads the group names.
 _JSON_ESCAPES: Final = (
     r"\\u(?P<high>[dD][89abAB][0-9a-fA-F]{2})\\u(?P<low>[dD][c-fC-F][0-9a-fA-F]{2})"
     r"|\\u(?P<u4>[0-9a-fA-F]{4})"
@@ -258,33 +209,24 @@ _HTML_ESCAPES: Final = (
     r"&#(?P<dec>[0-9]{1,7});?|&#[xX](?P<hexa>[0-9a-fA-F]{1,6});?"
     r"|&(?P<named>[a-zA-Z][a-zA-Z0-9]{1,31};)"
 )
-_PLUS: Final = r"(?P<plus>\+)"
-# Each family alone (a secret may hold what looks like another family's escape, "%12"), all
-# together (a JSON string in a page), and percent-encoding in quote_plus form.
-_FAMILIES: Final = tuple(
+# Each family alone (a secret may hold what looks like another family's escape, "%12"),
+# percent-encoding in quote_plus form, and all together (a JSON string in a page).
+_DECODERS: Final = tuple(
     re.compile(p)
     for p in (
         _JSON_ESCAPES,
         _PERCENT_ESCAPES,
         _HTML_ESCAPES,
-        f"{_PERCENT_ESCAPES}|{_PLUS}",
+        rf"{_PERCENT_ESCAPES}|(?P<plus>\+)",
+        f"{_JSON_ESCAPES}|{_PERCENT_ESCAPES}|{_HTML_ESCAPES}",
     )
-)
-_DECODERS: Final = (
-    *_FAMILIES,
-    re.compile(f"{_JSON_ESCAPES}|{_PERCENT_ESCAPES}|{_HTML_ESCAPES}"),
 )
 _SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
 class _View:
-    """A text with its escapes decoded, and the way back to positions in the original text.
-
-    ``marks`` holds, for each decoded escape, ``(position in this view, start, end in the
-    source)``; characters between escapes map one to one.
-    """
-
-    __slots__ = ("marks", "parent", "text")
+    """A text with its escapes decoded and, to map positions back to its ``parent``, ``marks``:
+    ``(position here, start, end in the parent)`` per escape; other characters map one to one."""
 
     def __init__(self, text: str, marks: list[tuple[int, int, int]], parent: _View | None):
         self.text = text
@@ -292,47 +234,31 @@ class _View:
         self.parent = parent
 
     def _source(self, pos: int, end: bool) -> int:
-        # The last escape at or before pos, found by bisection on view positions.
-        lo, hi = 0, len(self.marks)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.marks[mid][0] <= pos:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo == 0:
-            src = pos
-        else:
-            at, start, stop = self.marks[lo - 1]
-            src = (stop if end else start) if at == pos else stop + (pos - at - 1)
-        if end and (lo == 0 or self.marks[lo - 1][0] != pos):
-            src += 1
-        return src
+        lo = bisect.bisect_right(self.marks, pos, key=lambda mark: mark[0])
+        at, start, stop = self.marks[lo - 1] if lo else (-1, 0, 0)
+        if at == pos:
+            return stop if end else start
+        return stop + pos - at - 1 + end
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text that ``[start, end)`` of this view came from."""
         a, b = self._source(start, False), self._source(end - 1, True)
-        if self.parent is not None:
-            return self.parent.span(a, b)
-        return a, b
+        return self.parent.span(a, b) if self.parent is not None else (a, b)
 
 
-def _decode(text: str, pattern: re.Pattern[str], parent: _View | None) -> _View | None:
-    """``text`` with one layer of escapes decoded, or ``None`` if it has none."""
+def _decode(parent: _View, pattern: re.Pattern[str]) -> _View | None:
+    """``parent`` with one more layer of escapes decoded, or ``None`` if it has none."""
+    text = parent.text
     out: list[str] = []
     marks: list[tuple[int, int, int]] = []
-    length = 0
-    last = 0
+    length = last = 0
     for m in pattern.finditer(text):
-        chunk = text[last : m.start()]
-        out.append(chunk)
-        length += len(chunk)
-        last = m.end()
         pieces = _unescape(m)
-        if pieces is None:  # not an escape after all: keep it as it is
-            out.append(m.group())
-            length += len(m.group())
+        if pieces is None:  # not an escape after all: it stays in the text around it
             continue
+        out.append(text[last : m.start()])
+        length += m.start() - last
+        last = m.end()
         for char, start, stop in pieces:
             out.append(char)
             marks.append((length, start, stop))
@@ -344,55 +270,50 @@ def _decode(text: str, pattern: re.Pattern[str], parent: _View | None) -> _View 
 
 
 def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
-    found: dict[str, str | None] = m.groupdict()
-    high, low, u4, x2, simple = (found.get(k) for k in ("high", "low", "u4", "x2", "simple"))
-    percent, dec, hexa, named = (found.get(k) for k in ("percent", "dec", "hexa", "named"))
+    """The characters of one escape, each with the span of the source it came from."""
+    kind = m.lastgroup
+    found = m.group(kind or 0)
     start, stop = m.span()
-    if high is not None and low is not None:
-        code = 0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00)
-        return [(chr(code), start, stop)]
-    if (code_point := u4 or x2) is not None:
-        return [(chr(int(code_point, 16)), start, stop)]
-    if simple is not None:
-        return [(_SIMPLE.get(simple, simple), start, stop)]
-    if percent is not None:
+    if kind == "percent":
         # A run of %XX is UTF-8: each character maps to the escapes of its bytes.
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         pieces: list[tuple[str, int, int]] = []
         begin = start
-        for k in range(0, len(percent), 3):
-            chars = decoder.decode(bytes([int(percent[k + 1 : k + 3], 16)]))
-            for char in chars:
-                pieces.append((char, begin, start + k + 3))
+        for k in range(0, len(found), 3):
+            chars = decoder.decode(bytes([int(found[k + 1 : k + 3], 16)]))
+            pieces.extend((char, begin, start + k + 3) for char in chars)
             if chars:
                 begin = start + k + 3
-        for char in decoder.decode(b"", final=True):
-            pieces.append((char, begin, stop))
+        pieces.extend((char, begin, stop) for char in decoder.decode(b"", final=True))
         return pieces
-    if dec is not None or hexa is not None:
-        code = int(dec, 10) if dec is not None else int(hexa or "0", 16)
-        return [(chr(code), start, stop)] if code <= 0x10FFFF else None
-    if named is not None:
-        entity = html.entities.html5.get(named)
-        return [(entity, start, stop)] if entity is not None and len(entity) == 1 else None
-    return [(" ", start, stop)]  # "+" in quote_plus form
+    if kind == "simple":
+        char = _SIMPLE.get(found, found)
+    elif kind == "named":
+        char = html.entities.html5.get(found, "")
+    elif kind == "plus":  # quote_plus form
+        char = " "
+    else:
+        code = int(found, 10 if kind == "dec" else 16)
+        if kind == "low":  # a UTF-16 surrogate pair
+            code = 0x10000 + ((int(m["high"], 16) - 0xD800) << 10) + (code - 0xDC00)
+        char = chr(code) if code <= 0x10FFFF else ""
+    return [(char, start, stop)] if len(char) == 1 else None
 
 
 def _views(text: str) -> list[_View]:
     """The text itself, and the text with each family of escapes decoded alone and all of
     them together, once and then again (a percent-encoded JSON string, a JSON page in HTML)."""
-    views = [_View(text, [], None)]
+    views = level = [_View(text, [], None)]
     seen = {text}
-    level = views
     for _ in range(2):
         deeper = []
         for parent in level:
             for pattern in _DECODERS:
-                view = _decode(parent.text, pattern, parent if parent.marks else None)
+                view = _decode(parent, pattern)
                 if view is not None and view.text not in seen:
                     seen.add(view.text)
                     deeper.append(view)
-        views.extend(deeper)
+        views = views + deeper
         level = deeper
     return views
 
@@ -408,9 +329,8 @@ _CODED: Final = r"(?=[^\s\"'<>,;&]*[0-9_\-+/=.~])[^\s\"'<>,;&]{6,}"
 _STRUCTURE: Final = tuple(
     (triggers, re.compile(pattern, re.IGNORECASE))
     for triggers, pattern in (
-        # URL user-info: scheme://user:password@host
+        # URL user-info (scheme://user:password@host) and query (a signed URL's signature)
         (("://",), rf"{_SCHEME}([^/\s@\"'<>?#]+)@"),
-        # URL query strings (a signed URL's signature lives there)
         (("://",), rf"{_SCHEME}[^\s?#\"'<>]*\?([^\s\"'<>#]+)"),
         # Authorization and Cookie values (a header line, a JSON pair or key=value)
         (
@@ -432,10 +352,8 @@ _STRUCTURE: Final = tuple(
         ),
     )
 )
-
-
-# A base64 or hex blob (a gateway that echoes the request encoded): decoded, it is searched
-# too, and hidden whole if it holds a credential nobody registered (an echoed "headers" object).
+# A base64 or hex blob (a gateway that echoes the request encoded) is decoded and searched too,
+# and hidden whole if it holds a credential nobody registered (an echoed "headers" object).
 _BLOB: Final = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2})+")
 
@@ -447,10 +365,8 @@ def _from_blob(run: str) -> str | None:
         if _HEX.fullmatch(run):
             return bytes.fromhex(run).decode("utf-8")
         if "-" in data or "_" in data:
-            raw = base64.urlsafe_b64decode(data)
-        else:
-            raw = base64.b64decode(data, validate=True)
-        return raw.decode("utf-8")
+            return base64.urlsafe_b64decode(data).decode("utf-8")
+        return base64.b64decode(data, validate=True).decode("utf-8")
     except ValueError:  # not base64, or not text: nothing to read in it
         return None
 
@@ -458,25 +374,22 @@ def _from_blob(run: str) -> str | None:
 def _spans(text: str, nested: bool = False) -> list[tuple[int, int]]:
     """Every span of ``text`` that holds a secret, in any view, possibly overlapping."""
     known = _snapshot()
-    literals, index = known.literals, known.index
     found: list[tuple[int, int]] = []
     for view in _views(text):
         body = view.text
         hits: list[tuple[int, int]] = []
-        if len(literals) <= 32:
-            for literal in literals:
+        if len(known.literals) <= 32:  # a few: str.find; many: one pass over the index
+            for literal in known.literals:
                 at = body.find(literal)
                 while at >= 0:
                     hits.append((at, at + len(literal)))
                     at = body.find(literal, at + 1)
-        elif index:
-            get = index.get
+        elif known.index:
+            get = known.index.get
             for at in range(len(body) - MIN_LENGTH + 1):
-                bucket = get(body[at : at + MIN_LENGTH])
-                if bucket is not None:
-                    for literal in bucket:
-                        if body.startswith(literal, at):
-                            hits.append((at, at + len(literal)))
+                for literal in get(body[at : at + MIN_LENGTH], ()):
+                    if body.startswith(literal, at):
+                        hits.append((at, at + len(literal)))
         hits.extend(_edge_pieces(body, known))
         lowered = body.lower()
         for triggers, pattern in _STRUCTURE:
@@ -501,22 +414,10 @@ def _edge_pieces(body: str, known: _Known) -> list[tuple[int, int]]:
             if len(rest) < len(value) and value.startswith(rest):
                 hits.append((at, size))
     for end in range(_MIN_PARTIAL, min(size, known.longest - 1) + 1):
-        start = body[:end]
         for value in known.tails.get(body[end - _MIN_PARTIAL : end], ()):
-            if value.endswith(start):
+            if value.endswith(body[:end]):
                 hits.append((0, end))
     return hits
-
-
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            if end > merged[-1][1]:
-                merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def _replace(text: str, spans: list[tuple[int, int]], limit: int | None = None) -> str:
@@ -524,14 +425,15 @@ def _replace(text: str, spans: list[tuple[int, int]], limit: int | None = None) 
     out: list[str] = []
     last = 0
     stop = len(text) if limit is None else min(limit, len(text))
-    for start, end in _merge(spans):
-        if start >= stop:
+    for start, end in sorted(spans):
+        if out and start <= last:  # overlaps or touches the span just hidden
+            last = max(last, end)
+        elif start < stop:
+            out += (text[last:start], REDACTED)
+            last = end
+        else:
             break
-        out.append(text[last:start])
-        out.append(REDACTED)
-        last = end
-    if last < stop:
-        out.append(text[last:stop])
+    out.append(text[last:stop])
     return "".join(out)
 
 
@@ -539,16 +441,13 @@ def scrub_text(text: str) -> str:
     """``text`` with every remembered secret, in any common encoding, and every credential its
     position gives away (URL user-info and query, ``Authorization`` values...) replaced by
     ``***``."""
-    if not text:
-        return text
-    return _replace(text, _spans(text))
+    return _replace(text, _spans(text)) if text else text
 
 
 def excerpt(text: str, limit: int) -> str:
     """:func:`scrub_text` of the first ``limit`` characters of ``text``, saying if it was cut.
 
-    The secrets are looked for in a little more than ``limit`` characters, so that one running
-    over the cut is hidden whole rather than leaving its first half behind.
+    Secrets are looked for a little past ``limit``, so that one over the cut is hidden whole.
     """
     if len(text) <= limit:
         return scrub_text(text)
@@ -556,38 +455,32 @@ def excerpt(text: str, limit: int) -> str:
     return _replace(window, _spans(window), limit) + f" [... cut after {limit} characters]"
 
 
-# -- control characters -----------------------------------------------------------------------
+# -- control characters and data --------------------------------------------------------------
 
 # C0 and C1 controls (ESC among them), DEL, and the bidirectional overrides that reorder text.
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_CONTROL_KEEP_LINES: Final = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
-
-
-def _show(m: re.Match[str]) -> str:
-    code = ord(m.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def printable(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with control characters escaped visibly (ESC shows as ``\\x1b``), so a server's
     page cannot move the cursor, recolour a terminal or forge a log line."""
-    return (_CONTROL_KEEP_LINES if keep_newlines else _CONTROL).sub(_show, text)
+    keep = "\t\n" if keep_newlines else ""
+
+    def show(m: re.Match[str]) -> str:
+        char = m.group()
+        if char in keep:
+            return char
+        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+    return _CONTROL.sub(show, text)
 
 
-# -- data -------------------------------------------------------------------------------------
-
+# Keys whose values are credentials ("headers", "argv", "api_key"...).
 _SENSITIVE_KEY: Final = re.compile(
     r"header|auth(?!or(?!i))|token|secret|passw|pwd|api[-_ ]?key|apikey|cookie|credential"
     r"|private[-_ ]?key|signature|^sig$|[-_]sig$|^argv$",
     re.IGNORECASE,
 )
-
-
-def is_sensitive_key(key: object) -> bool:
-    """Whether a value under ``key`` is a credential (``headers``, ``argv``, ``api_key``...)."""
-    return isinstance(key, str) and _SENSITIVE_KEY.search(key) is not None
 
 
 def _hide(value: Any) -> Any:
@@ -607,7 +500,9 @@ def redact_data(obj: Any, *, depth: int = 0) -> Any:
         return "..."
     if isinstance(obj, Mapping):
         return {
-            k: _hide(v) if is_sensitive_key(k) else redact_data(v, depth=depth + 1)
+            k: _hide(v)
+            if isinstance(k, str) and _SENSITIVE_KEY.search(k)
+            else redact_data(v, depth=depth + 1)
             for k, v in obj.items()
         }
     if isinstance(obj, list | tuple):
