@@ -195,6 +195,12 @@ class TestRequests:
             lambda cc: cc.runners.get(""),
             lambda cc: cc.managed_runners.stats(""),
             lambda cc: cc.managed_runners.get("  "),
+            # A bool is no duration, on a call as in a sweep (one rule for every duration).
+            lambda cc: cc.user.get(deadline=True),
+            lambda cc: cc.workflows.wait("w1", deadline=True),
+            lambda cc: cc.managed_runners.stats_many(["r1"], timeout="5").collect(),
+            lambda cc: cc.managed_runners.stats_many(["r1"], deadline=True).collect(),
+            lambda cc: cc.capacity(deadline=True),
         ],
     )
     async def test_bad_arguments_send_nothing(self, mocked: ComfyControl, call: Any) -> None:
