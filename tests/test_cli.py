@@ -190,6 +190,27 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]
     assert "usage:" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["capacity", "--concurrency", "0"], "must be at least 1, got 0"),
+        (["capacity", "--concurrency", "two"], "not a whole number: 'two'"),
+        (["--timeout", "nan", "whoami"], "must be a positive number, got nan"),
+        (["--timeout", "inf", "whoami"], "must be a positive number, got inf"),
+        (["demo", "--managed", "-1"], "must be 0 or more, got -1"),
+        (["fake-server", "--latency", "61"], "must be within 0 and 60 seconds, got 61"),
+        (["exporter", "--share", "0"], "must be above 0 and at most 1, got 0"),
+        (["exporter", "--share", "half"], "not a number: 'half'"),
+    ],
+)
+def test_number_options_say_their_rule(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert says in err
+
+
 def test_missing_token_names_the_variable(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "whoami")
     assert code == 2

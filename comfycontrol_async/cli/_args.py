@@ -10,10 +10,12 @@ import argparse
 import math
 import re
 import sys
-from collections.abc import Sequence
-from typing import Any, Final, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, Final, NoReturn, TypeVar
 
 from ._scrub import scrub
+
+N = TypeVar("N", int, float)
 
 __all__ = [
     "EXIT_USAGE",
@@ -133,37 +135,27 @@ def global_options() -> argparse.ArgumentParser:
 # -- value types ------------------------------------------------------------------------------
 
 
-def positive_int(text: str) -> int:
-    """A whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def ranged(
+    parse: Callable[[str], N], ok: Callable[[N], bool], rule: str, noun: str = "a number"
+) -> Callable[[str], N]:
+    """An argparse type: ``parse`` the text, then refuse a value that is not ``ok`` by ``rule``."""
+
+    def value_of(text: str) -> N:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{rule}, got {text}")
+        return value
+
+    return value_of
 
 
-def count(text: str) -> int:
-    """A whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0 (seconds)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+positive_int = ranged(int, lambda v: v >= 1, "must be at least 1", "a whole number")
+count = ranged(int, lambda v: v >= 0, "must be 0 or more", "a whole number")
+# Seconds: finite and above 0 (float() reads "nan" and "inf").
+positive_float = ranged(float, lambda v: 0 < v < math.inf, "must be a positive number")
 
 
 class Size:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any, Final
 
-from ._args import command, count, positive_int
+from ._args import command, count, positive_int, ranged
 
 if TYPE_CHECKING:
     from ..capacity import CapacityReport
@@ -146,24 +146,8 @@ async def fake_server(ctx: Ctx) -> int:
     return 0
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 60:
-        raise argparse.ArgumentTypeError(f"must be within 0 and 60 seconds, got {text}")
-    return value
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be within 0 and 1, got {text}")
-    return value
+_seconds = ranged(float, lambda v: 0 <= v <= 60, "must be within 0 and 60 seconds")
+_share = ranged(float, lambda v: 0 <= v <= 1, "must be within 0 and 1")
 
 
 def _rate(text: str) -> tuple[int, float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ._args import command, count, tag_list
+from ._args import command, count, ranged, tag_list
 from .capacity import add_which
 
 if TYPE_CHECKING:
@@ -79,14 +79,7 @@ async def exporter(ctx: Ctx) -> int:
     return EXIT_OK
 
 
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most 1, got {text}")
-    return value
+_share = ranged(float, lambda v: 0 < v <= 1, "must be above 0 and at most 1")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
