@@ -65,12 +65,11 @@ _cache: _Known | None = None  # the registry ready to search, dropped whenever i
 
 
 def remember(values: Iterable[object], *, owner: object | None = None) -> None:
-    """Register credential values to hide from every text the SDK produces from now on.
+    """Hide these credentials (non-empty ``str`` values) from every text made from now on.
 
-    Empty and non-``str`` values are ignored. A compound value is split too: ``Bearer abc...``
-    also registers ``abc...``, ``Basic <b64>`` the decoded ``user:password`` and its password,
-    ``a=1; b=2`` each value. With an ``owner`` (weakly referenceable) the values stay while it
-    lives; otherwise they join the bounded set of recent values.
+    A compound value is split too: ``Bearer abc...`` also registers ``abc...``, ``Basic <b64>``
+    the decoded ``user:password`` and its password, ``a=1; b=2`` each value. With an ``owner``
+    (weakly referenceable) the values stay while it lives, else in the bounded recent set.
     """
     fresh = _split(values)
     if not fresh:
@@ -131,9 +130,8 @@ def _split(values: Iterable[object]) -> list[str]:
 
 
 def _parts(value: str) -> list[str]:
-    """The value and its secret pieces of at least MIN_LENGTH: the credential after an auth
-    scheme, the decoded ``user:password`` of ``Basic`` and its password, the values of
-    ``k=v; k2=v2``. Never words: ``"my pass phrase"`` must not hide every "pass"."""
+    """The value and its pieces (see :func:`remember`) of at least MIN_LENGTH characters, never
+    words: ``"my pass phrase"`` must not hide every "pass"."""
     found = [value]
     scheme, _, rest = value.strip().partition(" ")
     rest = rest.strip()
@@ -446,10 +444,8 @@ def scrub_text(text: str, *, also: Iterable[str] = ()) -> str:
 
 
 def excerpt(text: str, limit: int) -> str:
-    """:func:`scrub_text` of the first ``limit`` characters of ``text``, saying if it was cut.
-
-    Secrets are looked for a little past ``limit``, so that one over the cut is hidden whole.
-    """
+    """:func:`scrub_text` of the first ``limit`` characters of ``text``, saying if it was cut
+    (a secret over the cut is hidden whole: secrets are looked for a little past it)."""
     window = text[: limit + 2048]
     cut = f" [... cut after {limit} characters]" if len(text) > limit else ""
     return _replace(window, _spans(window), limit) + cut
