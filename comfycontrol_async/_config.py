@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 
 import attrs
-from yarl import URL
+
+from ._redact import redact_store_url
 
 DEFAULT_BASE_URL: Final = "https://api.comfycontrol.app"
 # Stats and pages are kilobytes; 16 MiB is far above any real answer and far below a memory
@@ -74,22 +75,6 @@ class Timeout:
 
 
 DEFAULT_TIMEOUT: Final = Timeout()
-
-
-def redact_store_url(url: str) -> str:
-    """``url`` with its user-info and any password-like query value replaced by ``***``."""
-    try:
-        parsed = URL(url)
-    except (TypeError, ValueError):
-        return "<unparsable store URL>"
-    if parsed.user is not None or parsed.password is not None:
-        # yarl cannot set a user-info of "***" without a user; rebuild the authority instead.
-        parsed = parsed.with_user("***").with_password(None)
-    query = dict(parsed.query.items())
-    hidden = {
-        k: "***" if k.lower() in ("password", "username", "user") else v for k, v in query.items()
-    }
-    return str(parsed.with_query(hidden) if hidden != query else parsed)
 
 
 def check_store_url(url: object, *, source: str = "store") -> str:

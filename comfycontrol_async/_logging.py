@@ -1,17 +1,17 @@
 """Logging for the SDK: one logger, metadata only by default, secrets always hidden.
 
 Everything logs through ``logging.getLogger("comfycontrol_async")``, which has a
-:class:`logging.NullHandler`, so an application without logging set up sees nothing. A line
-holds metadata only (method, path, status, attempt, request id, elapsed);
-``COMFYCONTROL_LOG=debug`` adds a stderr handler and an excerpt of each answer's body. A filter on
-the logger passes every formatted line and traceback through :mod:`._redact` and escapes control
-characters, so a server's page can neither leak a secret nor drive the terminal through a log.
-Neither the filter nor :func:`body_excerpt` ever raises: a log line must never change what a
-caller gets. This module never logs on its own nor touches the root logger.
+:class:`logging.NullHandler`. A line holds metadata only (method, path, status, attempt, request
+id, elapsed); ``COMFYCONTROL_LOG=debug`` adds a stderr handler and an excerpt of each answer's
+body. A filter on the logger passes every formatted line and traceback through :mod:`._redact`
+and escapes control characters. Neither the filter nor :func:`body_excerpt` ever raises: a log
+line must never change what a caller gets. This module never logs on its own nor touches the
+root logger.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -19,7 +19,7 @@ from typing import Final
 
 import orjson
 
-from ._redact import printable, redact_data, scrub_text
+from ._redact import excerpt, printable, redact_data, scrub_text
 
 __all__ = ["body_excerpt", "log", "verbose"]
 
@@ -63,19 +63,11 @@ def body_excerpt(body: bytes) -> str:
     """A scrubbed, shortened rendering of a body for debug logs. Never raises."""
     try:
         text = body[: _EXCERPT + 2048].decode("utf-8", errors="replace")
-        longer = len(body) > _EXCERPT
         if len(body) <= _PARSE_LIMIT:
-            try:
-                # orjson refuses nesting deeper than 1024 with a ValueError, not a RecursionError.
-                data = orjson.loads(body)
-            except ValueError:
-                pass
-            else:
-                text = orjson.dumps(redact_data(data)).decode("utf-8")
-                longer = len(text) > _EXCERPT
-        # Scrubbed before the cut (in a window past it), so a secret over the cut is hidden whole.
-        shown = printable(scrub_text(text[: _EXCERPT + 2048]))
-        return shown[:_EXCERPT] + "..." if longer else shown
+            # Not JSON, or deeper than orjson's 1024 levels (a ValueError, not a RecursionError).
+            with contextlib.suppress(ValueError):
+                text = orjson.dumps(redact_data(orjson.loads(body))).decode("utf-8")
+        return printable(excerpt(text, _EXCERPT))
     except Exception as err:  # a debug line must never change the error a caller gets
         return f"<{len(body)} bytes; no excerpt: {type(err).__name__}>"
 

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
-from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ._config import redact_store_url
-from ._redact import register_secret
+from ._redact import redact_store_url, remember, scrub_text, store_url_secrets
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -126,9 +124,9 @@ class RedisWindow:
             ) from None
         self.shown = redact_store_url(url)
         self.key = key
-        self._secrets = _url_secrets(url)
+        self._secrets = store_url_secrets(url)
         # Scrubbed from every line of the SDK's logger too, for as long as this store lives.
-        self._secret_handles = [register_secret(secret) for secret in self._secrets]
+        remember(self._secrets, owner=self)
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._keys = [f"{{{key}}}:slots", f"{{{key}}}:pause", f"{{{key}}}:peers"]
         self._lease_ms = _ms(lease)
@@ -150,9 +148,8 @@ class RedisWindow:
         try:
             return await call
         except self._errors as err:
-            text = f"{type(err).__name__}: {err}"
-            for secret in self._secrets:
-                text = text.replace(secret, "***")
+            # Its password hidden even when too short for the shared registry to look for.
+            text = scrub_text(f"{type(err).__name__}: {err}", also=self._secrets)
             raise StoreUnavailable(f"rate-limit store {self.shown}: {text}") from None
 
     async def acquire(self, member: str, client: str) -> Verdict:
@@ -181,14 +178,3 @@ class RedisWindow:
     async def aclose(self) -> None:
         """Close the connections."""
         await self._redis.aclose()
-
-
-def _url_secrets(url: str) -> list[str]:
-    """The user-info and password-like query values of ``url``, to scrub from error texts."""
-    try:
-        parts = urlsplit(url)
-        found = [parts.password or "", unquote(parts.password or "")]
-        found += [v for k, v in parse_qsl(parts.query) if k.lower() == "password"]
-    except ValueError:
-        return []
-    return sorted({s for s in found if s}, key=len, reverse=True)

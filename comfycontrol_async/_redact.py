@@ -6,8 +6,9 @@ JSON and Python escapes, percent-encoding (``quote``/``quote_plus``, either hex 
 entities, one escape layer inside another, base64 (standard or URL-safe, at any alignment) and
 hex, or cut short at a text's edge. By position, for values nobody registered: URL user-info and
 queries, ``Authorization``/``Cookie``/key-like pairs, ``Bearer``/``Basic`` credentials, JSON
-``headers`` and ``argv``; :func:`redact_data` hides decoded JSON by key. Values shorter than
-:data:`MIN_LENGTH` are hidden only by position (hiding every "on" would garble every message).
+``headers`` and ``argv``; :func:`redact_data` hides decoded JSON by key, and
+:func:`redact_store_url` a store URL's credentials. Values shorter than :data:`MIN_LENGTH` are
+hidden only by position (hiding every "on" would garble every message).
 Owned values live as long as their owner, the others in a bounded least-recently-remembered
 set: forgetting is safe because texts are scrubbed when they are made. This module imports
 nothing else of the SDK and does no I/O.
@@ -18,13 +19,15 @@ from __future__ import annotations
 import base64
 import bisect
 import codecs
+import functools
 import html.entities
 import re
 import threading
 import weakref
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = [
     "MAX_REMEMBERED",
@@ -34,9 +37,11 @@ __all__ = [
     "forget",
     "printable",
     "redact_data",
+    "redact_store_url",
     "register_secret",
     "remember",
     "scrub_text",
+    "store_url_secrets",
 ]
 
 REDACTED: Final = "***"  # what a hidden value shows as
@@ -56,17 +61,15 @@ _lock = threading.Lock()
 _released: deque[tuple[str, ...]] = deque()
 _unowned: OrderedDict[str, None] = OrderedDict()
 _owned: Counter[str] = Counter()
-_variants: dict[str, tuple[str, ...]] = {}
 _cache: _Known | None = None  # the registry ready to search, dropped whenever it changes
 
 
 def remember(values: Iterable[object], *, owner: object | None = None) -> None:
-    """Register credential values to hide from every text the SDK produces from now on.
+    """Hide these credentials (non-empty ``str`` values) from every text made from now on.
 
-    Empty and non-``str`` values are ignored. A compound value is split too: ``Bearer abc...``
-    also registers ``abc...``, ``Basic <b64>`` the decoded ``user:password`` and its password,
-    ``a=1; b=2`` each value. With an ``owner`` (weakly referenceable) the values stay while it
-    lives; otherwise they join the bounded set of recent values.
+    A compound value is split too: ``Bearer abc...`` also registers ``abc...``, ``Basic <b64>``
+    the decoded ``user:password`` and its password, ``a=1; b=2`` each value. With an ``owner``
+    (weakly referenceable) the values stay while it lives, else in the bounded recent set.
     """
     fresh = _split(values)
     if not fresh:
@@ -127,9 +130,8 @@ def _split(values: Iterable[object]) -> list[str]:
 
 
 def _parts(value: str) -> list[str]:
-    """The value and its secret pieces of at least MIN_LENGTH: the credential after an auth
-    scheme, the decoded ``user:password`` of ``Basic`` and its password, the values of
-    ``k=v; k2=v2``. Never words: ``"my pass phrase"`` must not hide every "pass"."""
+    """The value and its pieces (see :func:`remember`) of at least MIN_LENGTH characters, never
+    words: ``"my pass phrase"`` must not hide every "pass"."""
     found = [value]
     scheme, _, rest = value.strip().partition(" ")
     rest = rest.strip()
@@ -146,10 +148,9 @@ def _parts(value: str) -> list[str]:
     return [p for p in dict.fromkeys(found) if len(p) >= MIN_LENGTH]
 
 
+@functools.lru_cache(maxsize=4 * MAX_REMEMBERED)
 def _variants_of(value: str) -> tuple[str, ...]:
     """Literal forms of ``value`` that the escape-decoding views cannot undo: base64 and hex."""
-    if (cached := _variants.get(value)) is not None:
-        return cached
     forms = {value}
     if all(c in "0123456789abcdefABCDEF" for c in value):
         forms.update((value.lower(), value.upper()))
@@ -162,10 +163,7 @@ def _variants_of(value: str) -> tuple[str, ...]:
             core = padded[-(-shift * 8 // 6) : (shift + len(raw)) * 8 // 6]
             if len(core) >= _MIN_ENCODED:
                 forms.update((core, core.replace("+", "-").replace("/", "_")))
-    if len(_variants) > 4 * MAX_REMEMBERED:
-        _variants.clear()
-    _variants[value] = tuple(forms)
-    return _variants[value]
+    return tuple(forms)
 
 
 class _Known:
@@ -224,16 +222,15 @@ _DECODERS: Final = tuple(
 _SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
-class _View:
+class _View(NamedTuple):
     """A text with its escapes decoded and, to map positions back to its ``parent``, ``marks``:
     ``(position here, start, end in the parent)`` per escape; other characters map one to one."""
 
-    def __init__(self, text: str, marks: list[tuple[int, int, int]], parent: _View | None):
-        self.text = text
-        self.marks = marks
-        self.parent = parent
+    text: str
+    marks: list[tuple[int, int, int]]
+    parent: _View | None
 
-    def _source(self, pos: int, end: bool) -> int:
+    def _origin(self, pos: int, end: bool) -> int:
         lo = bisect.bisect_right(self.marks, pos, key=lambda mark: mark[0])
         at, start, stop = self.marks[lo - 1] if lo else (-1, 0, 0)
         if at == pos:
@@ -242,7 +239,7 @@ class _View:
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text that ``[start, end)`` of this view came from."""
-        a, b = self._source(start, False), self._source(end - 1, True)
+        a, b = self._origin(start, False), self._origin(end - 1, True)
         return self.parent.span(a, b) if self.parent is not None else (a, b)
 
 
@@ -371,20 +368,21 @@ def _from_blob(run: str) -> str | None:
         return None
 
 
-def _spans(text: str, nested: bool = False) -> list[tuple[int, int]]:
-    """Every span of ``text`` that holds a secret, in any view, possibly overlapping."""
+def _spans(text: str, also: tuple[str, ...] = (), nested: bool = False) -> list[tuple[int, int]]:
+    """Every span of ``text`` that holds a secret (or one of ``also``), in any view, possibly
+    overlapping."""
     known = _snapshot()
+    few = len(known.literals) <= 32  # a few: str.find; many: one pass over the index
     found: list[tuple[int, int]] = []
     for view in _views(text):
         body = view.text
         hits: list[tuple[int, int]] = []
-        if len(known.literals) <= 32:  # a few: str.find; many: one pass over the index
-            for literal in known.literals:
-                at = body.find(literal)
-                while at >= 0:
-                    hits.append((at, at + len(literal)))
-                    at = body.find(literal, at + 1)
-        elif known.index:
+        for literal in (*known.literals, *also) if few else also:
+            at = body.find(literal)
+            while at >= 0:
+                hits.append((at, at + len(literal)))
+                at = body.find(literal, at + 1)
+        if not few:
             get = known.index.get
             for at in range(len(body) - MIN_LENGTH + 1):
                 for literal in get(body[at : at + MIN_LENGTH], ()):
@@ -398,7 +396,7 @@ def _spans(text: str, nested: bool = False) -> list[tuple[int, int]]:
         if not nested:
             for m in _BLOB.finditer(body):
                 decoded = _from_blob(m.group())
-                if decoded is not None and _spans(decoded, nested=True):
+                if decoded is not None and _spans(decoded, also, nested=True):
                     hits.append(m.span())
         found.extend(view.span(a, b) for a, b in hits)
     return found
@@ -437,42 +435,38 @@ def _replace(text: str, spans: list[tuple[int, int]], limit: int | None = None) 
     return "".join(out)
 
 
-def scrub_text(text: str) -> str:
+def scrub_text(text: str, *, also: Iterable[str] = ()) -> str:
     """``text`` with every remembered secret, in any common encoding, and every credential its
     position gives away (URL user-info and query, ``Authorization`` values...) replaced by
-    ``***``."""
-    return _replace(text, _spans(text)) if text else text
+    ``***``; so are the values in ``also``, however short (a store's password in its errors)."""
+    extra = tuple(value for value in also if value)
+    return _replace(text, _spans(text, extra)) if text else text
 
 
 def excerpt(text: str, limit: int) -> str:
-    """:func:`scrub_text` of the first ``limit`` characters of ``text``, saying if it was cut.
-
-    Secrets are looked for a little past ``limit``, so that one over the cut is hidden whole.
-    """
-    if len(text) <= limit:
-        return scrub_text(text)
+    """:func:`scrub_text` of the first ``limit`` characters of ``text``, saying if it was cut
+    (a secret over the cut is hidden whole: secrets are looked for a little past it)."""
     window = text[: limit + 2048]
-    return _replace(window, _spans(window), limit) + f" [... cut after {limit} characters]"
+    cut = f" [... cut after {limit} characters]" if len(text) > limit else ""
+    return _replace(window, _spans(window), limit) + cut
 
 
 # -- control characters and data --------------------------------------------------------------
 
 # C0 and C1 controls (ESC among them), DEL, and the bidirectional overrides that reorder text.
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_LINES: Final = re.compile(rf"(?![\t\n]){_CONTROL.pattern}")
+
+
+def _show(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def printable(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with control characters escaped visibly (ESC shows as ``\\x1b``), so a server's
     page cannot move the cursor, recolour a terminal or forge a log line."""
-    keep = "\t\n" if keep_newlines else ""
-
-    def show(m: re.Match[str]) -> str:
-        char = m.group()
-        if char in keep:
-            return char
-        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
-
-    return _CONTROL.sub(show, text)
+    return (_CONTROL_BUT_LINES if keep_newlines else _CONTROL).sub(_show, text)
 
 
 # Keys whose values are credentials ("headers", "argv", "api_key"...).
@@ -510,3 +504,38 @@ def redact_data(obj: Any, *, depth: int = 0) -> Any:
     if isinstance(obj, str):
         return scrub_text(obj)
     return obj
+
+
+# -- store URLs -------------------------------------------------------------------------------
+
+
+def redact_store_url(url: str) -> str:
+    """``url`` with its user-info and the values of credential-like query keys as ``***``."""
+    from yarl import URL  # loaded here: the CLI's output needs this module, not yarl
+
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        return "<unparsable store URL>"
+    if parsed.user is not None or parsed.password is not None:
+        # yarl cannot set a user-info of "***" without a user; rebuild the authority instead.
+        parsed = parsed.with_user(REDACTED).with_password(None)
+    query = dict(parsed.query.items())
+    # The credential keys of data, and user names (shown nowhere in a store URL).
+    hidden = {
+        k: REDACTED if _SENSITIVE_KEY.search(k) or k.lower() in ("user", "username") else v
+        for k, v in query.items()
+    }
+    return str(parsed.with_query(hidden) if hidden != query else parsed)
+
+
+def store_url_secrets(url: str) -> list[str]:
+    """The password of ``url`` (raw and decoded) and its credential-like query values: what a
+    store hides from its error texts (user names are not: they are often plain words)."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password or "", unquote(parts.password or "")]
+        found += [v for k, v in parse_qsl(parts.query) if _SENSITIVE_KEY.search(k)]
+    except ValueError:
+        return []
+    return [s for s in dict.fromkeys(found) if s]
