@@ -131,13 +131,13 @@ class RedisWindow:
         self._keys = [f"{{{key}}}:slots", f"{{{key}}}:pause", f"{{{key}}}:peers"]
         self._lease_ms = _ms(lease)
         self._limits = (str(requests), _ms(window), self._lease_ms, _ms(peers_ttl))
-        # One quick retry on a fresh connection (a pooled one may be stale after a restart),
-        # no backoff: a store that is down is the pacer's to handle, at once.
+        # No retries (redis-py 6+ would retry 3 times with backoff): a store that is down is the
+        # pacer's to handle, at once. The pool itself replaces a connection a restart left stale.
         self._redis: Redis = redis.asyncio.Redis.from_url(
             url,
             socket_connect_timeout=STORE_TIMEOUT,
             socket_timeout=STORE_TIMEOUT,
-            retry=redis.retry.Retry(redis.backoff.NoBackoff(), 1),
+            retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
         )
         self._acquire = self._redis.register_script(_NOW + _ACQUIRE)
         self._adopt = self._redis.register_script(_NOW + _ADOPT)

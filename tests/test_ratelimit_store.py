@@ -343,6 +343,23 @@ class TestStoreFailures:
         assert "rate-limit store" in caplog.text
         assert SECRET not in caplog.text
 
+    async def test_a_restart_between_calls_costs_no_fallback(
+        self, own_redis: RedisServer, key: str
+    ) -> None:
+        # The pooled connection is stale after a restart: the pool replaces it on the next
+        # call, so the pacer never paces alone for a restart it did not see.
+        rate = RateLimit(requests=40, per_seconds=1.0, jitter=0.0, store=own_redis.url, key=key)
+        pacer = Pacer(rate)
+        try:
+            pacer.release(await pacer.acquire())
+            await own_redis.kill()
+            await own_redis.start()
+            pacer.release(await pacer.acquire())
+            assert (pacer.store_failures, pacer.shared_grants) == (0, 2)
+            assert sharing(pacer)
+        finally:
+            await pacer.aclose()
+
     async def test_sharing_resumes_when_redis_comes_back(
         self, own_redis: RedisServer, key: str, caplog: pytest.LogCaptureFixture
     ) -> None:
