@@ -1,12 +1,11 @@
 """Turning parsed JSON into the models of :mod:`comfycontrol_async.models`.
 
-It owns the SDK's private cattrs converter, made by :func:`make_converter` as cattrs' ``preconf``
-modules make theirs (a few hooks, then cattrs' own generated functions), and :func:`decode`,
-:func:`decode_list` and :func:`decode_page`. Every failure is a
-:class:`~comfycontrol_async.ResponseValidationError` whose ``path`` says where
-(``$.runners[3].created_at``) and whose message names the value's JSON type, never its content.
-Lenient decoding (production) keeps unknown keys in ``extra``; strict decoding (the test suite's)
-raises on them. Both read ``null`` as empty where a list or a headers object is expected.
+It owns the private cattrs converter (:func:`make_converter`: a few hooks, then cattrs' own
+generated functions, as cattrs' ``preconf`` modules do) and :func:`decode`, :func:`decode_list`
+and :func:`decode_page`. Every failure is a :class:`~comfycontrol_async.ResponseValidationError`
+whose ``path`` says where (``$.runners[3].created_at``) and whose message names the value's JSON
+type, never its content. Lenient decoding (production) keeps unknown keys in ``extra``; strict
+decoding (the test suite's) raises on them. Both read ``null`` as empty for a list or headers.
 
 Lenient stats never fail (SPEC): in ``RunnerStats``, ``SystemInfo`` and ``Device`` a missing,
 ``null`` or wrongly typed value takes the field's default (a wrong one is kept in ``extra``);

@@ -1,23 +1,17 @@
 """Client-wide pacing: one limiter for every request a client sends, and the 429 pause.
 
-The API allows 40 requests per 10 s per IP (then a 429 cooldown of 10 s) and counts a request
-when it *arrives*, so a :class:`Pacer` holds each request's slot until a whole window after it
-finished and grants only while fewer than ``requests`` are held: whatever the delays, no window
-at the server sees more. Waiters go first come, first served; a 429 calls :meth:`Pacer.pause`,
-which holds every later send. :class:`RetryQuota` is the client-wide retry budget. Nothing here
-sends, retries or knows HTTP.
-
-With ``RateLimit.store``, slots and pause live in Redis (:mod:`._ratestore`) for every client of
-its key. When the store fails, the pacer paces this process alone at ``requests // peers`` (the
-peers last reported, else :data:`_UNKNOWN_PEERS`), first counting the window as full if the store
-was lost mid-way; it retries every tenth of a window (at most 1 s) and, once back, hands over the
-slots it took. Store writes of :meth:`Pacer.release` and :meth:`Pacer.pause` run as background
-tasks, which :meth:`Pacer.aclose` finishes or cancels.
+The API allows 40 requests per 10 s per IP and counts a request when it *arrives*, so a
+:class:`Pacer` holds each request's slot until a whole window after it finished and grants only
+while fewer than ``requests`` are held. Waiters go first come, first served; a 429 calls
+:meth:`Pacer.pause`, which holds every later send. With ``RateLimit.store`` slots and pause live
+in Redis (:mod:`._ratestore`); README.md, "When Redis fails", says how the pacer falls back.
+:class:`RetryQuota` is the client-wide retry budget. Nothing here sends, retries or knows HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import random
@@ -41,14 +35,12 @@ _UNKNOWN_PEERS: Final = 4  # peers assumed when the store was never reached (2 c
 _CLOSE_GRACE: Final = 1.0  # seconds aclose() lets pending store writes finish
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class Slot:
     """One granted request: in flight until :meth:`Pacer.release`, then counted a window more."""
 
-    __slots__ = ("ended", "member")
-
-    def __init__(self, member: str = "", ended: float | None = None) -> None:
-        self.ended = ended
-        self.member = member  # its name in the shared store ("" if not a real request)
+    member: str = ""  # its name in the shared store ("" if not a real request)
+    ended: float | None = None
 
 
 _UNPACED: Final = Slot()
@@ -179,11 +171,10 @@ class Pacer:
                     break
                 # Full: wait for the first finished slot to leave the window, for a request in
                 # flight to finish (which may free a place sooner), or to try the store again.
-                ends = [s.ended for s in self._held if s.ended is not None]
-                timeout = min(ends) + self.window - now if ends else None
+                ends = [s.ended + self.window for s in self._held if s.ended is not None]
                 if self._store is not None:
-                    retry = self._retry_at - now
-                    timeout = retry if timeout is None else min(timeout, retry)
+                    ends.append(self._retry_at)
+                timeout = min(ends) - now if ends else None
                 self._released.clear()
                 try:
                     async with asyncio.timeout(timeout):
@@ -255,20 +246,12 @@ class Pacer:
         self._fallback = True
         share = self._limit()
         assert share is not None
-        if self._peers is not None:
-            # Lost mid-sweep: what the others sent this window is unknown, so count it as full
-            # (this process's share of finished requests): the first request alone waits one
-            # window. (Down from the start, every worker is in this fallback.)
+        if self._peers is not None:  # lost mid-sweep: count the window as full (README)
             self._held.extend(Slot(ended=now) for _ in range(share))
         level = logging.INFO if self._warned else logging.WARNING
         self._warned = True
-        log.log(
-            level,
-            "%s; pacing this process alone at %d requests per %g s until it is back",
-            err,
-            share,
-            rate.per_seconds,
-        )
+        why = "%s; pacing this process alone at %d requests per %g s until it is back"
+        log.log(level, why, err, share, rate.per_seconds)
 
     def _spawn(self, write: Coroutine[Any, Any, None]) -> None:
         """Run a store write in the background; aclose() finishes or cancels it."""

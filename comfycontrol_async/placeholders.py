@@ -189,9 +189,7 @@ class Placeholder:
         if self.kind == "choice" and self.default is None:
             object.__setattr__(self, "default", self.options[0])
         if not self.raw:
-            parts = (
-                (self.name, *self.options) if self.kind == "choice" else (self.name, self.default)
-            )
+            parts = (self.name, *(self.options or (self.default,)))
             spelled = ", ".join(part for part in parts if part is not None)
             object.__setattr__(self, "raw", f"${self.kind}({spelled})")
 
@@ -276,10 +274,8 @@ class PlaceholderError(ValueError):
         problems: One message per problem, each naming the placeholder concerned.
     """
 
-    problems: list[str]
-
     def __init__(self, problems: Iterable[str]) -> None:
-        self.problems = list(problems)
+        self.problems: list[str] = list(problems)
         count = len(self.problems)
         head = f"{count} placeholder problem{'' if count == 1 else 's'}:"
         super().__init__("\n".join([head, *(f"- {problem}" for problem in self.problems)]))
@@ -299,9 +295,6 @@ class PlaceholderList(list[Placeholder]):
 
     __slots__ = ("_ignored", "problems")
 
-    problems: list[str]
-    _ignored: frozenset[str]
-
     def __init__(
         self,
         placeholders: Iterable[Placeholder] = (),
@@ -310,9 +303,9 @@ class PlaceholderList(list[Placeholder]):
         ignored_names: Iterable[str] = (),
     ) -> None:
         super().__init__(placeholders)
-        self.problems = list(problems)
+        self.problems: list[str] = list(problems)
         # Names whose values are not checked further: their definition is already a problem.
-        self._ignored = frozenset(ignored_names)
+        self._ignored: frozenset[str] = frozenset(ignored_names)
 
 
 def _walk(workflow: object) -> Iterator[tuple[JSONPath, str]]:
