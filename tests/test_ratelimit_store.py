@@ -150,6 +150,9 @@ class TestConfiguration:
             f"redis://:{SECRET}@cache:6379/0",
             f"rediss://worker:{SECRET}@cache:6379/0",
             f"redis://cache:6379/0?password={SECRET}",
+            f"rediss://cache:6379/0?ssl_password={SECRET}",
+            f"redis://cache:6379/0?db=0&token={SECRET}",
+            f"redis://cache:6379/0?API_KEY={SECRET}",
         ):
             rate = RateLimit(store=url)
             assert SECRET not in repr(rate)
