@@ -984,6 +984,14 @@ def test_logging_never_raises_on_a_body_the_excerpt_cannot_render() -> None:
     assert body_excerpt(b"\xff\xfe" * 10_000)
 
 
+def test_a_long_body_in_a_debug_line_says_where_it_was_cut() -> None:
+    # The same ending as every other excerpt (errors, CLI), so a reader knows text is missing.
+    long = b'{"detail": "' + b"x" * 5000 + b'"}'
+    shown = body_excerpt(long)
+    assert shown.endswith("[... cut after 500 characters]")
+    assert body_excerpt(b'{"detail": "short"}') == '{"detail":"short"}'
+
+
 async def test_terminal_escapes_from_a_server_are_shown_not_obeyed(
     debug_logging: None, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
