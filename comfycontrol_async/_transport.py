@@ -104,8 +104,7 @@ class Transport:
     ) -> Answer:
         """Send one attempt with ``headers`` and read the answer, up to the size cap.
 
-        Raises ``APITimeoutError``, ``APIConnectionError``, ``ResponseValidationError`` (a 2xx
-        answer over ``max_answer_bytes``) or ``ClientClosedError``.
+        A 2xx answer over ``max_answer_bytes`` raises ``ResponseValidationError``.
         """
         session = self._session()
         total = self._timeout.total if timeout is None else timeout
@@ -116,8 +115,7 @@ class Transport:
                 if isinstance(value, str):
                     data.add_field(name, value)
                 else:
-                    filename, content, content_type = value
-                    data.add_field(name, content, filename=filename, content_type=content_type)
+                    data.add_field(name, value[1], filename=value[0], content_type=value[2])
         method, url = spec.method, str(spec.url)
         try:
             async with session.request(
