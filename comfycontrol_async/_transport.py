@@ -162,8 +162,8 @@ class Transport:
 
     async def download(
         self, url: URL, path: str | os.PathLike[str], *, timeout: float | None
-    ) -> int:
-        """Stream ``url`` into ``path`` without our token; return the bytes written.
+    ) -> None:
+        """Stream ``url`` into ``path`` without our token.
 
         The file is written beside ``path`` and renamed when complete, so a failed download never
         leaves a partial file under the final name. An answer outside 2xx (403 for an expired
@@ -191,14 +191,11 @@ class Transport:
                         method="GET",
                         url=shown,
                     )
-                written = 0
                 # Local writes of 64 KiB chunks are cheaper inline than a thread hop each.
                 with open(partial, "wb") as handle:  # noqa: ASYNC230
                     async for chunk in response.content.iter_chunked(_CHUNK):
                         handle.write(chunk)
-                        written += len(chunk)
             os.replace(partial, target)
-            return written
         except BaseException as err:
             with suppress(FileNotFoundError):
                 os.unlink(partial)
