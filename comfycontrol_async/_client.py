@@ -478,7 +478,7 @@ class ComfyControl:
         loop = asyncio.get_running_loop()
         decision = _core.decide_retry(
             policy,
-            idempotent=spec.idempotent,
+            idempotent=_core.is_idempotent(spec.method),
             status=status,
             retry_after=retry_after,
             retry_number=number,

@@ -45,11 +45,6 @@ class RequestSpec:
     form: tuple[tuple[str, str | tuple[str, bytes, str]], ...] | None = None
     expect_body: bool = True
 
-    @property
-    def idempotent(self) -> bool:
-        """Whether the request may be retried safely (GET only, per our retry policy)."""
-        return is_idempotent(self.method)
-
 
 @attrs.frozen(kw_only=True)
 class Answer:
