@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 import os
 import platform
 import random
@@ -70,15 +71,11 @@ __all__ = ["ComfyControl"]
 _CLOSED_MESSAGE = "this ComfyControl client is closed; make a new one"
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
+def _is_loopback(host: str) -> bool:
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return False
+        return host == "localhost" or host.endswith(".localhost")
 
 
 def _deadline_error(spec: _core.RequestSpec, what: str) -> APITimeoutError:
@@ -90,32 +87,26 @@ class ComfyControl:
     """The async client for the ComfyControl API.
 
     Use it as ``async with ComfyControl() as cc: ...`` or close it with ``await cc.aclose()``.
-    Everything it does shares one connection pool, one rate limiter and one retry budget, and
-    it belongs to the event loop it is first used in.
+    Its calls share one connection pool, rate limiter and retry budget, and it belongs to the
+    event loop it is first used in. README.md, "Configuration", gives every default.
 
     Args:
         token: The API token (``cfc_...``). Defaults to ``COMFYCONTROL_API_TOKEN``.
-        base_url: The API's base URL. Defaults to ``COMFYCONTROL_BASE_URL``, then
-            ``https://api.comfycontrol.app``. A trailing ``/v1`` is accepted.
+        base_url: The API's base URL (a trailing ``/v1`` is accepted). Defaults to
+            ``COMFYCONTROL_BASE_URL``, then ``https://api.comfycontrol.app``.
         timeout: Per-attempt timeout: seconds, a :class:`Timeout`, or ``None`` for none.
-        max_retries: Retries after the first attempt, for GET requests only (POST and PUT are
-            never retried). Overrides ``retry.max_retries``.
-        rate_limit: Client-side pacing, by default the documented 40 requests per 10 s;
-            ``None`` turns pacing off (a 429 still pauses the client).
+        max_retries: Retries after the first attempt, GET only. Overrides ``retry``'s.
+        rate_limit: Client-side pacing; ``None`` turns it off (a 429 still pauses the client).
         session: An :class:`aiohttp.ClientSession` to use; it stays yours. The client's own
             session honours ``HTTP(S)_PROXY`` and ``NO_PROXY``.
-        deadline: Default deadline in seconds for one call, spanning its retries, backoff
-            sleeps and pacing waits; ``None`` for none.
-        retry_budget: The client-wide retry budget, or ``None`` for unlimited retries.
-            Overrides ``retry.budget``.
-        max_retry_after: A longer ``Retry-After`` is not waited out (the error is raised at
-            once with ``.retry_after`` set), and no client-wide pause lasts longer. Overrides
-            ``retry.max_retry_after``.
-        allow_insecure_http: Allow sending the token over plain ``http://`` to a host that is
-            not loopback.
+        deadline: Default seconds for one call, its retries, backoff and pacing waits included.
+        retry_budget: The client-wide retry budget, ``None`` for unlimited. Overrides ``retry``'s.
+        max_retry_after: A longer ``Retry-After`` is raised at once (``.retry_after`` set), and
+            no client-wide pause lasts longer. Overrides ``retry``'s.
+        allow_insecure_http: Allow the token over plain ``http://`` to a non-loopback host.
         user_agent: Extra text appended to the ``User-Agent`` header.
-        retry: The whole retry policy; the three arguments above override its fields.
-        max_answer_bytes: The largest answer read (16 MiB by default); a bigger one raises
+        retry: The whole retry policy.
+        max_answer_bytes: The largest answer read; a bigger one raises
             :class:`ResponseValidationError` without being read into memory.
 
     Raises:
@@ -143,45 +134,39 @@ class ComfyControl:
             token = os.environ.get(TOKEN_ENV, "")
         if not isinstance(token, str):
             raise TypeError("token must be a str")
-        self._token = token.strip()
-        if not self._token:
+        token = token.strip()
+        if not token:
             raise ValueError(
                 f"no API token: pass token=... or set the {TOKEN_ENV} environment variable "
                 "(tokens are made in the ComfyControl dashboard)"
             )
-        if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in self._token):
+        if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in token):
             # Never echo the token: it is a secret even when malformed.
             raise ValueError("the API token contains whitespace or control characters")
         self._base_url = _core.parse_base_url(
             base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         )
-        if (
-            self._base_url.scheme == "http"
-            and not allow_insecure_http
-            and not _is_loopback(self._base_url.host)
-        ):
+        host = self._base_url.host or ""
+        if self._base_url.scheme == "http" and not (allow_insecure_http or _is_loopback(host)):
             raise ValueError(
-                f"refusing to send the API token over plain http to {self._base_url.host}; "
+                f"refusing to send the API token over plain http to {host}; "
                 "use https, or pass allow_insecure_http=True if you really mean it"
             )
         if not isinstance(retry, RetryPolicy):
             raise TypeError("retry must be a RetryPolicy")
-        overrides: dict[str, Any] = {}
-        if not isinstance(max_retries, NotGiven):
-            overrides["max_retries"] = max_retries
-        if not isinstance(retry_budget, NotGiven):
-            overrides["budget"] = retry_budget
-        if not isinstance(max_retry_after, NotGiven):
-            overrides["max_retry_after"] = max_retry_after
+        given: dict[str, Any] = {
+            "max_retries": max_retries,
+            "budget": retry_budget,
+            "max_retry_after": max_retry_after,
+        }
+        overrides = {k: v for k, v in given.items() if not isinstance(v, NotGiven)}
         self._retry = attrs.evolve(retry, **overrides) if overrides else retry
         _core.check_seconds("deadline", deadline)
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise TypeError("rate_limit must be a RateLimit or None")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError("session must be an aiohttp.ClientSession")
-        answer_cap: object = max_answer_bytes
-        if not isinstance(answer_cap, int) or isinstance(answer_cap, bool) or answer_cap < 1:
-            raise ValueError(f"max_answer_bytes must be a positive int, got {max_answer_bytes!r}")
+        _core.check_count("max_answer_bytes", max_answer_bytes)
         if timeout is None:
             timeout = Timeout(total=None, connect=None)
         elif not isinstance(timeout, Timeout):
@@ -212,8 +197,8 @@ class ComfyControl:
         self._calls: set[asyncio.Task[Any]] = set()
         self._ended_by_close: set[asyncio.Task[Any]] = set()
         self._closed = False
-        self._auth = {"Authorization": f"Bearer {self._token}"}
-        self._secret_handle = register_secret(self._token)
+        self._auth = {"Authorization": f"Bearer {token}"}
+        self._secret_handle = register_secret(token)
         self._verbose = verbose()
         configure_from_env()
         requester = _Requester(self)
@@ -368,8 +353,7 @@ class ComfyControl:
                 attempt += 1
                 limit = per_attempt
                 if deadline_at is not None:
-                    remaining = deadline_at - loop.time()
-                    limit = remaining if limit is None else min(limit, remaining)
+                    limit = min(per_attempt or math.inf, deadline_at - loop.time())
                 sent_epoch = self._pause_epoch
                 if on_attempt is not None:
                     on_attempt()
@@ -494,7 +478,7 @@ class ComfyControl:
         loop = asyncio.get_running_loop()
         decision = _core.decide_retry(
             policy,
-            idempotent=spec.idempotent,
+            idempotent=_core.is_idempotent(spec.method),
             status=status,
             retry_after=retry_after,
             retry_number=number,

@@ -33,13 +33,9 @@ _ERROR_BODY_READ: Final = 4 * BODY_LIMIT + 8192
 class RequestSpec:
     """One request as the client means to send it.
 
-    Attributes:
-        method: The HTTP method, upper case.
-        url: The absolute URL, already encoded.
-        params: Query parameters.
-        json: A JSON body, or ``None``.
-        form: Multipart fields, name to ``str`` or ``(filename, bytes, content_type)``.
-        expect_body: ``False`` for endpoints that answer an empty 2xx body.
+    ``url`` is absolute and encoded; ``form`` holds multipart fields, name to ``str`` or
+    ``(filename, bytes, content_type)``; ``expect_body`` is ``False`` where the API answers an
+    empty 2xx body.
     """
 
     method: str
@@ -48,11 +44,6 @@ class RequestSpec:
     json: Any = None
     form: tuple[tuple[str, str | tuple[str, bytes, str]], ...] | None = None
     expect_body: bool = True
-
-    @property
-    def idempotent(self) -> bool:
-        """Whether the request may be retried safely (GET only, per our retry policy)."""
-        return is_idempotent(self.method)
 
 
 @attrs.frozen(kw_only=True)
@@ -130,7 +121,8 @@ def check_count(name: str, value: object, *, zero: bool = False) -> None:
         raise ValueError(f"{name} must be a {kind} int, got {value!r}")
 
 
-def _check_int(name: str, value: object, low: int, high: int | None) -> int:
+def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    """Check an int argument (not a bool) between ``low`` and ``high`` (``None``: no bound)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < low or (high is not None and value > high):
@@ -141,7 +133,7 @@ def _check_int(name: str, value: object, low: int, high: int | None) -> int:
 
 def check_page_args(page: object, per_page: object, *, page_name: str = "page") -> tuple[int, int]:
     """Check ``page`` (>= 1, named ``page_name`` in messages) and ``per_page`` (1 to 100)."""
-    return _check_int(page_name, page, 1, None), _check_int("per_page", per_page, 1, MAX_PER_PAGE)
+    return check_int(page_name, page, 1), check_int("per_page", per_page, 1, MAX_PER_PAGE)
 
 
 def is_idempotent(method: str) -> bool:
@@ -179,14 +171,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 @attrs.frozen(kw_only=True)
 class RetryDecision:
-    """What to do after a failed attempt.
-
-    Attributes:
-        retry: Whether to send another attempt.
-        delay: Seconds to sleep before it (0 after a 429: the client-wide pause holds it).
-        spends_budget: Whether the retry takes a token from the client-wide retry budget.
-        reason: Why not, when ``retry`` is false (for logs and tests).
-        out_of_time: Not retried because the call's deadline would pass first.
+    """What to do after a failed attempt: retry after ``delay`` seconds (0 after a 429: the
+    client-wide pause holds it), taking a budget token if ``spends_budget``. Else ``reason`` says
+    why (for logs and tests); ``out_of_time`` when the call's deadline would pass first.
     """
 
     retry: bool
@@ -209,16 +196,10 @@ def decide_retry(
 ) -> RetryDecision:
     """Decide whether and when to try a request again, from plain values.
 
-    Args:
-        policy: The retry policy.
-        idempotent: Whether the request may be sent twice (GET).
-        status: The answer's status, or ``None`` when there was no usable answer (a connection
-            error, a timeout, a 2xx body that is not JSON).
-        retry_after: The answer's ``Retry-After`` in seconds, if any.
-        retry_number: Which retry this would be for the call (1 for the first).
-        remaining: Seconds left before the call's deadline, or ``None`` for no deadline.
-        held: Seconds the client is held anyway before its next send (a 429 pause in force).
-        draw: A uniform draw in ``[0, 1)`` for the backoff's jitter.
+    ``status`` is ``None`` without a usable answer (a connection error, a timeout, a 2xx body that
+    is not JSON). ``retry_number`` counts from 1. ``remaining`` is the seconds left before the
+    call's deadline (``None``: no deadline), ``held`` the seconds the client is held anyway (a 429
+    pause), ``draw`` a uniform draw in ``[0, 1)`` for the backoff's jitter.
     """
     if not idempotent:
         return RetryDecision(retry=False, reason="not idempotent")

@@ -104,8 +104,7 @@ class Transport:
     ) -> Answer:
         """Send one attempt with ``headers`` and read the answer, up to the size cap.
 
-        Raises ``APITimeoutError``, ``APIConnectionError``, ``ResponseValidationError`` (a 2xx
-        answer over ``max_answer_bytes``) or ``ClientClosedError``.
+        A 2xx answer over ``max_answer_bytes`` raises ``ResponseValidationError``.
         """
         session = self._session()
         total = self._timeout.total if timeout is None else timeout
@@ -116,8 +115,7 @@ class Transport:
                 if isinstance(value, str):
                     data.add_field(name, value)
                 else:
-                    filename, content, content_type = value
-                    data.add_field(name, content, filename=filename, content_type=content_type)
+                    data.add_field(name, value[1], filename=value[0], content_type=value[2])
         method, url = spec.method, str(spec.url)
         try:
             async with session.request(
@@ -164,8 +162,8 @@ class Transport:
 
     async def download(
         self, url: URL, path: str | os.PathLike[str], *, timeout: float | None
-    ) -> int:
-        """Stream ``url`` into ``path`` without our token; return the bytes written.
+    ) -> None:
+        """Stream ``url`` into ``path`` without our token.
 
         The file is written beside ``path`` and renamed when complete, so a failed download never
         leaves a partial file under the final name. An answer outside 2xx (403 for an expired
@@ -193,14 +191,11 @@ class Transport:
                         method="GET",
                         url=shown,
                     )
-                written = 0
                 # Local writes of 64 KiB chunks are cheaper inline than a thread hop each.
                 with open(partial, "wb") as handle:  # noqa: ASYNC230
                     async for chunk in response.content.iter_chunked(_CHUNK):
                         handle.write(chunk)
-                        written += len(chunk)
             os.replace(partial, target)
-            return written
         except BaseException as err:
             with suppress(FileNotFoundError):
                 os.unlink(partial)

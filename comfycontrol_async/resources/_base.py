@@ -15,12 +15,10 @@ from yarl import URL
 
 from .._config import NOT_GIVEN, NotGiven, RateLimit
 from .._converter import decode_page
-from .._core import RequestSpec, check_page_args
+from .._core import RequestSpec, check_int, check_page_args
 from .._pagination import DEFAULT_PREFETCH, Paginator
 from ..models import Page
 from ._checks import check_status
-
-__all__ = ["FilteredListResource", "ListResource", "Requester", "Resource"]
 
 T = TypeVar("T")
 
@@ -126,9 +124,6 @@ class ListResource(Resource, Generic[T]):
             settle: After the walk, re-read the head of the list for items added meanwhile.
             deadline: Overall seconds for each page request, retries included.
 
-        Returns:
-            A :class:`Paginator` of the items.
-
         Raises:
             ValueError: An argument is out of range (raised here, before any request).
             TypeError: A page argument is not an int.
@@ -189,10 +184,7 @@ class ListResource(Resource, Generic[T]):
         filters = {} if status is None else {"status": check_status(status)}
         check_page_args(start_page, per_page, page_name="start_page")
         if max_items is not None:
-            if isinstance(max_items, bool) or not isinstance(max_items, int):
-                raise TypeError(f"max_items must be an int or None, got {type(max_items).__name__}")
-            if max_items < 0:
-                raise ValueError(f"max_items must be at least 0, got {max_items}")
+            check_int("max_items", max_items, 0)
         rate = self._requester.rate_limit
         if rate is not None and type(prefetch) is int and prefetch > 0:
             # Under pacing, a wide window would only queue fetches at the client-wide limiter
@@ -229,10 +221,7 @@ class FilteredListResource(ListResource[T]):
         settle: bool = False,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Paginator[T]:
-        """Every item of the list, or those in one status, newest first, page after page.
-
-        Returns a paginator at once (no ``await``) for ``async for``, ``.collect()`` or
-        ``.pages()``; ``async with`` closes it early. Nothing is sent until it is iterated.
+        """:meth:`ListResource.list`, of the items in ``status`` when given.
 
         Args:
             status: Only items in this status (runners: ``active``, ``disabled``; workflows:
@@ -244,13 +233,6 @@ class FilteredListResource(ListResource[T]):
             strict: Raise :class:`ListChangedError` if the list changes during the walk.
             settle: After the walk, re-read the head of the list for items added meanwhile.
             deadline: Overall seconds for each page request, retries included.
-
-        Returns:
-            A :class:`Paginator` of the items.
-
-        Raises:
-            ValueError: An argument is out of range, or ``status`` is empty (before any request).
-            TypeError: A page argument is not an int.
         """
         return self._walk(
             status, per_page, max_items, start_page, prefetch, strict, settle, deadline
@@ -264,21 +246,13 @@ class FilteredListResource(ListResource[T]):
         status: str | None = None,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Page[T]:
-        """One page of the list, or of the items in one status.
+        """:meth:`ListResource.list_page`, of the items in ``status`` when given.
 
         Args:
             page: The page number, from 1.
             per_page: Items per page, 1 to 100.
             status: Only items in this status (see :meth:`list`).
             deadline: Overall seconds for this call, retries included.
-
-        Returns:
-            The :class:`Page`: its items and the ``total`` of the (filtered) list.
-
-        Raises:
-            ValueError: ``page`` < 1, ``per_page`` outside 1-100 or an empty ``status``
-                (before any request).
-            TypeError: ``page`` or ``per_page`` is not an int.
         """
         check_page_args(page, per_page)
         filters = {} if status is None else {"status": check_status(status)}

@@ -11,15 +11,6 @@ from typing import Final
 
 from yarl import URL
 
-__all__ = [
-    "check_endpoint",
-    "check_headers",
-    "check_name",
-    "check_status",
-    "check_tags",
-    "check_text",
-]
-
 MAX_TAGS: Final = 10
 
 

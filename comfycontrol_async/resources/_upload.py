@@ -13,16 +13,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = [
-    "MAX_UPLOAD_BYTES",
-    "FormFields",
-    "JsonSource",
-    "check_size",
-    "file_part",
-    "json_part",
-    "load_json_object",
-]
-
 MAX_UPLOAD_BYTES: Final = 50 * 1024 * 1024
 Part = tuple[str, tuple[str, bytes, str]]
 FormFields = tuple[tuple[str, str | tuple[str, bytes, str]], ...]
@@ -39,15 +29,7 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def load_json_object(source: JsonSource, what: str) -> tuple[dict[str, Any], bytes, str]:
-    """Read a JSON object from a mapping, a path or bytes.
-
-    Returns:
-        The object, its bytes as they will be sent, and a filename for the part.
-
-    Raises:
-        ValueError: The file is missing or the content is not a JSON object.
-        TypeError: ``source`` is none of the accepted kinds.
-    """
+    """The JSON object of a mapping, a path or bytes, its bytes as sent, and a part filename."""
     if isinstance(source, Mapping):
         obj = dict(source)
         try:
@@ -77,12 +59,7 @@ def json_part(name: str, source: JsonSource) -> Part:
 
 
 def file_part(name: str, value: object) -> Part:
-    """A multipart file part from a path, bytes, or a ``(filename, bytes)`` pair.
-
-    Raises:
-        ValueError: A path does not exist.
-        TypeError: ``value`` is none of the accepted kinds.
-    """
+    """A multipart file part from a path, bytes, or a ``(filename, bytes)`` pair."""
     if isinstance(value, str | os.PathLike):
         path = Path(value)
         filename, data = path.name, _read(path, f"file for {name!r}")
@@ -104,11 +81,7 @@ def file_part(name: str, value: object) -> Part:
 
 
 def check_size(form: FormFields) -> FormFields:
-    """Refuse a request whose parts add up to more than 50 MB.
-
-    Raises:
-        ValueError: The upload is over the API's limit.
-    """
+    """``form``, unless its parts add up to more than 50 MB (a ``ValueError``)."""
     total = sum(
         len(name) + (len(value.encode()) if isinstance(value, str) else len(value[1]))
         for name, value in form

@@ -33,9 +33,6 @@ class ManagedRunners(RunnerResource, ListResource[ManagedRunner]):
             runner_id: The runner.
             deadline: Overall seconds for this call, retries included.
 
-        Returns:
-            The :class:`ManagedRunner`.
-
         Raises:
             ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner open to your tier.

@@ -70,9 +70,6 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             runner_id: The runner.
             deadline: Overall seconds for this call, retries included.
 
-        Returns:
-            The :class:`Runner`.
-
         Raises:
             ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner, or it is not yours.
@@ -115,9 +112,6 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             tags: At most 10 tags; workflows with tags run only on runners with all of them.
             deadline: Overall seconds for this call.
 
-        Returns:
-            The new :class:`Runner`.
-
         Raises:
             ValueError: An argument breaks a documented limit (before anything is sent).
             TypeError: An argument is of the wrong type (before anything is sent).
@@ -152,9 +146,6 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             tags: Replace its tags (at most 10).
             status: ``active`` or ``disabled``.
             deadline: Overall seconds for this call.
-
-        Returns:
-            The updated :class:`Runner`.
 
         Raises:
             ValueError: Nothing to change, or a value breaks a documented limit (before

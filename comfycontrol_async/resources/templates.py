@@ -45,9 +45,6 @@ class Templates(ListResource[TemplateSummary]):
             template_id: The template.
             deadline: Overall seconds for this call, retries included.
 
-        Returns:
-            The :class:`Template`.
-
         Raises:
             ValueError: ``template_id`` is empty.
             NotFoundError: No such template, or it is not yours.
@@ -70,9 +67,6 @@ class Templates(ListResource[TemplateSummary]):
             description: 1 to 500 characters.
             body: The ComfyUI workflow JSON: a dict, a path to a file, or bytes.
             deadline: Overall seconds for this call.
-
-        Returns:
-            The new :class:`Template`.
 
         Raises:
             ValueError: A limit is broken, ``body`` is not a JSON object, or the upload is over
@@ -99,9 +93,6 @@ class Templates(ListResource[TemplateSummary]):
             description: 1 to 500 characters.
             body: The new ComfyUI workflow JSON: a dict, a path to a file, or bytes.
             deadline: Overall seconds for this call.
-
-        Returns:
-            The updated :class:`Template`.
 
         Raises:
             ValueError: Nothing to change, or a value breaks a documented limit (before

@@ -21,9 +21,6 @@ class UserResource(Resource):
         Args:
             deadline: Overall seconds for this call, retries included (default: the client's).
 
-        Returns:
-            The :class:`User`.
-
         Raises:
             AuthenticationError: The token is missing, unknown or expired.
         """

@@ -65,9 +65,6 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             workflow_id: The workflow.
             deadline: Overall seconds for this call, retries included.
 
-        Returns:
-            The :class:`Workflow`.
-
         Raises:
             ValueError: ``workflow_id`` is empty.
             NotFoundError: No such workflow, or it is not yours.
