@@ -183,10 +183,11 @@ class Transport:
                 proxy=self._proxy(url),
             ) as response:
                 if not 200 <= response.status < 300:
+                    body, _ = await _read_capped(response, ERROR_BODY_LIMIT)  # a hostile host too
                     raise make_status_error(
                         response.status,
                         api_message=None,
-                        body=await response.text(errors="replace"),
+                        body=body.decode("utf-8", errors="replace"),
                         request_id=response.headers.get("X-Request-Id"),
                         method="GET",
                         url=shown,

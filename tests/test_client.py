@@ -14,6 +14,7 @@ import asyncio
 import gc
 import json
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -557,6 +558,7 @@ class _HugeServer:
         app = web.Application()
         app.router.add_get("/v1/user", self.endless)
         app.router.add_get("/v1/managed-runner/{id}", self.error_page)
+        app.router.add_get("/storage/{name}", self.endless_refusal)
         self._runner = web.AppRunner(app)
         self.url = ""
 
@@ -578,6 +580,20 @@ class _HugeServer:
         chunk = b"[" + b"1," * 32_767
         try:
             while True:  # until the client hangs up
+                await response.write(chunk)
+                self.written += len(chunk)
+        except (ConnectionError, RuntimeError):
+            pass
+        return response
+
+    async def endless_refusal(self, request: web.Request) -> web.StreamResponse:
+        """A storage host's 403 with a 40 MB page (written until the client hangs up)."""
+        self.hits += 1
+        response = web.StreamResponse(status=403, headers={"Content-Type": "text/html"})
+        await response.prepare(request)
+        chunk = b"<p>denied</p>" * 4096
+        try:
+            while self.written < 40_000_000:
                 await response.write(chunk)
                 self.written += len(chunk)
         except (ConnectionError, RuntimeError):
@@ -608,6 +624,30 @@ class TestAnswerSize:
                 with pytest.raises(ServerError) as info:
                     await client.managed_runners.get("x")
         assert 0 < len(info.value.body) <= 64 * 1024
+
+    async def test_endless_error_page_of_a_storage_host_is_cut(self, tmp_path: Path) -> None:
+        # Downloads go to other hosts: their error pages are read up to the same 64 KiB cap.
+        durations = {"accepted": 0.01, "uploaded": 0.01, "queued": 0.01, "running": 0.02}
+        async with (
+            _HugeServer() as storage,
+            FakeComfyControl(seed=7, workflow_durations=durations) as fake,
+        ):
+            async with ComfyControl(
+                fake.token("pro"), base_url=fake.url, rate_limit=None, retry=FAST_RETRY
+            ) as client:
+                created = await client.workflows.create(name="w", workflow={"1": {"inputs": {}}})
+                await client.workflows.wait(created.id, poll_interval=0.01, deadline=HANG_GUARD)
+                src = f"{storage.url}/storage/out.png"
+                output = {"id": "o1", "workflow_id": created.id, "src": src}
+                fake.fail_next(200, route="GET /v1/workflow/{id}/outputs", body=[output])
+                async with asyncio.timeout(HANG_GUARD):
+                    with pytest.raises(PermissionDeniedError) as info:
+                        await client.workflows.download_outputs(created.id, tmp_path)
+        assert 0 < len(info.value.body) <= 64 * 1024
+        assert list(tmp_path.iterdir()) == []  # no partial file left behind
+        # The client hung up after its cap: what the host could write is what socket buffers
+        # hold (a few MB on loopback), never the whole page.
+        assert storage.written < 20_000_000
 
     def test_cap_must_be_positive(self) -> None:
         with pytest.raises(ValueError, match="max_answer_bytes"):
