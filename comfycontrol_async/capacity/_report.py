@@ -179,10 +179,9 @@ def row_from_result(
     stats = result.stats
     names = [a.name for a in attrs.fields(DeviceCapacity)]
     devices = tuple(DeviceCapacity(**{n: getattr(d, n) for n in names}) for d in stats.devices)
-    gpus = [d for d in devices if d.is_gpu]
-    frees = [d.vram_free for d in gpus if d.vram_free is not None]
-    totals = [d.vram_total for d in gpus if d.vram_total is not None]
-    unknown = 0 if not gpus else None  # no GPU: no VRAM; GPUs without figures: unknown
+    frees = [d.vram_free for d in stats.gpus if d.vram_free is not None]
+    totals = [d.vram_total for d in stats.gpus if d.vram_total is not None]
+    unknown = 0 if not stats.gpus else None  # no GPU: no VRAM; GPUs without figures: unknown
     return attrs.evolve(
         row,
         devices=devices,
