@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Final
@@ -13,7 +12,7 @@ from typing import Any, Final
 import attrs
 
 from .._config import NOT_GIVEN, NotGiven
-from .._core import check_count
+from .._core import check_count, check_seconds
 from .._exceptions import APITimeoutError, ComfyControlError
 from ..resources._stats_result import StatsResult, read_stats, retry_later
 from ..resources.managed_runners import ManagedRunners
@@ -144,8 +143,7 @@ async def find_runners(
     check_count("concurrency", concurrency)
     if isinstance(tags, str):
         raise ValueError("tags must be a list of tags, not one string")
-    if deadline is not None and not (math.isfinite(deadline) and deadline > 0):
-        raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
+    check_seconds("deadline", deadline)
     need = None if min_vram_free is None else parse_size(min_vram_free)
     wanted = frozenset(tags or ())
     loop = asyncio.get_running_loop()

@@ -1,5 +1,5 @@
 """The capacity helpers that read a fleet: a full :func:`sweep`, a live :func:`watch_capacity`,
-and the reads they share with ``find_runners``.
+and the runner listing they share with ``find_runners``.
 """
 
 from __future__ import annotations
@@ -39,11 +39,8 @@ def runner_kinds(
     who: str, managed: ManagedRunners | None, own: Runners | None
 ) -> list[tuple[RunnerKind, Resource]]:
     """The resources to read, by kind (``ValueError`` when neither is given)."""
-    kinds: list[tuple[RunnerKind, Resource]] = []
-    if managed is not None:
-        kinds.append(("managed", managed))
-    if own is not None:
-        kinds.append(("own", own))
+    given: tuple[tuple[RunnerKind, Resource | None], ...] = (("managed", managed), ("own", own))
+    kinds = [(kind, resource) for kind, resource in given if resource is not None]
     if not kinds:
         raise ValueError(f"{who} needs managed=True, own=True, or both")
     return kinds
