@@ -1,6 +1,6 @@
 """What a sweep hands back (:class:`StatsResult`, :class:`SweepProgress`), one try at a runner's
-stats as a result (:func:`read_stats`) and the end-of-sweep retry policy, for ``stats_many`` and
-capacity.
+stats as a result (:func:`read_stats`) and the end-of-sweep retry policy (:func:`retry_later`),
+for ``stats_many`` and capacity.
 """
 
 from __future__ import annotations
@@ -105,7 +105,9 @@ async def read_stats(
     (the client's retries when not given), none for a down runner (so it costs two requests).
     """
     retries: int | NotGiven = 0
-    if job.error is not None and not is_down(job.error):
+    failed = job.error
+    # The API docs: a 500 on /stats means ComfyControl could not reach the runner or read its stats.
+    if failed is not None and not (isinstance(failed, ServerError) and failed.status == 500):
         retries = max_retries if isinstance(max_retries, NotGiven) else max(0, max_retries - 1)
     attempts = job.attempts
 
@@ -117,7 +119,7 @@ async def read_stats(
 
     loop = asyncio.get_running_loop()
     started = loop.time()
-    stats, error = None, None
+    stats = error = None
     try:
         stats = await fetch(
             job.runner_id,
@@ -145,8 +147,3 @@ def retry_later(job: StatsResult, result: StatsResult, max_retries: int | NotGiv
     if isinstance(error, APIStatusError):
         return error.status == 429 or error.status >= 500
     return isinstance(error, APIConnectionError | ResponseValidationError)
-
-
-def is_down(error: Exception) -> bool:
-    # The API docs: a 500 on /stats means ComfyControl could not reach the runner or read its stats.
-    return isinstance(error, ServerError) and error.status == 500
