@@ -89,7 +89,6 @@ class FoundRunners:
 class _Candidate:
     kind: RunnerKind
     job: StatsResult  # a fresh result, or its failed first read
-    order: int
     queue_depth: int | None = None
 
 
@@ -167,7 +166,7 @@ async def find_runners(
                 try:
                     async for runner in _counted_items(list_runners(resource), count):
                         job = StatsResult(runner_id=str(runner.id), runner=runner)
-                        listed.append(_Candidate(kind, job, len(listed)))
+                        listed.append(_Candidate(kind, job))
                 except ComfyControlError as err:
                     if len(listed) == before:
                         raise
@@ -214,7 +213,7 @@ async def find_runners(
             for tag in known.tags:
                 largest[tag] = max(largest.get(tag, 0), known.best_vram_total)
 
-        def promise(c: _Candidate) -> tuple[int, int, int, int]:
+        def promise(c: _Candidate) -> tuple[int, int, int]:
             # Idle first; then known big enough with room when last read, guessed big enough,
             # known big enough but busy when last read, unknown, guessed too small.
             busy = 1 if c.queue_depth else 0
@@ -222,14 +221,14 @@ async def find_runners(
             if facts is not None:
                 free = facts.last_vram_free
                 had_room = free is not None and (need is None or free >= need)
-                return (busy, 0 if had_room else 2, -facts.best_vram_total, c.order)
+                return (busy, 0 if had_room else 2, -facts.best_vram_total)
             tags = c.job.runner.tags or ()
             guess = min((largest[t] for t in tags if t in largest), default=None)
             if guess is None:
-                return (busy, 3, 0, c.order)
-            return (busy, 4 if need is not None and guess < need else 1, -guess, c.order)
+                return (busy, 3, 0)
+            return (busy, 4 if need is not None and guess < need else 1, -guess)
 
-        best = min(pending, key=promise)
+        best = min(pending, key=promise)  # the first listed among equals
         pending.remove(best)
         return best
 
