@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Final
@@ -13,9 +12,9 @@ from typing import Any, Final
 import attrs
 
 from .._config import NOT_GIVEN, NotGiven
-from .._core import check_count
+from .._core import check_count, check_seconds
 from .._exceptions import APITimeoutError, ComfyControlError
-from ..resources._fanout import StatsResult, is_down, retry_later
+from ..resources._stats_result import StatsResult, read_stats, retry_later
 from ..resources.managed_runners import ManagedRunners
 from ..resources.runners import Runners
 from ..resources.workflows import Workflows
@@ -27,9 +26,10 @@ from ._report import (
     aged,
     fits,
     parse_size,
+    plain,
     row_from_result,
 )
-from ._sweep import list_runners, read_stats, runner_kinds
+from ._sweep import list_runners, runner_kinds
 
 __all__ = ["FoundRunners", "RuledOut", "find_runners"]
 
@@ -80,29 +80,16 @@ class FoundRunners:
         return CapacityReport.from_rows(self.checked, elapsed=self.elapsed)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (JSON-ready)."""
-        return {
-            "rows": [r.to_dict() for r in self.rows],
-            "requests": self.requests,
-            "checked": [r.runner_id for r in self.checked],
-            "ruled_out": [attrs.asdict(r) for r in self.ruled_out],
-            "complete": self.complete,
-            "listing_errors": list(self.listing_errors),
-            "elapsed": round(self.elapsed, 3),
-        }
+        """Plain data (JSON-ready); runners checked as ids."""
+        data = attrs.asdict(self, value_serializer=plain)
+        return data | {"rows": [r.to_dict() for r in self.rows], "elapsed": round(self.elapsed, 3)}
 
 
 @attrs.define
 class _Candidate:
     kind: RunnerKind
-    runner: Any
-    order: int
+    job: StatsResult  # a fresh result, or its failed first read
     queue_depth: int | None = None
-    failed: StatsResult | None = None  # its first read, when that failed
-
-    @property
-    def rid(self) -> str:
-        return str(self.runner.id)
 
 
 async def find_runners(
@@ -155,8 +142,7 @@ async def find_runners(
     check_count("concurrency", concurrency)
     if isinstance(tags, str):
         raise ValueError("tags must be a list of tags, not one string")
-    if deadline is not None and not (math.isfinite(deadline) and deadline > 0):
-        raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
+    check_seconds("deadline", deadline)
     need = None if min_vram_free is None else parse_size(min_vram_free)
     wanted = frozenset(tags or ())
     loop = asyncio.get_running_loop()
@@ -179,7 +165,8 @@ async def find_runners(
                 before = len(listed)
                 try:
                     async for runner in _counted_items(list_runners(resource), count):
-                        listed.append(_Candidate(kind, runner, len(listed)))
+                        job = StatsResult(runner_id=str(runner.id), runner=runner)
+                        listed.append(_Candidate(kind, job))
                 except ComfyControlError as err:
                     if len(listed) == before:
                         raise
@@ -194,10 +181,11 @@ async def find_runners(
     pending: list[_Candidate] = []
     ruled_out: list[RuledOut] = []
     for c in listed:
+        rid, runner = c.job.runner_id, c.job.runner
         if depths is not None:
-            c.queue_depth = depths.get(c.rid, 0)
-        missing = wanted.difference(c.runner.tags or ())
-        facts = cache.get(c.rid, max_age=facts_max_age)
+            c.queue_depth = depths.get(rid, 0)
+        missing = wanted.difference(runner.tags or ())
+        facts = cache.get(rid, max_age=facts_max_age)
         seen = "" if facts is None else f"seen {cache.age(facts):.0f} s ago"
         if missing:
             reason = f"lacks the tags {', '.join(sorted(missing))}"
@@ -213,8 +201,8 @@ async def find_runners(
         else:
             pending.append(c)
             continue
-        name = getattr(c.runner, "name", None)
-        ruled_out.append(RuledOut(runner_id=c.rid, kind=c.kind, name=name, reason=reason))
+        name = getattr(runner, "name", None)
+        ruled_out.append(RuledOut(runner_id=rid, kind=c.kind, name=name, reason=reason))
 
     def pop_best() -> _Candidate:
         # A runner never read is guessed from those read that share its tags: fleets tag by
@@ -225,21 +213,22 @@ async def find_runners(
             for tag in known.tags:
                 largest[tag] = max(largest.get(tag, 0), known.best_vram_total)
 
-        def promise(c: _Candidate) -> tuple[int, int, int, int]:
+        def promise(c: _Candidate) -> tuple[int, int, int]:
             # Idle first; then known big enough with room when last read, guessed big enough,
             # known big enough but busy when last read, unknown, guessed too small.
             busy = 1 if c.queue_depth else 0
-            facts = cache.get(c.rid, max_age=facts_max_age)
+            facts = cache.get(c.job.runner_id, max_age=facts_max_age)
             if facts is not None:
                 free = facts.last_vram_free
                 had_room = free is not None and (need is None or free >= need)
-                return (busy, 0 if had_room else 2, -facts.best_vram_total, c.order)
-            guess = min((largest[t] for t in c.runner.tags or () if t in largest), default=None)
+                return (busy, 0 if had_room else 2, -facts.best_vram_total)
+            tags = c.job.runner.tags or ()
+            guess = min((largest[t] for t in tags if t in largest), default=None)
             if guess is None:
-                return (busy, 3, 0, c.order)
-            return (busy, 4 if need is not None and guess < need else 1, -guess, c.order)
+                return (busy, 3, 0)
+            return (busy, 4 if need is not None and guess < need else 1, -guess)
 
-        best = min(pending, key=promise)
+        best = min(pending, key=promise)  # the first listed among equals
         pending.remove(best)
         return best
 
@@ -248,7 +237,6 @@ async def find_runners(
         return None if deadline_at is None else deadline_at - loop.time()
 
     resources = dict(kinds)
-    end_retries = max_retries if isinstance(max_retries, NotGiven) else max(0, max_retries - 1)
     found: list[CapacityRow] = []
     checked: list[CapacityRow] = []
     later: list[_Candidate] = []
@@ -259,14 +247,12 @@ async def find_runners(
             while len(found) < limit and not cut:
                 while queue and len(in_flight) < min(concurrency, limit - len(found)):
                     c = pop_best() if first else queue.pop(0)
-                    failure = None if c.failed is None else c.failed.error
-                    retries = end_retries if failure is not None and not is_down(failure) else 0
                     read = read_stats(
-                        resources[c.kind],
-                        c.runner,
+                        resources[c.kind]._fetch_stats,
+                        c.job,
                         timeout=timeout,
                         deadline=remaining(),
-                        max_retries=retries,
+                        max_retries=max_retries,
                         count=count,
                     )
                     in_flight[loop.create_task(read)] = c
@@ -282,20 +268,13 @@ async def find_runners(
                 for task in done:
                     c = in_flight.pop(task)
                     result = task.result()
-                    if c.failed is not None:
-                        result = attrs.evolve(
-                            result,
-                            elapsed=c.failed.elapsed + result.elapsed,
-                            attempts=c.failed.attempts + result.attempts,
-                        )
                     row = row_from_result(c.kind, result, read_at=clock())
                     row = attrs.evolve(row, queue_depth=c.queue_depth)
                     cache.remember(row)
-                    if result.error is not None:
-                        c.failed = c.failed or result
-                        if first and max_retries != 0 and retry_later(result.error):
-                            later.append(c)
-                            continue
+                    if retry_later(c.job, result, max_retries):
+                        c.job = result
+                        later.append(c)
+                        continue
                     checked.append(row)
                     if fits(row, need, device_type):
                         found.append(row)
@@ -303,10 +282,9 @@ async def find_runners(
         unread = bool(in_flight)  # the limit was met while these were asked: never read
         for task in in_flight:
             task.cancel()
-        if in_flight:
-            await asyncio.gather(*in_flight, return_exceptions=True)
+        await asyncio.gather(*in_flight, return_exceptions=True)
     # Runners to retry at the end but not reached (the limit was met first) are checked too.
-    checked.extend(row_from_result(c.kind, c.failed, read_at=clock()) for c in later if c.failed)
+    checked.extend(row_from_result(c.kind, c.job, read_at=clock()) for c in later)
     if cut and not listing_errors:
         listing_errors.append(str(APITimeoutError(f"the search's deadline of {deadline} s passed")))
     now = clock()

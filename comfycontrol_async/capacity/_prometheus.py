@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["to_prometheus"]
 
 _MIB = 1024 * 1024
-_MISSING = (
-    "report.to_prometheus() needs prometheus_client: pip install 'comfycontrol-async[prometheus]'"
-)
 # Per runner: the row's attribute -> the metric's name after ``comfycontrol_runner_``, its help.
 _PER_RUNNER = {
     "ok": ("up", "1 if the runner's stats were read."),
@@ -39,7 +36,10 @@ def to_prometheus(report: CapacityReport) -> str:
         from prometheus_client import CollectorRegistry, generate_latest
         from prometheus_client.core import GaugeMetricFamily
     except ImportError as err:
-        raise ImportError(_MISSING) from err
+        raise ImportError(
+            "report.to_prometheus() needs prometheus_client: "
+            "pip install 'comfycontrol-async[prometheus]'"
+        ) from err
 
     gpu_labels = ["gpu", "device", "modelName", "Hostname", "runner_id", "kind"]
     fb = {

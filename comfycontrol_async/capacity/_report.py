@@ -179,10 +179,9 @@ def row_from_result(
     stats = result.stats
     names = [a.name for a in attrs.fields(DeviceCapacity)]
     devices = tuple(DeviceCapacity(**{n: getattr(d, n) for n in names}) for d in stats.devices)
-    gpus = [d for d in devices if d.is_gpu]
-    frees = [d.vram_free for d in gpus if d.vram_free is not None]
-    totals = [d.vram_total for d in gpus if d.vram_total is not None]
-    unknown = 0 if not gpus else None  # no GPU: no VRAM; GPUs without figures: unknown
+    frees = [d.vram_free for d in stats.gpus if d.vram_free is not None]
+    totals = [d.vram_total for d in stats.gpus if d.vram_total is not None]
+    unknown = 0 if not stats.gpus else None  # no GPU: no VRAM; GPUs without figures: unknown
     return attrs.evolve(
         row,
         devices=devices,
@@ -400,13 +399,11 @@ class CapacityReport:
         )
 
     def to_prometheus(self) -> str:
-        """The report in the Prometheus text exposition format, with DCGM-style names.
-
-        Needs the ``prometheus`` extra (``pip install 'comfycontrol-async[prometheus]'``).
-        See :mod:`comfycontrol_async.capacity._prometheus` for the metrics.
+        """The report in the Prometheus text format, with DCGM-style names (the metrics:
+        :mod:`comfycontrol_async.capacity._prometheus`).
 
         Raises:
-            ImportError: ``prometheus_client`` is not installed (the message says how).
+            ImportError: ``prometheus_client`` (the ``prometheus`` extra) is not installed.
         """
         from ._prometheus import to_prometheus
 
@@ -469,31 +466,24 @@ def _tag_sets(
     only untagged runners, which ``wanted`` already says. Runners are grouped by tag set first,
     which keeps this small on real fleets.
     """
-    groups: dict[frozenset[str], list[int]] = {}  # tag set -> [fitting, not fitting]
-    untagged = 0
-    for row in eligible:
-        if not row.tags:
-            untagged += 1
-            continue
-        slot = groups.setdefault(frozenset(row.tags), [0, 0])
-        slot[0 if fits(row, need) else 1] += 1
-    misfit_sets = [s for s, (_, bad) in groups.items() if bad]
-    seen: set[frozenset[str]] = set()
+    tagged = [r for r in eligible if r.tags]
+    untagged = len(eligible) - len(tagged)
+    sizes = Counter(frozenset(r.tags) for r in tagged)
+    misfit_sets = {frozenset(r.tags) for r in tagged if not fits(r, need)}
+    # The requested tags alone are a candidate, even when only untagged runners take them.
+    seeds = {wanted, *(frozenset(r.tags) for r in tagged if fits(r, need))}
+    candidates = {
+        wanted.union(chosen)
+        for tagset in seeds
+        for size in range(len(tagset - wanted) + 1)
+        for chosen in itertools.combinations(sorted(tagset - wanted), size)
+    }
     options = []
-    # The requested tags alone, even when only untagged runners take them.
-    seeds = [wanted, *(s for s, (good, _) in groups.items() if good)]
-    for tagset in seeds:
-        extra = sorted(tagset - wanted)
-        for size in range(len(extra) + 1):
-            for chosen in itertools.combinations(extra, size):
-                candidate = wanted.union(chosen)
-                if candidate in seen:
-                    continue
-                seen.add(candidate)
-                if any(candidate <= bad for bad in misfit_sets):
-                    continue
-                runners = untagged + sum(g + b for s, (g, b) in groups.items() if candidate <= s)
-                if runners:
-                    options.append(TagSetOption(tags=tuple(sorted(candidate)), runners=runners))
+    for candidate in candidates:
+        if any(candidate <= bad for bad in misfit_sets):
+            continue
+        runners = untagged + sum(n for tagset, n in sizes.items() if candidate <= tagset)
+        if runners:
+            options.append(TagSetOption(tags=tuple(sorted(candidate)), runners=runners))
     options.sort(key=lambda o: (-len(o.tags), -o.runners, o.tags))
     return tuple(options)

@@ -1,5 +1,5 @@
 """The capacity helpers that read a fleet: a full :func:`sweep`, a live :func:`watch_capacity`,
-and the reads they share with ``find_runners``.
+and the runner listing they share with ``find_runners``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from .._config import NOT_GIVEN, NotGiven, RateLimit
 from .._core import check_count
 from .._exceptions import ComfyControlError
 from .._ratelimit import Pacer
-from ..resources._fanout import DEFAULT_CONCURRENCY, ProgressCallback, StatsResult
+from ..resources._fanout import DEFAULT_CONCURRENCY
+from ..resources._stats_result import ProgressCallback, StatsResult, read_stats
 from ..resources.managed_runners import ManagedRunners
 from ..resources.runners import Runners
 from ._facts import FactsCache
@@ -27,7 +28,7 @@ from ._report import (
     row_from_result,
 )
 
-__all__ = ["list_runners", "read_stats", "runner_kinds", "sweep", "watch_capacity"]
+__all__ = ["list_runners", "runner_kinds", "sweep", "watch_capacity"]
 
 _T = TypeVar("_T")
 
@@ -38,11 +39,8 @@ def runner_kinds(
     who: str, managed: ManagedRunners | None, own: Runners | None
 ) -> list[tuple[RunnerKind, Resource]]:
     """The resources to read, by kind (``ValueError`` when neither is given)."""
-    kinds: list[tuple[RunnerKind, Resource]] = []
-    if managed is not None:
-        kinds.append(("managed", managed))
-    if own is not None:
-        kinds.append(("own", own))
+    given: tuple[tuple[RunnerKind, Resource | None], ...] = (("managed", managed), ("own", own))
+    kinds = [(kind, resource) for kind, resource in given if resource is not None]
     if not kinds:
         raise ValueError(f"{who} needs managed=True, own=True, or both")
     return kinds
@@ -53,43 +51,6 @@ def list_runners(resource: Resource, **options: Any) -> Any:
     if isinstance(resource, Runners):
         return resource.list(status="active", **options)
     return resource.list(**options)
-
-
-async def read_stats(
-    resource: Resource,
-    runner: Any,
-    *,
-    timeout: float | None,
-    deadline: float | None = None,
-    max_retries: int | NotGiven,
-    count: Callable[[], None] | None = None,
-) -> StatsResult:
-    """One runner's stats as a result, a failure included; ``count()`` on every attempt."""
-    attempts = 0
-
-    def on_attempt() -> None:
-        nonlocal attempts
-        attempts += 1
-        if count is not None:
-            count()
-
-    loop = asyncio.get_running_loop()
-    begun = loop.time()
-    rid = str(runner.id)
-    try:
-        outcome: dict[str, Any] = {
-            "stats": await resource._fetch_stats(
-                rid,
-                timeout=NOT_GIVEN if timeout is None else timeout,
-                deadline=NOT_GIVEN if deadline is None else deadline,
-                max_retries=max_retries,
-                on_attempt=on_attempt,
-            )
-        }
-    except Exception as err:
-        outcome = {"error": err}
-    elapsed = loop.time() - begun
-    return StatsResult(runner_id=rid, runner=runner, elapsed=elapsed, attempts=attempts, **outcome)
 
 
 async def sweep(
@@ -268,13 +229,11 @@ async def watch_capacity(
 
     async def read(rid: str) -> None:
         kind, runner = runners[rid]
+        fetch, job = resources[kind]._fetch_stats, StatsResult(runner_id=rid, runner=runner)
         # A down runner is asked again on its next turn, not at once: one request a round.
-        result = await paced(
-            lambda: read_stats(resources[kind], runner, timeout=timeout, max_retries=0)
-        )
-        row = row_from_result(kind, result, read_at=clock())
+        result = await paced(lambda: read_stats(fetch, job, timeout=timeout, max_retries=0))
+        rows[rid] = row = row_from_result(kind, result, read_at=clock())
         facts.remember(row)
-        rows[rid] = row
 
     while True:
         if listed_at is None or loop.time() - listed_at >= relist_every:

@@ -1,10 +1,8 @@
 """``stats_many``: live stats of many runners at once, each runner accounted for exactly once.
 
-It owns the fan-out: reading runners from any source, dropping duplicates, a bounded pool of
-workers, one :class:`StatsResult` per runner in completion order, and its tasks (closing, cancelling
-or dropping the sweep cancels them). It owns the two policies of a sweep (see ``stats_many``): the
-``deadline`` covers the listing, and a failure worth retrying gets one more try at the end. Pacing
-and retries are the client's; attempts are counted by ``_fetch_stats``'s ``on_attempt`` hook.
+It reads runners from any source, drops duplicates, reads them with a bounded pool of workers and
+yields one :class:`StatsResult` per runner in completion order; closing, cancelling or dropping the
+sweep cancels its tasks. Its two policies are documented on ``stats_many``.
 """
 
 from __future__ import annotations
@@ -21,25 +19,16 @@ import attrs
 from .._config import NOT_GIVEN, NotGiven
 from .._core import check_count, check_seconds
 from .._exceptions import APITimeoutError
-from ..models import RunnerStats
 from ._stats_result import (
     FetchStats,
     ProgressCallback,
     StatsResult,
     SweepProgress,
-    is_down,
+    read_stats,
     retry_later,
 )
 
-__all__ = [
-    "DEFAULT_CONCURRENCY",
-    "ProgressCallback",
-    "StatsResult",
-    "StatsSweep",
-    "SweepProgress",
-    "is_down",
-    "retry_later",
-]
+__all__ = ["DEFAULT_CONCURRENCY", "ProgressCallback", "StatsResult", "StatsSweep", "SweepProgress"]
 
 DEFAULT_CONCURRENCY: Final = 32
 
@@ -59,15 +48,6 @@ def _runner_id(item: object) -> str:
 
 
 @attrs.define(eq=False)
-class _Job:
-    rid: str
-    obj: object = None
-    attempts: int = 0
-    elapsed: float = 0.0
-    error: Exception | None = None  # set by a first try that failed
-
-
-@attrs.define(eq=False)
 class _Engine:
     """The state and task of one sweep. The task holds the engine, never the
     :class:`StatsSweep`, so a sweep the caller drops (a ``break``) is collected and cancels it."""
@@ -81,10 +61,10 @@ class _Engine:
     on_progress: ProgressCallback | None
     progress: SweepProgress
     results: asyncio.Queue[StatsResult | None] = attrs.Factory(asyncio.Queue)
-    queue: asyncio.Queue[_Job | None] = attrs.Factory(
+    queue: asyncio.Queue[StatsResult | None] = attrs.Factory(
         lambda self: asyncio.Queue(self.concurrency), takes_self=True
     )
-    later: list[_Job] = attrs.Factory(list)
+    later: list[StatsResult] = attrs.Factory(list)  # failed first tries, to try again at the end
     seen: set[str] = attrs.Factory(set)
     duplicates: int = 0
     deadline_at: float | None = None
@@ -141,13 +121,14 @@ class _Engine:
                     try:
                         rid = _runner_id(item)
                     except TypeError as err:
-                        self._emit(_Job(repr(item)[:80]), error=err)
+                        self._emit(StatsResult(runner_id=repr(item)[:80], error=err))
                         continue
                     if rid in self.seen:
                         self.duplicates += 1
                         continue
                     self.seen.add(rid)
-                    await self.queue.put(_Job(rid, None if isinstance(item, str) else item))
+                    runner = None if isinstance(item, str) else item
+                    await self.queue.put(StatsResult(runner_id=rid, runner=runner))
         except Exception as err:  # the source failed (a list that 403s) or the deadline passed
             self.error = err
         finally:
@@ -162,58 +143,31 @@ class _Engine:
         while (job := await self.queue.get()) is not None:
             await self._one(job)
 
-    async def _drain(self, jobs: Iterable[_Job]) -> None:
+    async def _drain(self, jobs: Iterable[StatsResult]) -> None:
         for job in jobs:
             await self._one(job)
 
-    async def _one(self, job: _Job) -> None:
-        loop = asyncio.get_running_loop()
-        remaining = None if self.deadline_at is None else self.deadline_at - loop.time()
-        if remaining is not None and remaining <= 0:
-            error = APITimeoutError("the sweep's deadline passed before this runner's turn")
-            self._emit(job, error=job.error or error)
-            return
-        first = job.error is None
-        retries: int | NotGiven = 0  # a first try's retry is the end-of-sweep try
-        if job.error is not None and not is_down(job.error):  # a down runner costs two requests
-            retries = self.max_retries
-            if not isinstance(retries, NotGiven):
-                retries -= 1
-
-        def on_attempt() -> None:
-            job.attempts += 1
-
-        started = loop.time()
-        try:
-            stats = await self.fetch(
-                job.rid,
-                timeout=NOT_GIVEN if self.timeout is None else self.timeout,
-                deadline=NOT_GIVEN if remaining is None else remaining,
-                max_retries=retries,
-                on_attempt=on_attempt,
-            )
-        except Exception as err:  # every failure is this runner's result, never the batch's
-            job.elapsed += loop.time() - started
-            job.error = err
-            if first and self.max_retries != 0 and retry_later(err):
-                self.later.append(job)
-            else:
-                self._emit(job, error=err)
-            return
-        job.elapsed += loop.time() - started
-        self._emit(job, stats=stats)
-
-    def _emit(
-        self, job: _Job, *, stats: RunnerStats | None = None, error: Exception | None = None
-    ) -> None:
-        result = StatsResult(
-            runner_id=job.rid,
-            runner=job.obj,
-            stats=stats,
-            error=error,
-            elapsed=job.elapsed,
-            attempts=job.attempts,
+    async def _one(self, job: StatsResult) -> None:
+        remaining = None
+        if self.deadline_at is not None:
+            remaining = self.deadline_at - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                error = APITimeoutError("the sweep's deadline passed before this runner's turn")
+                self._emit(attrs.evolve(job, error=job.error or error))
+                return
+        result = await read_stats(
+            self.fetch,
+            job,
+            timeout=self.timeout,
+            deadline=remaining,
+            max_retries=self.max_retries,
         )
+        if retry_later(job, result, self.max_retries):
+            self.later.append(result)
+        else:
+            self._emit(result)
+
+    def _emit(self, result: StatsResult) -> None:
         counts = self.progress
         counts.done += 1
         counts.ok += result.ok
@@ -255,23 +209,12 @@ class StatsSweep:
                 "stats_many takes an iterable or async iterable of runner ids or runners"
             )
         total = len(source) if isinstance(source, Sized) else None
+        self.progress = SweepProgress(total=total)
         self._engine = _Engine(
-            fetch,
-            source,
-            concurrency,
-            timeout,
-            deadline,
-            max_retries,
-            progress,
-            SweepProgress(total=total),
+            fetch, source, concurrency, timeout, deadline, max_retries, progress, self.progress
         )
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-
-    @property
-    def progress(self) -> SweepProgress:
-        """The running counts."""
-        return self._engine.progress
 
     @property
     def duplicates(self) -> int:

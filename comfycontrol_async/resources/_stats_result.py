@@ -1,15 +1,17 @@
-"""What a sweep hands back (:class:`StatsResult`, :class:`SweepProgress`) and its end-of-sweep
-retry policy (:func:`retry_later`, :func:`is_down`), for ``stats_many`` and capacity; no I/O.
+"""What a sweep hands back (:class:`StatsResult`, :class:`SweepProgress`), one try at a runner's
+stats as a result (:func:`read_stats`) and the end-of-sweep retry policy (:func:`retry_later`),
+for ``stats_many`` and capacity.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 import attrs
 
-from .._config import NotGiven
+from .._config import NOT_GIVEN, NotGiven
 from .._exceptions import APIConnectionError, APIStatusError, ResponseValidationError, ServerError
 from ..models import RunnerStats
 
@@ -18,7 +20,7 @@ __all__ = [
     "ProgressCallback",
     "StatsResult",
     "SweepProgress",
-    "is_down",
+    "read_stats",
     "retry_later",
 ]
 
@@ -87,17 +89,61 @@ class SweepProgress:
 ProgressCallback = Callable[[SweepProgress, StatsResult], object]
 
 
-def retry_later(error: Exception) -> bool:
-    """Worth one more try at the end of the sweep: the runner or the way to it may recover.
+async def read_stats(
+    fetch: FetchStats,
+    job: StatsResult,
+    *,
+    timeout: float | None,
+    deadline: float | None = None,
+    max_retries: int | NotGiven,
+    count: Callable[[], None] | None = None,
+) -> StatsResult:
+    """One try at ``job``'s runner, added to ``job`` (a fresh result, or the failed first try that
+    this end-of-sweep try repeats); a failure is the result's. ``count()`` on every attempt.
+
+    A first try has no retries: its retry is the end-of-sweep try, which gets ``max_retries - 1``
+    (the client's retries when not given), none for a down runner (so it costs two requests).
+    """
+    retries: int | NotGiven = 0
+    failed = job.error
+    # The API docs: a 500 on /stats means ComfyControl could not reach the runner or read its stats.
+    if failed is not None and not (isinstance(failed, ServerError) and failed.status == 500):
+        retries = max_retries if isinstance(max_retries, NotGiven) else max(0, max_retries - 1)
+    attempts = job.attempts
+
+    def on_attempt() -> None:
+        nonlocal attempts
+        attempts += 1
+        if count is not None:
+            count()
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    stats = error = None
+    try:
+        stats = await fetch(
+            job.runner_id,
+            timeout=NOT_GIVEN if timeout is None else timeout,
+            deadline=NOT_GIVEN if deadline is None else deadline,
+            max_retries=retries,
+            on_attempt=on_attempt,
+        )
+    except Exception as err:  # every failure is this runner's result, never the batch's
+        error = err
+    elapsed = job.elapsed + (loop.time() - started)
+    return attrs.evolve(job, stats=stats, error=error, elapsed=elapsed, attempts=attempts)
+
+
+def retry_later(job: StatsResult, result: StatsResult, max_retries: int | NotGiven) -> bool:
+    """Whether ``result``, the first try at ``job``, failed in a way worth one more try at the
+    end of the sweep: the runner or the way to it may recover (5xx, 429, no answer).
 
     Stats decode leniently, so a ``ResponseValidationError`` only comes from a 2xx answer that is
     not JSON at all (cut short, a proxy's page), which the client also retries.
     """
+    error = result.error
+    if job.error is not None or error is None or max_retries == 0:
+        return False
     if isinstance(error, APIStatusError):
         return error.status == 429 or error.status >= 500
     return isinstance(error, APIConnectionError | ResponseValidationError)
-
-
-def is_down(error: Exception) -> bool:
-    # The API docs: a 500 on /stats means ComfyControl could not reach the runner or read its stats.
-    return isinstance(error, ServerError) and error.status == 500
