@@ -104,14 +104,16 @@ def build_url(base: URL, *segments: str) -> URL:
     return base.with_path(path, encoded=True)
 
 
-def check_seconds(name: str, value: object) -> None:
-    """Check a duration argument: ``None`` or a finite number of seconds above 0 (not a bool)."""
-    if value is not None and (
+def check_seconds(name: str, value: object, *, none: bool = True) -> None:
+    """Check a duration argument: a finite number of seconds above 0 (not a bool), or ``None``
+    when ``none``."""
+    if (value is not None or not none) and (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not (math.isfinite(value) and value > 0)
     ):
-        raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
+        also = " or None" if none else ""
+        raise ValueError(f"{name} must be a positive number of seconds{also}, got {value!r}")
 
 
 def check_count(name: str, value: object, *, zero: bool = False) -> None:

@@ -172,6 +172,10 @@ class TestErrorsAndDeadline:
             {"tags": "gpu-h100"},
             {"min_vram_free": "lots"},
             {"deadline": 0},
+            {"deadline": True},
+            {"timeout": True},
+            {"timeout": "5"},
+            {"max_retries": -1},
             {"managed": False},
         ],
     )

@@ -117,9 +117,25 @@ async def test_break_and_cancel_leave_nothing_running(fake: FakeComfyControl) ->
         assert (await cc.user.get()).tier == "pro"
 
 
-@pytest.mark.parametrize("kwargs", [{"share": 0}, {"share": 1.5}, {"batch": 0}, {"managed": False}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"share": 0},
+        {"share": 1.5},
+        {"share": True},
+        {"batch": 0},
+        {"relist_every": True},
+        {"relist_every": None},
+        {"relist_every": "60"},
+        {"timeout": 0},
+        {"timeout": "5"},
+        {"managed": False},
+    ],
+)
 async def test_bad_arguments(fake: FakeComfyControl, kwargs: dict[str, Any]) -> None:
     async with ComfyControl(fake.token("pro"), base_url=fake.url, rate_limit=None) as cc:
+        fake.clear_requests()
         with pytest.raises(ValueError):
             async for _ in cc.watch_capacity(**kwargs):
                 break
+    assert fake.requests == []  # refused before anything is sent

@@ -143,6 +143,9 @@ async def find_runners(
     if isinstance(tags, str):
         raise ValueError("tags must be a list of tags, not one string")
     check_seconds("deadline", deadline)
+    check_seconds("timeout", timeout)
+    if not isinstance(max_retries, NotGiven):
+        check_count("max_retries", max_retries, zero=True)
     need = None if min_vram_free is None else parse_size(min_vram_free)
     wanted = frozenset(tags or ())
     loop = asyncio.get_running_loop()

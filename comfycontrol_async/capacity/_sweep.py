@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from .._config import NOT_GIVEN, NotGiven, RateLimit
-from .._core import check_count
+from .._core import check_count, check_seconds
 from .._exceptions import ComfyControlError
 from .._ratelimit import Pacer
 from ..resources._fanout import DEFAULT_CONCURRENCY
@@ -177,10 +177,10 @@ async def watch_capacity(
     """
     kinds = runner_kinds("watch_capacity", managed, own)
     given: object = share
-    if not (isinstance(given, int | float) and 0 < given <= 1):
+    if isinstance(given, bool) or not (isinstance(given, int | float) and 0 < given <= 1):
         raise ValueError(f"share must be in (0, 1], got {share!r}")
-    if not (math.isfinite(relist_every) and relist_every > 0):
-        raise ValueError(f"relist_every must be a positive number of seconds, got {relist_every!r}")
+    check_seconds("relist_every", relist_every, none=False)
+    check_seconds("timeout", timeout)
     base = rate or RateLimit()
     allowed = max(1, math.floor(base.requests * share))
     if batch is None:
