@@ -199,6 +199,9 @@ class TestRequests:
             # A bool is no duration, on a call as in a sweep (one rule for every duration).
             lambda cc: cc.user.get(deadline=True),
             lambda cc: cc.workflows.wait("w1", deadline=True),
+            lambda cc: cc.workflows.wait("w1", poll_interval=True),
+            lambda cc: cc.workflows.wait("w1", poll_interval="1"),
+            lambda cc: cc.workflows.wait("w1", poll_interval=2, max_poll_interval=1),
             lambda cc: cc.managed_runners.stats_many(["r1"], timeout="5").collect(),
             lambda cc: cc.managed_runners.stats_many(["r1"], deadline=True).collect(),
             lambda cc: cc.capacity(deadline=True),

@@ -186,7 +186,9 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             NotFoundError: No such workflow, or it is not yours.
         """
         wid = check_id(workflow_id, "workflow_id")
-        if not 0 < poll_interval <= max_poll_interval:
+        check_seconds("poll_interval", poll_interval, none=False)
+        check_seconds("max_poll_interval", max_poll_interval, none=False)
+        if poll_interval > max_poll_interval:
             raise ValueError("need 0 < poll_interval <= max_poll_interval")
         check_seconds("deadline", deadline)
         loop = asyncio.get_running_loop()
