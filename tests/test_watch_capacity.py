@@ -59,6 +59,8 @@ async def test_reads_the_stalest_first_and_rows_carry_their_age(fake: FakeComfyC
             if len(reports) == 4:
                 break
     assert [len(r.rows) for r in reports] == [4, 8, 12, 12]
+    # Each row says how long its read took, as in a sweep (a round trip is never 0 s).
+    assert all(row.elapsed > 0 for r in reports for row in r.rows if row.ok)
     first_round = {r.runner_id for r in reports[0].rows}
     third = {r.runner_id: r.age or 0.0 for r in reports[2].rows}
     assert sorted(third.values()) == [0.0] * 4 + [10.0] * 4 + [20.0] * 4
