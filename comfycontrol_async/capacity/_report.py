@@ -52,17 +52,20 @@ def parse_size(value: str | int | float) -> int:
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a size cannot be negative: {value!r}")
-        return int(value)
-    match = _SIZE.match(value)
-    if not match:
-        raise ValueError(f"not a size: {value!r} (try 24GiB, 40GB or a number of bytes)")
-    number, unit = match.groups()
-    factor = _UNITS.get(unit.lower())
-    if factor is None:
-        raise ValueError(f"unknown unit {unit!r} in {value!r} (use B, KB, MB, GB, KiB, MiB, GiB)")
-    return int(float(number) * factor)
+        size = float(value)
+    else:
+        match = _SIZE.match(value)
+        if not match:
+            raise ValueError(f"not a size: {value!r} (try 24GiB, 40GB or a number of bytes)")
+        number, unit = match.groups()
+        factor = _UNITS.get(unit.lower())
+        if factor is None:
+            known = "B, KB, MB, GB, KiB, MiB, GiB"
+            raise ValueError(f"unknown unit {unit!r} in {value!r} (use {known})")
+        size = float(number) * factor
+    if not 0 <= size < float("inf"):  # NaN fails too; int() would raise OverflowError on inf
+        raise ValueError(f"a size must be a finite number of bytes, at least 0: {value!r}")
+    return int(size)
 
 
 def plain(_: object, __: object, value: Any) -> Any:
