@@ -1,7 +1,6 @@
-"""Auto-pagination: every item of a ``page``/``per_page`` list, in order, none lost silently.
+"""Auto-pagination over ``fetch(page, per_page)``: every item, in order, none lost silently.
 
-:class:`Paginator` walks one list through ``fetch(page, per_page)`` (which retries and paces on
-its own). It knows nothing of HTTP; the caller checks the arguments. Read it top to bottom.
+Knows nothing of HTTP: ``fetch`` retries and paces, the caller checks the arguments.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from typing import Final, Generic, Protocol, Self, TypeAlias, TypeVar
 
 from ._core import MAX_PER_PAGE
 from ._exceptions import ComfyControlError, ListChangedError, PaginationError
-
-__all__ = ["DEFAULT_PREFETCH", "FetchPage", "PageLike", "Paginator"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -39,13 +36,10 @@ class PageLike(Protocol[T_co]):
 
     @property
     def items(self) -> Sequence[T_co]: ...
-
     @property
     def total(self) -> int: ...
-
     @property
     def page(self) -> int: ...
-
     @property
     def per_page(self) -> int: ...
 
@@ -60,14 +54,11 @@ class _Closed(Exception):
 
 
 class Paginator(Generic[T]):
-    """Every item of one list, walked lazily with concurrent prefetch. Single-use.
+    """Every item of a list in order, no ``key(item)`` twice, ``prefetch`` pages ahead. Single-use.
 
-    Up to ``prefetch`` pages are fetched ahead once the first page gives the total; items come
-    out in list order, no ``key(item)`` twice; a page that is not the last and holds another
-    number of items than asked gives the server's page size. A changed total sets
-    ``total_changed``, too few distinct items at the end ``incomplete``: each logs a warning, or
-    raises with ``strict``. A failed first request raises its own error, a later one a resumable
-    :class:`PaginationError`. README.md, "Pagination", says what a walk guarantees.
+    A changed total sets ``total_changed``, too few distinct items ``incomplete`` (a warning, or
+    an error with ``strict``). A failed first request raises its own error, a later one a
+    resumable :class:`PaginationError`. See README, "Pagination".
     """
 
     def __init__(
@@ -131,8 +122,7 @@ class Paginator(Generic[T]):
         return _Items(self)
 
     def pages(self) -> AsyncIterator[PageLike[T]]:
-        """The pages as ``fetch`` returned them, in order (an empty last one too), never
-        filtered or re-read; ``max_items`` stops after the page that reaches it."""
+        """The pages as ``fetch`` returned them, in order, unfiltered; up to ``max_items``."""
         self._claim("pages()")
         return _Pages(self)
 
@@ -150,10 +140,9 @@ class Paginator(Generic[T]):
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()  # deterministic clean-up when the consumer stops early
+        await self.aclose()
 
     async def _next_page_of_walk(self) -> tuple[int, PageLike[T]] | None:
-        """The next page that moves the walk on, or ``None`` once the walk is over."""
         stalls = 0
         while not self._done:
             size, offset, number = self._size, self._offset, self._offset // self._size + 1
@@ -191,7 +180,6 @@ class Paginator(Generic[T]):
         return None
 
     def _fill(self, total: int, coming: int) -> None:
-        """Fetch ahead the pages of the window that are not asked for yet."""
         if not self._prefetch or any(
             t.done() and not t.cancelled() and t.exception() for t in self._ahead.values()
         ):
@@ -212,7 +200,7 @@ class Paginator(Generic[T]):
         self._ahead = {}
 
     async def _step(self, step: Callable[[], Awaitable[_R | None]]) -> _R:
-        """Run one step of a consumer; end the walk when it is over, fails or is cancelled."""
+        """Run one step of a consumer; end the walk when it is over, failed or cancelled."""
         if self._busy:
             raise RuntimeError("this Paginator is already being awaited by another consumer")
         self._busy, result = True, None
@@ -229,7 +217,6 @@ class Paginator(Generic[T]):
         return result
 
     async def _next_batch(self) -> deque[T] | None:
-        """Refill the buffer: a page's new items, then those of ``settle``; ``None`` at the end."""
         if self._closed:
             return None
         while not self._buffer:
@@ -281,7 +268,6 @@ class Paginator(Generic[T]):
         return number + 1 if self._done else self._offset // self._size + 1
 
     def _fresh(self, items: Sequence[T]) -> list[T]:
-        """The items whose key was not seen recently, remembered from now on."""
         seen, order, keys = self._seen, self._order, list(map(self._key, items))
         if seen.isdisjoint(keys) and len(set(keys)) == len(keys):  # the usual page: all new
             out = list(items)
@@ -301,7 +287,6 @@ class Paginator(Generic[T]):
         return out
 
     def _check_complete(self) -> None:
-        """The API docs "Decision (short pages)": a walk that ends short never passes silently."""
         if self._distinct >= (expected := self._end_total - self._start):
             return
         self.incomplete = True
@@ -314,9 +299,8 @@ class Paginator(Generic[T]):
         self._log(message)
 
     async def _recover(self, number: int, later: Iterable[Hashable], anchored: bool) -> list[T]:
-        """The unseen items before the first of ``later``, re-reading page ``number`` and those
-        before it right to left (a deletion meanwhile repeats an item, never skips one); they
-        start after the last item seen (``anchored``: a boundary) or at the head (``settle``)."""
+        """Unseen items before the first of ``later``, re-reading pages right to left from
+        ``number``; after the last item seen (``anchored``) or from the head (settle)."""
         key, seen, later = self._key, self._seen, set(later)
         found: list[T] = []
         for again in range(number, max(0, number - _MAX_REREADS), -1):
@@ -354,7 +338,6 @@ class Paginator(Generic[T]):
             task.exception()  # retrieved: the consumer gets it by awaiting the task
 
     def _observe(self, total: int) -> None:
-        """Note a total, in the order the answers arrived; warn when it changes."""
         self.first_total = total if self.first_total is None else self.first_total
         self.total_changed |= total != self.first_total
         if total not in self.totals_seen and len(self.totals_seen) < 64:
@@ -366,7 +349,6 @@ class Paginator(Generic[T]):
         self.total = total
 
     async def _take(self, task: _Task[T], next_page: int) -> PageLike[T]:
-        """Await one fetch; turn its failure into a resumable error, and apply ``strict``."""
         try:
             self._seq, page = await task
         except asyncio.CancelledError:
@@ -405,21 +387,20 @@ class Paginator(Generic[T]):
         self._claimed = how
 
     def _abandon(self, closing: bool = True) -> None:
-        """End the walk now: cancel every fetch (synchronously, as a dropped iterator needs)."""
+        """Cancel every fetch, synchronously (a dropped iterator's finalizer calls it)."""
         self._done, self._closed = True, self._closed or closing
         for task in self._running:
             if not task.get_loop().is_closed():
                 task.cancel()
 
     async def _shutdown(self) -> None:
-        """End the walk: cancel every fetch still running and wait until all are done."""
         self._abandon(closing=False)
         if self._running:
             await asyncio.wait(set(self._running))
 
 
 class _Pages(Generic[T]):
-    """What :meth:`Paginator.pages` returns; its finalizer cancels the fetches (``break``)."""
+    """:meth:`Paginator.pages`; its finalizer cancels the fetches (``break``)."""
 
     __slots__ = ("__weakref__", "_walk")
 
@@ -438,7 +419,7 @@ class _Pages(Generic[T]):
 
 
 class _Items(_Pages[T]):
-    """What ``async for`` gets: the items, from a buffer refilled a page at a time."""
+    """What ``async for`` gets: the items of a buffer refilled a page at a time."""
 
     async def __anext__(self) -> T:  # type: ignore[override]
         walk, buffer = self._walk, self._walk._buffer

@@ -1,11 +1,8 @@
-"""Client-wide pacing: one limiter for every request a client sends, and the 429 pause.
+"""Client-wide pacing (:class:`Pacer`: the request window and the 429 pause) and retry budget.
 
-The API allows 40 requests per 10 s per IP and counts a request when it *arrives*, so a
-:class:`Pacer` holds each request's slot until a whole window after it finished and grants only
-while fewer than ``requests`` are held. Waiters go first come, first served; a 429 calls
-:meth:`Pacer.pause`, which holds every later send. With ``RateLimit.store`` slots and pause live
-in Redis (:mod:`._ratestore`); README.md, "When Redis fails", says how the pacer falls back.
-:class:`RetryQuota` is the client-wide retry budget. Nothing here sends, retries or knows HTTP.
+The API counts a request when it *arrives*, so a slot is held until a window after its request
+ended. With ``RateLimit.store`` slots and pause live in Redis (:mod:`._ratestore`; fallback: see
+README, "When Redis fails"). Nothing here sends, retries or knows HTTP.
 """
 
 from __future__ import annotations
@@ -24,12 +21,8 @@ from ._exceptions import RateLimitStoreError
 from ._logging import log
 from ._ratestore import RedisWindow, StoreUnavailable, Verdict
 
-__all__ = ["Pacer", "RetryQuota", "Slot"]
-
 _WINDOW_MARGIN: Final = 0.005  # clock granularity and scheduling slop: the window is longer
-# A shared slot whose request has not ended stops counting this long after a window, so that a
-# worker killed mid-request does not hold its slots for ever (requests time out well before).
-_STORE_LEASE: Final = 60.0
+_STORE_LEASE: Final = 60.0  # a killed worker's shared slots stop counting this long after a window
 _PEER_WINDOWS: Final = 3.0  # clients that used the key within this many windows are peers
 _UNKNOWN_PEERS: Final = 4  # peers assumed when the store was never reached (2 cores x 2)
 _CLOSE_GRACE: Final = 1.0  # seconds aclose() lets pending store writes finish
@@ -47,15 +40,9 @@ _UNPACED: Final = Slot()
 
 
 class Pacer:
-    """A sliding-window limiter shared by a whole client, with a client-wide pause.
-
-    ``slot = await pacer.acquire()`` before sending, ``pacer.release(slot)`` once the attempt
-    ended (answered, failed or cancelled), ``await pacer.aclose()`` at the end. ``rate=None``
-    paces nothing (the 429 pause still works); ``clock`` defaults to the event loop's, ``rng``
-    draws the pause jitter and ``host`` names the shared window when ``rate.key`` is not set.
-    Raises ImportError for a store without the ``redis`` extra and ValueError for a
-    ``COMFYCONTROL_RATE_LIMIT_STORE`` that is not a Redis URL.
-    """
+    """A sliding-window limiter for a whole client: ``acquire()`` a slot before each attempt,
+    ``release()`` it once the attempt ended. ``rate=None`` paces nothing but the 429 pause;
+    ``host`` names the shared window when ``rate.key`` is not set."""
 
     def __init__(
         self,
@@ -66,7 +53,6 @@ class Pacer:
         host: str | None = None,
     ) -> None:
         self.rate = rate
-        # The window used for spacing, margin included (0 without pacing).
         self.window = 0.0 if rate is None else rate.per_seconds * (1.0 + _WINDOW_MARGIN)
         self._clock = clock
         self._rng = rng or random.Random()
@@ -169,8 +155,7 @@ class Pacer:
                     slot = Slot(self._member() if self._store is not None else "")
                     self._held.append(slot)
                     break
-                # Full: wait for the first finished slot to leave the window, for a request in
-                # flight to finish (which may free a place sooner), or to try the store again.
+                # Full: until a slot leaves the window, one in flight ends, or the store is due.
                 ends = [s.ended + self.window for s in self._held if s.ended is not None]
                 if self._store is not None:
                     ends.append(self._retry_at)
@@ -188,15 +173,14 @@ class Pacer:
         return f"{self._client_id}:{next(self._serial)}"
 
     async def _acquire_shared(self, store: RedisWindow, now: float) -> Slot | float | None:
-        """A slot from the store, or seconds to wait before asking again, or ``None`` when the
-        store failed (the pacer is then in fallback)."""
+        """A slot, or seconds to wait before asking again, or ``None`` (the store failed)."""
         member = self._member()
         call = asyncio.ensure_future(self._ask_store(store, member, now))
         self._track(call)
         try:
             verdict = await asyncio.shield(call)
         except asyncio.CancelledError:
-            # The store may grant the slot after all: give it back, in the background.
+            # The store may grant the slot after all: give it back in the background.
             def give_back(done: asyncio.Future[Verdict]) -> None:
                 if not done.cancelled() and done.exception() is None and done.result().granted:
                     self._spawn(store.forget(member))
@@ -218,14 +202,9 @@ class Pacer:
     async def _ask_store(self, store: RedisWindow, member: str, now: float) -> Verdict:
         if self._fallback:
             # Back: first hand over what this process took alone, so that the others count it.
-            window = self.window
-            await store.adopt(
-                [
-                    (s.member, window + _STORE_LEASE if s.ended is None else s.ended + window - now)
-                    for s in self._held
-                    if s.member
-                ]
-            )
+            lease = self.window + _STORE_LEASE
+            ends = [(s.member, s.ended) for s in self._held if s.member]
+            await store.adopt([(m, lease if e is None else e + self.window - now) for m, e in ends])
         verdict = await store.acquire(member, self._client_id)
         self._peers = verdict.peers
         if self._fallback:
@@ -260,9 +239,7 @@ class Pacer:
             try:
                 await write
             except StoreUnavailable as err:
-                # The next acquire finds out and falls back; a lost write only ends a slot
-                # early at its lease, or shares one pause less.
-                log.debug("%s", err)
+                log.debug("%s", err)  # the next acquire falls back; a lost write costs little
 
         self._track(asyncio.get_running_loop().create_task(quietly()))
 
@@ -280,9 +257,8 @@ class Pacer:
             self._spawn(self._store.adopt([(slot.member, self.window)]))
 
     def pause(self, seconds: float | None) -> float:
-        """Hold every later send (of every client of the key, with a store) for ``seconds``
-        (the server's ``Retry-After``), or the cooldown if ``None``, plus jitter; return the
-        pause applied."""
+        """Hold every later send (of every client of a store) ``seconds`` or the cooldown, plus
+        jitter; return the pause applied."""
         rate = self.rate or RateLimit()
         base = rate.cooldown if seconds is None else seconds
         length = base + self._rng.uniform(0.0, rate.jitter)
@@ -290,8 +266,7 @@ class Pacer:
         if resume > self._resume_at:
             self._resume_at = resume
             self.pauses += 1
-        # What the server counted before the 429 is spent once the pause is over: keep only the
-        # requests still in flight, which it may yet count.
+        # The server's count before the 429 is spent after the pause; those in flight may count.
         self._held = [s for s in self._held if s.ended is None]
         if self._store is not None and self.sharing and not self._closed:
             self._spawn(self._store.pause(length))
@@ -304,7 +279,7 @@ class Pacer:
         self._closed = True
         loop = asyncio.get_running_loop()
         give_up = loop.time() + _CLOSE_GRACE
-        # A finished task may start another (a cancelled acquire gives its slot back): loop.
+        # A finished task may start another (a cancelled acquire gives its slot back).
         while self._tasks and loop.time() < give_up:
             await asyncio.wait(set(self._tasks), timeout=give_up - loop.time())
         pending = set(self._tasks)
@@ -316,8 +291,7 @@ class Pacer:
 
 
 class RetryQuota:
-    """The client-wide retry budget: a token bucket that retries spend and successes refill
-    (``budget=None``: unlimited retries)."""
+    """The client-wide retry budget: a token bucket retries spend and successes refill."""
 
     def __init__(self, budget: RetryBudget | None) -> None:
         self.budget = budget

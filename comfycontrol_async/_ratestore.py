@@ -1,12 +1,8 @@
-"""The shared window in Redis: one set of slots and one 429 pause for every client of a key.
+"""The shared window in Redis: slots, the 429 pause and the peers of a key, one Lua script each.
 
-Each operation is one atomic Lua script timed by the Redis server's ``TIME`` (hosts never compare
-clocks), following the pacer's rule: a slot is a sorted-set member scored by when it stops
-counting (grant + window + lease while in flight, so a dead worker's slots expire; end + window
-after), granted only while fewer than ``requests`` count. The pause is one key holding the time
-sending may resume. Clients register under the key for a few windows, so each knows its peers.
-redis is imported only when a store is asked for; every Redis or socket failure becomes a
-:class:`StoreUnavailable` with the URL's password hidden. Pacing policy is the pacer's.
+Scripts are timed by the Redis server's ``TIME``, so hosts never compare clocks. redis is imported
+only when a store is asked for; every failure is a :class:`StoreUnavailable`, password hidden.
+Pacing policy is the pacer's.
 """
 
 from __future__ import annotations
@@ -19,10 +15,7 @@ from ._redact import redact_store_url, remember, scrub_text, store_url_secrets
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisWindow", "StoreUnavailable", "Verdict"]
-
-# Seconds to connect to Redis or to wait for one answer: a store that is slower than this is
-# treated as down (the pacer then falls back) rather than stalling every request.
+# Seconds to connect or answer: a slower store is down (the pacer falls back), not a stall.
 STORE_TIMEOUT: Final = 1.0
 
 _NOW: Final = """
@@ -30,8 +23,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 """
 
-# KEYS: slots, pause, peers. ARGV: member, client, limit, window_ms, lease_ms, peers_ms.
-# Returns {granted 0/1, wait_ms as a string, peers, paused 0/1}.
+# A slot scores when it stops counting: grant + lease in flight (a dead worker's expire), then
+# end + window. KEYS: slots, pause, peers. ARGV: member, client, limit, window_ms, lease_ms,
+# peers_ms. Returns {granted 0/1, wait_ms as a string, peers, paused 0/1}.
 _ACQUIRE: Final = """
 local window = tonumber(ARGV[4])
 local peers_ms = tonumber(ARGV[6])
@@ -50,8 +44,7 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
   redis.call('PEXPIRE', KEYS[1], math.ceil(lease))
   return {1, '0', peers, 0}
 end
--- Full. The first member to stop counting frees a place; a request still in flight frees
--- one a window after it ends at the soonest, so no wait is longer than a window.
+-- Full: wait for the first member to stop counting, at most a window (one in flight may end).
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, tostring(math.min(tonumber(first[2]) - now, window)), peers, 0}
 """
@@ -95,22 +88,12 @@ def _ms(seconds: float) -> str:
 
 
 class RedisWindow:
-    """One shared window (and pause) in Redis under ``key``: ``requests`` slots per ``window``
-    seconds (margin included), an in-flight slot counting at most ``lease`` seconds, a client
-    counting as a peer ``peers_ttl`` seconds after its last acquire. The Redis keys are
-    ``{key}:slots``, ``{key}:pause`` and ``{key}:peers`` (one Redis Cluster slot). The ``url``
-    may hold a password: it is never shown.
-    """
+    """``requests`` slots per ``window`` seconds under ``{key}:slots``, ``{key}:pause`` and
+    ``{key}:peers`` (one Cluster slot); in flight a slot counts ``lease`` seconds at most, a
+    client is a peer ``peers_ttl`` seconds after its last acquire. ``url`` is never shown."""
 
     def __init__(
-        self,
-        url: str,
-        key: str,
-        *,
-        requests: int,
-        window: float,
-        lease: float,
-        peers_ttl: float,
+        self, url: str, key: str, *, requests: int, window: float, lease: float, peers_ttl: float
     ) -> None:
         try:
             import redis.asyncio
@@ -125,19 +108,16 @@ class RedisWindow:
         self.shown = redact_store_url(url)
         self.key = key
         self._secrets = store_url_secrets(url)
-        # Scrubbed from every line of the SDK's logger too, for as long as this store lives.
+        # Scrubbed from the SDK's log lines too, for as long as this store lives.
         remember(self._secrets, owner=self)
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._keys = [f"{{{key}}}:slots", f"{{{key}}}:pause", f"{{{key}}}:peers"]
         self._lease_ms = _ms(lease)
         self._limits = (str(requests), _ms(window), self._lease_ms, _ms(peers_ttl))
-        # No retries (redis-py 6+ would retry 3 times with backoff): a store that is down is the
-        # pacer's to handle, at once. The pool itself replaces a connection a restart left stale.
+        # No retries (redis-py 6+ retries 3 times): a store that is down is the pacer's, at once.
+        no_retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0)
         self._redis: Redis = redis.asyncio.Redis.from_url(
-            url,
-            socket_connect_timeout=STORE_TIMEOUT,
-            socket_timeout=STORE_TIMEOUT,
-            retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
+            url, socket_connect_timeout=STORE_TIMEOUT, socket_timeout=STORE_TIMEOUT, retry=no_retry
         )
         self._acquire = self._redis.register_script(_NOW + _ACQUIRE)
         self._adopt = self._redis.register_script(_NOW + _ADOPT)
@@ -161,10 +141,8 @@ class RedisWindow:
 
     async def adopt(self, slots: Sequence[tuple[str, float]]) -> None:
         """Count each ``(member, seconds)`` slot for that many more seconds from now."""
-        args = [self._lease_ms]
-        for member, seconds in slots:
-            args += [member, _ms(seconds)]
         if slots:
+            args = [self._lease_ms, *(x for m, s in slots for x in (m, _ms(s)))]
             await self._run(self._adopt(keys=self._keys[:1], args=args))
 
     async def forget(self, member: str) -> None:
