@@ -22,8 +22,6 @@ from ._logging import log
 from ._ratestore import RedisWindow, StoreUnavailable, Verdict
 
 _WINDOW_MARGIN: Final = 0.005  # clock granularity and scheduling slop: the window is longer
-_STORE_LEASE: Final = 60.0  # a killed worker's shared slots stop counting this long after a window
-_PEER_WINDOWS: Final = 3.0  # clients that used the key within this many windows are peers
 _UNKNOWN_PEERS: Final = 4  # peers assumed when the store was never reached (2 cores x 2)
 _CLOSE_GRACE: Final = 1.0  # seconds aclose() lets pending store writes finish
 
@@ -54,34 +52,23 @@ class Pacer:
     ) -> None:
         self.rate = rate
         self.window = 0.0 if rate is None else rate.per_seconds * (1.0 + _WINDOW_MARGIN)
-        self._clock = clock
+        self._now = clock or (lambda: asyncio.get_running_loop().time())
         self._rng = rng or random.Random()
         self._held: list[Slot] = []
-        self._lock = asyncio.Lock()
-        self._released = asyncio.Event()
+        self._lock, self._released = asyncio.Lock(), asyncio.Event()
         self._resume_at = self._retry_at = 0.0
         self.pauses = self.granted = 0
         self.shared_grants = self.store_failures = self.store_recoveries = 0
-        self._client_id = secrets.token_hex(8)
-        self._serial = itertools.count()
+        self._client_id, self._serial = secrets.token_hex(8), itertools.count()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._fallback = self._warned = self._closed = False
         self._peers: int | None = None
         self._store: RedisWindow | None = None
         url = rate.resolved_store() if rate is not None else None
         if rate is not None and url is not None:
-            self._store = RedisWindow(
-                url,
-                rate.key or f"comfycontrol:ratelimit:{host or 'default'}",
-                requests=rate.requests,
-                window=self.window,
-                lease=self.window + _STORE_LEASE,
-                peers_ttl=self.window * _PEER_WINDOWS,
-            )
+            key = rate.key or f"comfycontrol:ratelimit:{host or 'default'}"
+            self._store = RedisWindow(url, key, requests=rate.requests, window=self.window)
             self._retry_every = min(1.0, rate.per_seconds / 10)
-
-    def _now(self) -> float:
-        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
 
     @property
     def store(self) -> str | None:
@@ -202,8 +189,7 @@ class Pacer:
     async def _ask_store(self, store: RedisWindow, member: str, now: float) -> Verdict:
         if self._fallback:
             # Back: first hand over what this process took alone, so that the others count it.
-            lease = self.window + _STORE_LEASE
-            ends = [(s.member, s.ended) for s in self._held if s.member]
+            lease, ends = store.lease, [(s.member, s.ended) for s in self._held if s.member]
             await store.adopt([(m, lease if e is None else e + self.window - now) for m, e in ends])
         verdict = await store.acquire(member, self._client_id)
         self._peers = verdict.peers

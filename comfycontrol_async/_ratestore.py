@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 # Seconds to connect or answer: a slower store is down (the pacer falls back), not a stall.
 STORE_TIMEOUT: Final = 1.0
+STORE_LEASE: Final = 60.0  # a killed worker's slots stop counting this long after their window
+_PEER_WINDOWS: Final = 3.0  # clients that used the key within this many windows are peers
 
 _NOW: Final = """
 local t = redis.call('TIME')
@@ -88,13 +90,10 @@ def _ms(seconds: float) -> str:
 
 
 class RedisWindow:
-    """``requests`` slots per ``window`` seconds under ``{key}:slots``, ``{key}:pause`` and
-    ``{key}:peers`` (one Cluster slot); in flight a slot counts ``lease`` seconds at most, a
-    client is a peer ``peers_ttl`` seconds after its last acquire. ``url`` is never shown."""
+    """``requests`` slots per ``window`` seconds (margin included) under ``{key}:slots``,
+    ``{key}:pause`` and ``{key}:peers`` (one Cluster slot). ``url`` is never shown."""
 
-    def __init__(
-        self, url: str, key: str, *, requests: int, window: float, lease: float, peers_ttl: float
-    ) -> None:
+    def __init__(self, url: str, key: str, *, requests: int, window: float) -> None:
         try:
             import redis.asyncio
             import redis.backoff
@@ -112,8 +111,8 @@ class RedisWindow:
         remember(self._secrets, owner=self)
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._keys = [f"{{{key}}}:slots", f"{{{key}}}:pause", f"{{{key}}}:peers"]
-        self._lease_ms = _ms(lease)
-        self._limits = (str(requests), _ms(window), self._lease_ms, _ms(peers_ttl))
+        self.lease = window + STORE_LEASE  # seconds an in-flight slot counts at most
+        self._limits = (str(requests), _ms(window), _ms(self.lease), _ms(window * _PEER_WINDOWS))
         # No retries (redis-py 6+ retries 3 times): a store that is down is the pacer's, at once.
         no_retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0)
         self._redis: Redis = redis.asyncio.Redis.from_url(
@@ -142,7 +141,7 @@ class RedisWindow:
     async def adopt(self, slots: Sequence[tuple[str, float]]) -> None:
         """Count each ``(member, seconds)`` slot for that many more seconds from now."""
         if slots:
-            args = [self._lease_ms, *(x for m, s in slots for x in (m, _ms(s)))]
+            args = [_ms(self.lease), *(x for m, s in slots for x in (m, _ms(s)))]
             await self._run(self._adopt(keys=self._keys[:1], args=args))
 
     async def forget(self, member: str) -> None:
