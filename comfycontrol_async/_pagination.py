@@ -16,6 +16,7 @@ from typing import Final, Generic, Protocol, Self, TypeAlias, TypeVar
 
 from ._core import MAX_PER_PAGE
 from ._exceptions import ComfyControlError, ListChangedError, PaginationError
+from ._logging import log
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -23,12 +24,9 @@ _R = TypeVar("_R")
 
 #: Pages fetched ahead once the total is known (the client's pool size; pacing narrows it).
 DEFAULT_PREFETCH: Final = 100
-
 _MIN_KEYS: Final = 2_000  # keys remembered for dropping repeats, at least
 _MAX_STALLS: Final = 3  # pages in a row that did not move the walk before it gives up
 _MAX_REREADS: Final = 8  # pages read back at most to find the items a boundary skipped
-
-_log = logging.getLogger("comfycontrol_async")
 
 
 class PageLike(Protocol[T_co]):
@@ -318,9 +316,8 @@ class Paginator(Generic[T]):
     def _spawn(self, number: int) -> _Task[T]:
         if self._closed:
             raise _Closed
-        per_page = min(self._size, self._asked)  # never more than the API allows
-        name = f"{self._description} page {number}"
-        task = asyncio.create_task(self._call(number, per_page), name=name)
+        call = self._call(number, min(self._size, self._asked))  # never more than the API allows
+        task = asyncio.create_task(call, name=f"{self._description} page {number}")
         self._running.add(task)
         task.add_done_callback(self._fetch_done)
         return task
@@ -328,16 +325,7 @@ class Paginator(Generic[T]):
     async def _call(self, number: int, per_page: int) -> tuple[int, PageLike[T]]:
         self.requests_made += 1  # here: a task cancelled before it ran never called fetch
         page = await self._fetch(number, per_page)
-        self._observe(page.total)
-        self._answers += 1
-        return self._answers, page
-
-    def _fetch_done(self, task: _Task[T]) -> None:
-        self._running.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: the consumer gets it by awaiting the task
-
-    def _observe(self, total: int) -> None:
+        total = page.total  # noted in the order the answers arrive
         self.first_total = total if self.first_total is None else self.first_total
         self.total_changed |= total != self.first_total
         if total not in self.totals_seen and len(self.totals_seen) < 64:
@@ -347,6 +335,13 @@ class Paginator(Generic[T]):
             level = logging.DEBUG if self._warnings > 3 else logging.WARNING
             self._log(f"the list changed during the walk: total {self.total} -> {total}", level)
         self.total = total
+        self._answers += 1
+        return self._answers, page
+
+    def _fetch_done(self, task: _Task[T]) -> None:
+        self._running.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: the consumer gets it by awaiting the task
 
     async def _take(self, task: _Task[T], next_page: int) -> PageLike[T]:
         try:
@@ -378,7 +373,7 @@ class Paginator(Generic[T]):
         )
 
     def _log(self, message: str, level: int = logging.WARNING) -> None:
-        _log.log(level, "%s: %s", self._description, message)
+        log.log(level, "%s: %s", self._description, message)
 
     def _claim(self, how: str) -> None:
         if self._claimed is not None or self._closed:
