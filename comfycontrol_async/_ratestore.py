@@ -8,12 +8,9 @@ Pacing policy is the pacer's.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from ._redact import redact_store_url, remember, scrub_text, store_url_secrets
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
 
 # Seconds to connect or answer: a slower store is down (the pacer falls back), not a stall.
 STORE_TIMEOUT: Final = 1.0
@@ -95,27 +92,24 @@ class RedisWindow:
 
     def __init__(self, url: str, key: str, *, requests: int, window: float) -> None:
         try:
-            import redis.asyncio
-            import redis.backoff
-            import redis.exceptions
-            import redis.retry
+            from redis import backoff, exceptions
+            from redis.asyncio import Redis, retry
         except ImportError:
             raise ImportError(
                 "a shared rate-limit store needs the redis extra: "
                 "pip install 'comfycontrol-async[redis]'"
             ) from None
         self.shown = redact_store_url(url)
-        self.key = key
         self._secrets = store_url_secrets(url)
         # Scrubbed from the SDK's log lines too, for as long as this store lives.
         remember(self._secrets, owner=self)
-        self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        self._errors: tuple[type[BaseException], ...] = (exceptions.RedisError, OSError)
         self._keys = [f"{{{key}}}:slots", f"{{{key}}}:pause", f"{{{key}}}:peers"]
         self.lease = window + STORE_LEASE  # seconds an in-flight slot counts at most
         self._limits = (str(requests), _ms(window), _ms(self.lease), _ms(window * _PEER_WINDOWS))
         # No retries (redis-py 6+ retries 3 times): a store that is down is the pacer's, at once.
-        no_retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0)
-        self._redis: Redis = redis.asyncio.Redis.from_url(
+        no_retry = retry.Retry(backoff.NoBackoff(), 0)
+        self._redis = Redis.from_url(
             url, socket_connect_timeout=STORE_TIMEOUT, socket_timeout=STORE_TIMEOUT, retry=no_retry
         )
         self._acquire = self._redis.register_script(_NOW + _ACQUIRE)
