@@ -22,9 +22,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 """
 
-# A slot scores when it stops counting: grant + lease in flight (a dead worker's expire), then
-# end + window. KEYS: slots, pause, peers. ARGV: member, client, limit, window_ms, lease_ms,
-# peers_ms. Returns {granted 0/1, wait_ms as a string, peers, paused 0/1}.
+# A slot scores when it stops counting: grant + lease in flight (so a dead worker's expire),
+# then end + window. KEYS: slots, pause, peers. ARGV: member, client, limit, window_ms,
+# lease_ms, peers_ms. Returns {granted 0/1, wait_ms as a string, peers, paused 0/1}.
 _ACQUIRE: Final = """
 local window = tonumber(ARGV[4])
 local peers_ms = tonumber(ARGV[6])
@@ -147,5 +147,4 @@ class RedisWindow:
         await self._run(self._pause(keys=self._keys[1:2], args=[_ms(seconds)]))
 
     async def aclose(self) -> None:
-        """Close the connections."""
         await self._redis.aclose()
