@@ -243,8 +243,8 @@ class Pacer:
             self._spawn(self._store.adopt([(slot.member, self.window)]))
 
     def pause(self, seconds: float | None) -> float:
-        """Hold every later send (of every client of a store) ``seconds`` or the cooldown, plus
-        jitter; return the pause applied."""
+        """Hold every later send (with a store, every client's) for ``seconds`` or the cooldown,
+        plus jitter; return the pause applied."""
         rate = self.rate or RateLimit()
         base = rate.cooldown if seconds is None else seconds
         length = base + self._rng.uniform(0.0, rate.jitter)
@@ -277,7 +277,7 @@ class Pacer:
 
 
 class RetryQuota:
-    """The client-wide retry budget: a token bucket retries spend and successes refill."""
+    """The client-wide retry budget, a token bucket (``budget=None``: unlimited retries)."""
 
     def __init__(self, budget: RetryBudget | None) -> None:
         self.budget = budget
