@@ -1,52 +1,14 @@
-"""Find the placeholders of a ComfyUI workflow and check the values given for them.
+"""Find the placeholders of a ComfyUI workflow and check the values given for them (pure: no I/O).
 
-Some string values of the workflow JSON sent to ComfyControl are *placeholders* that the service
-replaces when the workflow runs. :func:`scan_placeholders` finds them and :func:`validate_params`
-checks ``params`` and ``files`` before anything is uploaded. Pure: no I/O, standard library only.
-
-Grammar
--------
-A placeholder is a string value at any depth (in objects and lists; keys never are) whose *whole*
-text is one of:
-
-=================================  ================================================================
-``$text(NAME)``                    required text, e.g. ``"$text(prompt)"``
-``$text(NAME, DEFAULT)``           text with a default (not required), ``"$text(negative, blurry)"``
-``$choice(NAME, A, B[, C[, D]])``  one of 2 to 4 options, the first is the default
-``$file(NAME)``                    required upload, e.g. ``"$file(input_image)"``
-``$random()``                      a fresh 64-bit integer per occurrence, set by the server
-``$timestamp()``                   Unix time in ms, one for the whole run, set by the server
-=================================  ================================================================
-
-``POST /v1/workflow`` takes a text or file value as the form field ``$NAME`` and a choice as
-``#NAME``; ``GET /v1/workflow/{id}`` echoes them in ``workflow_params``, e.g.
-``["$text(prompt)", "A sunset"]`` and ``["#choice(sampler)", "euler_ancestral"]``.
-
-Decisions where the API documentation is silent
------------------------------------------------
-* **Whole string, exactly**: ``" $text(x)"``, ``"$text(x) tail"``, ``"prefix_$random()"`` and
-  ``"$Text(x)"`` are ordinary text, left alone by the service and never reported.
-* **Whitespace** around each argument is ignored (``$choice( s , a ,b )``); within one it is kept.
-* **Names**: a file name has 1 to 255 ASCII letters, digits, ``-``, ``_`` or ``.`` (the docs omit
-  ``.``, yet their example is ``$file(input_image.png)``: the SDK never refuses what the published
-  examples use); a text or choice name is any non-empty text (``$text(my prompt)`` is the field
-  ``$my prompt``). Names form one namespace.
-* **Defaults and options**: a text default is everything after the first comma
-  (``$text(p, a, b)`` defaults to ``"a, b"``, ``$text(p, )`` to ``""``); choice options are split
-  on every comma, 2 to 4, none empty, repeats allowed.
-* **Malformed**, a string of that shape breaking these rules (``$text()``, ``$choice(x, onlyone)``,
-  ``$file(bad name!)``, ``$file(a, b)``, ``$random(1)``): :func:`scan_placeholders` lists it in
-  :attr:`PlaceholderList.problems`, :func:`validate_params` reports it with every other problem.
-* **Repeats and conflicts**: one placeholder used in many places is one parameter; two different
-  definitions of one name (kind, default, options or their order) are a conflict, a problem.
-* **Values** are sent as text: ``str`` as is, ``bool`` as ``"true"``/``"false"``, ``int`` in
-  decimal, ``float`` by :func:`repr` (``1e+16``; NaN and infinities refused). A choice is checked
-  after that, so ``7`` matches the option ``7`` but ``7.0`` does not. ``""`` is a value.
-* **Keys** of ``params`` may be bare or carry their prefix (``"$prompt"``, ``"#sampler"``); a
-  wrong prefix is a problem; a key that is a name is taken as it is (``$text($x)`` takes ``"$x"``
-  or ``"$$x"``). ``files`` keys may be bare or carry ``$``: :func:`file_fields` gives their fields.
-* **Nothing is sent for a default**: a text with a default or a choice left unset is left out of
-  the form, and the server applies the default.
+The grammar is the README's (section "Placeholders"): a placeholder is a string value (never a key)
+whose *whole* text is ``$text(NAME[, DEFAULT])``, ``$choice(NAME, A, B[, C[, D]])``,
+``$file(NAME)``, ``$random()`` or ``$timestamp()``. Where the API docs are silent: whitespace around
+an argument is ignored; a text default is everything after the first comma, choice options are
+split on every comma; a file name has 1 to 255 of ``A-Za-z0-9_.-`` (``.`` as in the docs'
+``$file(input_image.png)``), other names any text; a string of that shape breaking these rules is
+malformed, and two different definitions of one name conflict: both are problems. Values are sent
+as text (``bool`` as ``true``/``false``, ``float`` by :func:`repr`); ``params`` keys may carry their
+form-field prefix (``$prompt``, ``#sampler``); nothing is sent for a default left unset.
 """
 
 from __future__ import annotations
@@ -54,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, Literal, TypeAlias, cast
@@ -165,14 +128,10 @@ class Placeholder:
     """One placeholder of a workflow; the constructor raises :class:`ValueError` unless well formed.
 
     Attributes:
-        kind: ``"text"``, ``"choice"``, ``"file"``, ``"random"`` or ``"timestamp"``.
-        name: The parameter name; ``None`` for ``random`` and ``timestamp``.
-        default: The text default (``None`` when the text is required), the first option of a
-            choice, ``None`` for the other kinds.
-        options: The options of a choice, in order; empty for the other kinds.
-        raw: The placeholder as written, e.g. ``"$text(prompt)"``; built from the others if empty.
-        path: Where it first occurs: object keys and list indexes from the root of the workflow,
-            e.g. ``("6", "inputs", "text")``.
+        name: ``None`` for ``random`` and ``timestamp``.
+        default: A text's default (``None`` when required), a choice's first option, else ``None``.
+        raw: As written, e.g. ``"$text(prompt)"``; built from the others if empty.
+        path: Where it first occurs (keys and indexes), e.g. ``("6", "inputs", "text")``.
     """
 
     kind: PlaceholderKind
@@ -200,15 +159,13 @@ class Placeholder:
 
     @property
     def form_field(self) -> str | None:
-        """The form field of ``POST /v1/workflow``: ``$NAME`` for text and file, ``#NAME`` for a
-        choice, ``None`` for random and timestamp (nothing is sent for them)."""
+        """The ``POST /v1/workflow`` form field: ``$NAME``, ``#NAME`` for a choice, or ``None``."""
         prefix = _PREFIXES.get(self.kind)
         return None if prefix is None else f"{prefix}{self.name}"
 
 
-def _definition(p: Placeholder) -> tuple[str, str | None, str | None, tuple[str, ...]]:
-    """What two occurrences of one name must share not to conflict."""
-    return (p.kind, p.name, p.default, p.options)
+# What two occurrences of one name must share not to conflict.
+_definition: Final = operator.attrgetter("kind", "name", "default", "options")
 
 
 def _conflict(first: Placeholder, other: Placeholder) -> str:
@@ -219,9 +176,7 @@ def _conflict(first: Placeholder, other: Placeholder) -> str:
 
 
 class _MalformedError(Exception):
-    def __init__(self, faults: list[str], name: str | None) -> None:
-        super().__init__("; ".join(faults))
-        self.name = name  # the name the author meant, when one can be read
+    """``args``: the message, and the name the author meant when one can be read."""
 
 
 def _parse(text: str, path: JSONPath) -> Placeholder | None:
@@ -232,7 +187,7 @@ def _parse(text: str, path: JSONPath) -> Placeholder | None:
     kind = cast(PlaceholderKind, shape.group(1))
     if kind not in _PREFIXES:
         if shape.group(2).strip():
-            raise _MalformedError([f"${kind}() takes no arguments"], None)
+            raise _MalformedError(f"${kind}() takes no arguments", None)
         return Placeholder(kind, raw=text, path=path)
     name, comma, rest = (part.strip() for part in shape.group(2).partition(","))
     default = rest if kind == "text" and comma else None
@@ -243,18 +198,12 @@ def _parse(text: str, path: JSONPath) -> Placeholder | None:
         faults = _faults(kind, name, default, options)
     if faults:
         meant = name and (kind != "file" or is_valid_file_name(name))
-        raise _MalformedError(faults, name if meant else None)
+        raise _MalformedError("; ".join(faults), name if meant else None)
     return Placeholder(kind, name, default, options, text, path)
 
 
 def parse_placeholder(text: str) -> Placeholder | None:
-    """Read one string value of a workflow.
-
-    Args:
-        text: The string, e.g. ``"$choice(sampler, euler, dpmpp_2m)"``.
-
-    Returns:
-        The placeholder it is (with an empty ``path``), or ``None`` when it is ordinary text.
+    """Read one string value of a workflow: its placeholder, or ``None`` for ordinary text.
 
     Raises:
         PlaceholderError: It is a malformed placeholder.
@@ -262,17 +211,11 @@ def parse_placeholder(text: str) -> Placeholder | None:
     try:
         return _parse(text, ())
     except _MalformedError as exc:
-        raise PlaceholderError([f"malformed placeholder {_show(text)}: {exc}"]) from None
+        raise PlaceholderError([f"malformed placeholder {_show(text)}: {exc.args[0]}"]) from None
 
 
 class PlaceholderError(ValueError):
-    """The placeholders of a workflow, or the values given for them, are not right.
-
-    ``str(error)`` lists every problem, one per line.
-
-    Attributes:
-        problems: One message per problem, each naming the placeholder concerned.
-    """
+    """The placeholders or the values given are wrong: ``problems`` (and ``str``) list them all."""
 
     def __init__(self, problems: Iterable[str]) -> None:
         self.problems: list[str] = list(problems)
@@ -285,13 +228,7 @@ class PlaceholderError(ValueError):
 
 
 class PlaceholderList(list[Placeholder]):
-    """What :func:`scan_placeholders` returns: the placeholders, and the problems met scanning.
-
-    Pass it to :func:`validate_params` so that those problems are reported with the others.
-
-    Attributes:
-        problems: Malformed placeholders and conflicting definitions, in document order.
-    """
+    """The placeholders found; ``problems`` lists the malformed and conflicting ones met."""
 
     __slots__ = ("_ignored", "problems")
 
@@ -328,21 +265,10 @@ def _walk(workflow: object) -> Iterator[tuple[JSONPath, str]]:
 
 
 def scan_placeholders(workflow: Mapping[str, Any] | Sequence[Any]) -> PlaceholderList:
-    """Find the placeholders of a workflow.
-
-    Args:
-        workflow: The decoded workflow JSON (objects as mappings, arrays as lists or tuples).
-
-    Returns:
-        The first occurrence of each kind and name, in document order (depth first, keys in
-        mapping order); malformed placeholders and conflicting definitions in ``problems``.
+    """Find the first occurrence of each placeholder of a decoded workflow, in document order.
 
     Raises:
         TypeError: ``workflow`` is not a mapping or a sequence (a ``str`` is refused).
-
-    Examples:
-        >>> [p.raw for p in scan_placeholders({"6": {"inputs": {"text": "$text(prompt)"}}})]
-        ['$text(prompt)']
     """
     if isinstance(workflow, _NOT_NODES) or not isinstance(workflow, Mapping | Sequence):
         raise TypeError(
@@ -358,8 +284,8 @@ def scan_placeholders(workflow: Mapping[str, Any] | Sequence[Any]) -> Placeholde
         try:
             placeholder = _parse(text, path)
         except _MalformedError as exc:
-            problems.append(f"malformed placeholder {_show(text)} {_where(path)}: {exc}")
-            ignored.update([exc.name] if exc.name else [])
+            problems.append(f"malformed placeholder {_show(text)} {_where(path)}: {exc.args[0]}")
+            ignored.update([exc.args[1]] if exc.args[1] else [])
             continue
         if placeholder is None:
             continue
@@ -384,28 +310,16 @@ def validate_params(
     """Check the values given for the placeholders of a workflow, before anything is uploaded.
 
     Args:
-        workflow_or_placeholders: The decoded workflow JSON, or what :func:`scan_placeholders`
-            returned for it (a plain list of :class:`Placeholder` is accepted too).
-        params: Values for text and choice placeholders, keyed by name, bare (``"prompt"``) or
-            with the form-field prefix (``"$prompt"``, ``"#sampler"``).
-        files: Uploads for file placeholders, keyed by name, bare or with ``$``. The values are
-            not looked at.
+        workflow_or_placeholders: The decoded workflow JSON, or a list of :class:`Placeholder`.
+        params: Text and choice values by name, bare or prefixed (``"prompt"``, ``"#sampler"``).
+        files: Uploads by file placeholder name, bare or with ``$`` (the values are not read).
 
     Returns:
-        The form fields to send for text and choice placeholders, in document order, e.g.
-        ``{"$prompt": "A sunset", "#sampler": "euler"}``; defaults that are not given are left out.
+        The form fields to send, in document order, e.g. ``{"$prompt": "A sunset"}``.
 
     Raises:
-        PlaceholderError: With every problem at once: malformed or conflicting placeholders,
-            missing, unknown, repeated or misplaced names, wrong prefixes, values that cannot be
-            sent or fit no option, invalid file names.
+        PlaceholderError: Every problem at once, from malformed placeholders to unknown names.
         TypeError: The first argument is neither a workflow nor a list of placeholders.
-
-    Examples:
-        >>> workflow = {"3": {"inputs": {"text": "$text(prompt)",
-        ...                              "sampler": "$choice(sampler, euler, dpmpp_2m)"}}}
-        >>> validate_params(workflow, params={"prompt": "A sunset", "#sampler": "dpmpp_2m"})
-        {'$prompt': 'A sunset', '#sampler': 'dpmpp_2m'}
     """
     placeholders = workflow_or_placeholders
     if not isinstance(placeholders, PlaceholderList):
@@ -478,13 +392,10 @@ def validate_params(
                 except ValueError as exc:
                     problems.append(f"parameter {name!r}: {exc}")
 
-    for name, placeholder in by_name.items():
-        if name not in ignored and name not in given and placeholder.required:
-            what = "file" if placeholder.kind == "file" else "text parameter"
-            problems.append(
-                f"missing required {what} {name!r} ({_show(placeholder.raw)} "
-                f"{_where(placeholder.path)})"
-            )
+    for name, p in by_name.items():
+        if name not in ignored and name not in given and p.required:
+            what = "file" if p.kind == "file" else "text parameter"
+            problems.append(f"missing required {what} {name!r} ({_show(p.raw)} {_where(p.path)})")
     if problems:
         raise PlaceholderError(problems)
     return {cast(str, p.form_field): values[name] for name, p in by_name.items() if name in values}
@@ -517,12 +428,5 @@ def _to_text(value: object, target: Placeholder) -> str:
 
 
 def file_fields(files: Mapping[str, Any]) -> dict[str, Any]:
-    """Name the form field of each upload, after :func:`validate_params` has accepted ``files``.
-
-    Args:
-        files: Uploads keyed by placeholder name, bare or with ``$``.
-
-    Returns:
-        The same values keyed by form field: ``{"input_image": x}`` gives ``{"$input_image": x}``.
-    """
+    """Key accepted uploads by form field: ``{"input_image": x}`` gives ``{"$input_image": x}``."""
     return {"$" + key.removeprefix("$"): value for key, value in files.items()}
