@@ -1,8 +1,5 @@
-"""What every model shares: the ``extra`` field, and reprs that keep secrets out of logs.
-
-Secrets reach a model in ``Runner.headers``, ``SystemInfo.argv`` and unknown keys (``extra``):
-the reprs here hide their values, which stay reachable on the attributes. Nothing is decoded here.
-"""
+"""What every model shares: the ``extra`` field, and reprs that keep secrets out of logs (secrets
+reach models in ``Runner.headers``, ``SystemInfo.argv`` and ``extra``; the attributes keep them)."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -29,7 +26,6 @@ def repr_url(value: str) -> str:
 
 
 def repr_header_names(value: Mapping[str, str]) -> str:
-    """HTTP headers with their names only, e.g. ``{'Authorization': '***'}``."""
     return repr(redact_data({"headers": value})["headers"])
 
 

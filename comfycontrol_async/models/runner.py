@@ -8,22 +8,14 @@ import attrs
 
 from ._base import extra_field, repr_header_names, repr_url
 
-__all__ = ["Runner", "RunnerStatus"]
-
 RunnerStatus = Literal["active", "disabled"]
 """The documented runner statuses; ``Runner.status`` is a plain ``str``."""
 
 
 @attrs.frozen(kw_only=True)
 class Runner:
-    """A user-registered ComfyUI server.
-
-    Attributes:
-        status: ``active`` or ``disabled`` (see :data:`RunnerStatus`); other values are kept.
-        endpoint: The ComfyUI base URL.
-        tags: Case-sensitive.
-        headers: The runner's credentials ComfyControl sends it; the repr shows names only.
-    """
+    """A user-registered ComfyUI server: ``endpoint`` is its base URL, ``headers`` the credentials
+    ComfyControl sends it (the repr shows their names only)."""
 
     id: str
     user_id: str

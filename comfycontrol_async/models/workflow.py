@@ -8,13 +8,10 @@ import attrs
 
 from ._base import extra_field, repr_opaque_object
 
-__all__ = ["TERMINAL_STATUSES", "Workflow", "WorkflowStatus", "WorkflowSummary"]
-
 WorkflowStatus = Literal[
     "accepted", "uploaded", "queued", "running", "completed", "failed", "cancelled", "invalid"
 ]
-"""The documented workflow statuses; ``status`` is a plain ``str``: a new one still decodes
-(and is not terminal)."""
+"""The documented workflow statuses; ``status`` is a plain ``str`` (a new one is not terminal)."""
 
 TERMINAL_STATUSES: Final[frozenset[str]] = frozenset(
     {"completed", "failed", "cancelled", "invalid"}
@@ -26,14 +23,8 @@ TERMINAL_STATUSES: Final[frozenset[str]] = frozenset(
 class WorkflowSummary:
     """A workflow as lists, history and ``POST /v1/workflow`` return it.
 
-    Its life cycle: ``accepted`` -> ``uploaded`` -> ``queued`` -> ``running`` -> ``completed`` |
-    ``failed`` | ``cancelled``, plus ``invalid``.
-
-    Attributes:
-        status: See :data:`WorkflowStatus`; other values are kept.
-        tags: Tags a runner must all have to run it.
-        started_at: ``None`` until it runs.
-        completed_at: ``None`` until it ends.
+    ``status`` goes ``accepted``, ``uploaded``, ``queued``, ``running``, then ``completed``,
+    ``failed`` or ``cancelled`` (or ``invalid``); a runner must have all its ``tags`` to run it.
     """
 
     id: str
@@ -57,16 +48,10 @@ class Workflow(WorkflowSummary):
     """The full detail of one workflow (``GET /v1/workflow/{id}``).
 
     Attributes:
-        user_runner_id: The user runner it was scheduled on.
-        managed_runner_id: The managed runner it was scheduled on.
         workflow_json: The workflow graph as submitted; the repr shows only its size.
-        workflow_params: The placeholder values sent, as pairs such as
-            ``("$text(prompt)", "A sunset")``.
-        prompt_id: ComfyUI's prompt id once queued there.
-        queue_number: ComfyUI's queue number once queued there.
-        error_node: On failure, the id of the node that failed.
-        exception_type: On failure, the Python exception type ComfyUI reported.
-        exception_message: On failure, its message.
+        workflow_params: The placeholder values sent, e.g. ``("$text(prompt)", "A sunset")``.
+        prompt_id: ComfyUI's prompt id (and ``queue_number``) once queued there.
+        error_node: The node that failed; ``exception_type`` and ``exception_message`` say why.
     """
 
     user_id: str
