@@ -1,17 +1,11 @@
-"""Turning parsed JSON into the models of :mod:`comfycontrol_async.models`.
-
-It owns the private cattrs converter (:func:`make_converter`: a few hooks, then cattrs' own
-generated functions, as cattrs' ``preconf`` modules do) and :func:`decode`, :func:`decode_list`
-and :func:`decode_page`. Every failure is a :class:`~comfycontrol_async.ResponseValidationError`
-whose ``path`` says where (``$.runners[3].created_at``) and whose message names the value's JSON
-type, never its content. Lenient decoding (production) keeps unknown keys in ``extra``; strict
-decoding (the test suite's) raises on them. Both read ``null`` as empty for a list or headers.
-
-Lenient stats never fail (SPEC): in ``RunnerStats``, ``SystemInfo`` and ``Device`` a missing,
-``null`` or wrongly typed value takes the field's default (a wrong one is kept in ``extra``);
-integer fields read ``8.0e9`` as ``8000000000``; device entries that are not objects are dropped
-(the whole array kept in ``RunnerStats.extra["devices"]``); an answer that is not an object
-decodes as ``RunnerStats(extra={"$": answer})``.
+"""Parsed JSON to models: the cattrs converter (:func:`make_converter`: a few hooks, then cattrs'
+generated functions) and the decode functions. A failure is a ResponseValidationError whose ``path``
+says where (``$.runners[3].created_at``) and whose message names the value's JSON type, never its
+content. Lenient decoding keeps unknown keys in ``extra``, strict (the tests') raises on them; both
+read ``null`` as an empty list or headers. Lenient stats never fail (SPEC): a missing, ``null`` or
+wrong value takes the default (a wrong one kept in ``extra``), ``8.0e9`` reads as an integer,
+non-object devices are dropped (all kept in ``extra["devices"]``), a non-object answer decodes as
+``RunnerStats(extra={"$": answer})``.
 """
 
 from __future__ import annotations
@@ -28,8 +22,6 @@ from cattrs.gen import make_dict_structure_fn
 
 from ._exceptions import ResponseValidationError
 from .models import Device, Page, RunnerStats, SystemInfo
-
-__all__ = ["CONVERTER", "decode", "decode_list", "decode_page", "make_converter"]
 
 T = TypeVar("T")
 _Hook = Callable[[Any, Any], Any]

@@ -38,22 +38,15 @@ __all__ = [
 ]
 
 PlaceholderKind: TypeAlias = Literal["text", "choice", "file", "random", "timestamp"]
-"""The five kinds of placeholder."""
 
 ParamValue: TypeAlias = str | int | float | bool
 """What a caller may give for a text or choice placeholder."""
 
 JSONPath: TypeAlias = tuple[str | int, ...]
 
-MAX_NAME_LENGTH: Final = 255
-"""Longest file placeholder name, in characters."""
-
+MAX_NAME_LENGTH: Final = 255  # of a file placeholder's name
 MIN_CHOICE_OPTIONS: Final = 2
-"""Fewest options a ``$choice`` may have."""
-
 MAX_CHOICE_OPTIONS: Final = 4
-"""Most options a ``$choice`` may have."""
-
 _KINDS: Final[tuple[PlaceholderKind, ...]] = ("text", "choice", "file", "random", "timestamp")
 _PREFIXES: Final = {"text": "$", "file": "$", "choice": "#"}  # the named kinds' form fields
 # Matched against the whole string: what fits and breaks the rules is malformed, the rest is text.
@@ -79,11 +72,6 @@ def _where(path: JSONPath) -> str:
     return f"at {pointer}" if path else "at the root"
 
 
-def _unwritable(text: str) -> bool:
-    # Only a Placeholder built by hand can hold such a text: parsing splits and strips.
-    return "," in text or text != text.strip()
-
-
 def _faults(kind: str, name: object, default: str | None, options: Sequence[str]) -> list[str]:
     """What is wrong with a definition, as the messages of a malformed or invalid placeholder."""
     if kind not in _KINDS:
@@ -96,14 +84,13 @@ def _faults(kind: str, name: object, default: str | None, options: Sequence[str]
         return ["a name is needed"]
     elif not name:
         faults.append("the name is empty")
-    elif kind != "file":
-        if _unwritable(name):
-            faults.append(f"the name {_show(name)} cannot hold a comma or surrounding whitespace")
-    else:
+    elif kind == "file":
         if len(name) > MAX_NAME_LENGTH:
             faults.append(f"the name is {len(name)} characters long (at most {MAX_NAME_LENGTH})")
         if _FILE_NAME.fullmatch(name) is None:
             faults.append(f"the name {_show(name)} may only hold letters, digits, '-', '_' and '.'")
+    elif "," in name or name != name.strip():  # only by hand: parsing splits and strips
+        faults.append(f"the name {_show(name)} cannot hold a comma or surrounding whitespace")
     if kind != "choice":
         if options:
             faults.append("only a choice has options")
@@ -116,7 +103,7 @@ def _faults(kind: str, name: object, default: str | None, options: Sequence[str]
     for number, option in enumerate(options, start=1):
         if not option:
             faults.append(f"option {number} is empty")
-        elif _unwritable(option):
+        elif "," in option or option != option.strip():
             faults.append(f"option {number} ({_show(option)}) cannot be written in a placeholder")
     if default is not None and options and default != options[0]:
         faults.append("the default of a choice is its first option")
@@ -127,11 +114,8 @@ def _faults(kind: str, name: object, default: str | None, options: Sequence[str]
 class Placeholder:
     """One placeholder of a workflow; the constructor raises :class:`ValueError` unless well formed.
 
-    Attributes:
-        name: ``None`` for ``random`` and ``timestamp``.
-        default: A text's default (``None`` when required), a choice's first option, else ``None``.
-        raw: As written, e.g. ``"$text(prompt)"``; built from the others if empty.
-        path: Where it first occurs (keys and indexes), e.g. ``("6", "inputs", "text")``.
+    ``raw`` is as written (built from the others if empty), ``path`` where it first occurs (keys and
+    indexes); ``default`` is a choice's first option, or a text's (``None`` when it is required).
     """
 
     kind: PlaceholderKind
@@ -307,15 +291,10 @@ def validate_params(
     params: Mapping[str, ParamValue] | None = None,
     files: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Check the values given for the placeholders of a workflow, before anything is uploaded.
+    """Check ``params`` (text and choice values) and ``files`` (uploads) against the placeholders.
 
-    Args:
-        workflow_or_placeholders: The decoded workflow JSON, or a list of :class:`Placeholder`.
-        params: Text and choice values by name, bare or prefixed (``"prompt"``, ``"#sampler"``).
-        files: Uploads by file placeholder name, bare or with ``$`` (the values are not read).
-
-    Returns:
-        The form fields to send, in document order, e.g. ``{"$prompt": "A sunset"}``.
+    Keys are names, bare or with their form-field prefix (``"prompt"``, ``"#sampler"``). Returns the
+    form fields to send, in document order, e.g. ``{"$prompt": "A sunset"}``.
 
     Raises:
         PlaceholderError: Every problem at once, from malformed placeholders to unknown names.
@@ -366,10 +345,8 @@ def validate_params(
             if target is None:
                 close = difflib.get_close_matches(name, list(by_name), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                problems.append(
-                    f"unknown {what} {key!r}: the workflow has no placeholder named {name!r}"
-                    + (hint if by_name else " (it has no named placeholders)")
-                )
+                unknown = f"unknown {what} {key!r}: the workflow has no placeholder named {name!r}"
+                problems.append(unknown + (hint if by_name else " (it has no named placeholders)"))
                 continue
             if name in given:
                 problems.append(f"{name!r} is given twice, as {given[name]!r} and as {key!r}")
