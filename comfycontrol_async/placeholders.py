@@ -1,14 +1,10 @@
 """Find the placeholders of a ComfyUI workflow and check the values given for them (pure: no I/O).
 
-The grammar is the README's (section "Placeholders"): a placeholder is a string value (never a key)
-whose *whole* text is ``$text(NAME[, DEFAULT])``, ``$choice(NAME, A, B[, C[, D]])``,
-``$file(NAME)``, ``$random()`` or ``$timestamp()``. Where the API docs are silent: whitespace around
-an argument is ignored; a text default is everything after the first comma, choice options are
-split on every comma; a file name has 1 to 255 of ``A-Za-z0-9_.-`` (``.`` as in the docs'
-``$file(input_image.png)``), other names any text; a string of that shape breaking these rules is
-malformed, and two different definitions of one name conflict: both are problems. Values are sent
-as text (``bool`` as ``true``/``false``, ``float`` by :func:`repr`); ``params`` keys may carry their
-form-field prefix (``$prompt``, ``#sampler``); nothing is sent for a default left unset.
+The grammar is the README's ("Placeholders"); a placeholder is a whole string value, never a key.
+Where the API docs are silent: whitespace around an argument is ignored; a text default is all
+after the first comma, choice options are split on every comma; a file name is 1 to 255 of
+``A-Za-z0-9_.-``; a string of a placeholder's shape breaking these rules is malformed and two
+definitions of one name conflict (both problems). Values are sent as text (``bool`` as ``true``).
 """
 
 from __future__ import annotations
@@ -306,10 +302,8 @@ def validate_params(
         marked = [isinstance(item, Placeholder) for item in placeholders] if listed else []
         if any(marked) and not all(marked):
             raise TypeError("give either a workflow or a list of Placeholder, not a mix")
-        if any(marked):
-            placeholders = PlaceholderList(cast(Sequence[Placeholder], placeholders))
-        else:
-            placeholders = scan_placeholders(placeholders)
+        found = cast(Sequence[Placeholder], placeholders)
+        placeholders = PlaceholderList(found) if any(marked) else scan_placeholders(placeholders)
     problems = list(placeholders.problems)
     ignored = set(placeholders._ignored)
 

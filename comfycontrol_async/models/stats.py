@@ -19,14 +19,8 @@ _ALLOCATOR_SUFFIX = re.compile(r"\s+:\s*[A-Za-z_]*\s*$")
 
 @attrs.frozen(kw_only=True)
 class SystemInfo:
-    """The ``system`` part of the stats; sizes are in bytes.
-
-    Attributes:
-        os: ``posix``/``nt`` (before ComfyUI v0.4.0), ``linux``/``win32``/``darwin`` after.
-        embedded_python: Whether ComfyUI runs on the Windows portable build's Python.
-        argv: The server's command line: it may hold secrets, the repr shows only its length.
-        extra: Unknown keys, and (lenient decoding) values of the wrong type, as received.
-    """
+    """The ``system`` part of the stats, sizes in bytes: ``os`` is ``posix``/``nt`` before ComfyUI
+    v0.4.0; ``argv`` may hold secrets (the repr shows only its length)."""
 
     os: str | None = None
     ram_total: int | None = None
@@ -43,14 +37,8 @@ class SystemInfo:
 
 @attrs.frozen(kw_only=True)
 class Device:
-    """One compute device of the server; sizes are in bytes (system RAM for ``cpu``/``mps``).
-
-    Attributes:
-        name: e.g. ``cuda:0 NVIDIA H100 80GB HBM3 : cudaMallocAsync``, ``cpu``, ``mps``.
-        type: ``cuda`` (AMD cards too), ``xpu``, ``cpu``, ``mps``, ``privateuseone``, ``npu``, ...
-        torch_vram_total: Memory PyTorch has reserved (no capacity, often 0).
-        extra: Unknown keys, and (lenient decoding) values of the wrong type, as received.
-    """
+    """One compute device: ``type`` is ``cuda`` (AMD too), ``xpu``, ``cpu``, ``mps``, ...; sizes are
+    in bytes (system RAM on ``cpu``/``mps``; ``torch_vram_*`` is PyTorch's reservation, often 0)."""
 
     name: str | None = None
     type: str | None = None

@@ -13,19 +13,14 @@ WorkflowStatus = Literal[
 ]
 """The documented workflow statuses; ``status`` is a plain ``str`` (a new one is not terminal)."""
 
-TERMINAL_STATUSES: Final[frozenset[str]] = frozenset(
-    {"completed", "failed", "cancelled", "invalid"}
-)
+TERMINAL_STATUSES: Final = frozenset({"completed", "failed", "cancelled", "invalid"})
 """Statuses after which a workflow never changes again."""
 
 
 @attrs.frozen(kw_only=True)
 class WorkflowSummary:
-    """A workflow as lists, history and ``POST /v1/workflow`` return it.
-
-    ``status`` goes ``accepted``, ``uploaded``, ``queued``, ``running``, then ``completed``,
-    ``failed`` or ``cancelled`` (or ``invalid``); a runner must have all its ``tags`` to run it.
-    """
+    """A workflow as lists, history and ``POST /v1/workflow`` return it; its ``status`` goes
+    ``accepted``, ``uploaded``, ``queued``, ``running``, then one of :data:`TERMINAL_STATUSES`."""
 
     id: str
     name: str
@@ -45,14 +40,8 @@ class WorkflowSummary:
 
 @attrs.frozen(kw_only=True)
 class Workflow(WorkflowSummary):
-    """The full detail of one workflow (``GET /v1/workflow/{id}``).
-
-    Attributes:
-        workflow_json: The workflow graph as submitted; the repr shows only its size.
-        workflow_params: The placeholder values sent, e.g. ``("$text(prompt)", "A sunset")``.
-        prompt_id: ComfyUI's prompt id (and ``queue_number``) once queued there.
-        error_node: The node that failed; ``exception_type`` and ``exception_message`` say why.
-    """
+    """One workflow in full (``GET /v1/workflow/{id}``): ``workflow_json`` as submitted (the repr
+    shows its size), ``workflow_params`` as pairs, e.g. ``("$text(prompt)", "A sunset")``."""
 
     user_id: str
     user_runner_id: str | None = None
