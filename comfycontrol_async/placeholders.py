@@ -317,7 +317,7 @@ def validate_params(
             ignored.add(placeholder.name)
             problems.append(_conflict(first, placeholder))
 
-    given: dict[str, str] = {}  # name -> key as the caller spelled it, in params or files
+    given: dict[str, tuple[str, str]] = {}  # name -> where and how the caller spelled it
     values: dict[str, str] = {}
     for what, move, mapping in (
         ("parameter", "files= instead of params=", params),
@@ -335,18 +335,14 @@ def validate_params(
             if target is None and what == "file" and not is_valid_file_name(name):
                 faults = "; ".join(_faults("file", name, None, ()))
                 problems.append(f"invalid file name {_show(key)} in files=: {faults}")
-                continue
-            if target is None:
+            elif target is None:
                 close = difflib.get_close_matches(name, list(by_name), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 unknown = f"unknown {what} {key!r}: the workflow has no placeholder named {name!r}"
                 problems.append(unknown + (hint if by_name else " (it has no named placeholders)"))
-                continue
-            if name in given:
-                problems.append(f"{name!r} is given twice, as {given[name]!r} and as {key!r}")
-                continue
-            given[name] = key
-            if (target.kind == "file") != (what == "file"):
+            elif given.setdefault(name, (what, key)) != (what, key):  # given before
+                problems.append(f"{name!r} is given twice, as {given[name][1]!r} and as {key!r}")
+            elif (target.kind == "file") != (what == "file"):
                 problems.append(
                     f"{what} {key!r}: {name!r} is a {target.kind} placeholder, give it in {move}"
                 )

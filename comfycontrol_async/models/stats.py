@@ -74,10 +74,8 @@ class Device:
 
 @attrs.frozen(kw_only=True)
 class RunnerStats:
-    """Live stats of a runner: ``system`` is empty when not sent, ``devices`` the main one first.
-
-    ``extra`` holds unknown keys and, decoding leniently, wrong values and dropped devices.
-    """
+    """Live stats of a runner, main device first; ``extra`` holds unknown keys and, decoding
+    leniently, wrong values and dropped devices."""
 
     system: SystemInfo = attrs.field(factory=SystemInfo)
     devices: list[Device] = attrs.field(factory=list)
