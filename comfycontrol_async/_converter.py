@@ -1,12 +1,10 @@
-"""Parsed JSON to models: the cattrs converter (:func:`make_converter`: a few hooks, then cattrs'
-generated functions) and the decode functions. A failure is a ResponseValidationError whose ``path``
-says where (``$.runners[3].created_at``) and whose message names the value's JSON type, never its
-content. Lenient decoding keeps unknown keys in ``extra``, strict (the tests') raises on them; both
-read ``null`` as an empty list or headers. Lenient stats never fail (SPEC): a missing, ``null`` or
-wrong value takes the default (a wrong one kept in ``extra``), ``8.0e9`` reads as an integer,
-non-object devices are dropped (all kept in ``extra["devices"]``), a non-object answer decodes as
-``RunnerStats(extra={"$": answer})``.
-"""
+"""Parsed JSON to models: a cattrs converter (a few hooks, then cattrs' generated functions) and
+the decode functions, raising ResponseValidationError with a ``path`` (``$.runners[3].created_at``)
+and the value's JSON type, never its content. Lenient decoding keeps unknown keys in ``extra``,
+strict (the tests') raises; both read ``null`` as an empty list or headers. Lenient stats never
+fail (SPEC): a missing, ``null`` or wrong value takes the default (a wrong one kept in ``extra``),
+``8.0e9`` reads as an integer, non-object devices are dropped (all kept in ``extra["devices"]``),
+a non-object answer decodes as ``RunnerStats(extra={"$": answer})``."""
 
 from __future__ import annotations
 
@@ -269,20 +267,19 @@ def decode_page(
     """Decode one page, ``{"<key>": [...], "total": N}``: a ``null`` list reads as empty, other
     keys go to ``Page.extra`` (lenient) or raise ResponseValidationError, like any problem."""
     label, step = f"Page[{cls.__name__}]", _step(key)
-
-    def fail(at: str, problem: str) -> ResponseValidationError:
-        return _error([("$" + at, label + at, problem)])
-
-    if not isinstance(data, dict):
-        raise fail("", _expected("an object", data).args[0])
-    for name in (key, "total"):
-        if name not in data:
-            raise fail(_step(name), "required field is missing")
-    total = data["total"]
-    if type(total) is not int:
-        raise fail(".total", _expected("an integer", total).args[0])
-    if total < 0:
-        raise fail(".total", f"must not be negative, got {total}")
+    try:
+        if not isinstance(data, dict):
+            raise _expected("an object", data)
+        for name in (key, "total"):
+            if name not in data:
+                raise _Invalid("required field is missing", _step(name))
+        total = data["total"]
+        if type(total) is not int:
+            raise _expected("an integer", total, ".total")
+        if total < 0:
+            raise _Invalid(f"must not be negative, got {total}", ".total")
+    except _Invalid as exc:
+        raise _error(list(_problems(exc, data, "$", label))) from None
     extra = {k: v for k, v in data.items() if k != key and k != "total"}
     if extra and (converter or CONVERTER).forbid_extra_keys:
         raise _error([("$" + _step(k), label + _step(k), _UNKNOWN_KEY) for k in extra])

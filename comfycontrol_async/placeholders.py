@@ -1,11 +1,8 @@
 """Find the placeholders of a ComfyUI workflow and check the values given for them (pure: no I/O).
 
-The grammar is the README's ("Placeholders"); a placeholder is a whole string value, never a key.
-Where the API docs are silent: whitespace around an argument is ignored; a text default is all
-after the first comma, choice options are split on every comma; a file name is 1 to 255 of
-``A-Za-z0-9_.-``; a string of a placeholder's shape breaking these rules is malformed and two
-definitions of one name conflict (both problems). Values are sent as text (``bool`` as ``true``).
-"""
+The grammar is the README's ("Placeholders"). Where the API docs are silent, whitespace around an
+argument is ignored, a text default is all after the first comma and choice options are split on
+every comma; a string of a placeholder's shape breaking the rules is malformed, a problem."""
 
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ import attrs
 from ._base import extra_field
 
 RunnerType = Literal["pro", "plus"]
-"""The documented managed runner types; ``ManagedRunner.runner_type`` is a plain ``str``."""
 
 
 @attrs.frozen(kw_only=True)

@@ -9,7 +9,6 @@ import attrs
 from ._base import extra_field, repr_header_names, repr_url
 
 RunnerStatus = Literal["active", "disabled"]
-"""The documented runner statuses; ``Runner.status`` is a plain ``str``."""
 
 
 @attrs.frozen(kw_only=True)

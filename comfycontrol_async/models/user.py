@@ -9,10 +9,7 @@ import attrs
 from ._base import extra_field
 
 Tier = Literal["free", "pro", "plus", "enterprise"]
-"""The documented tiers; ``User.tier`` is a plain ``str``: a new tier still decodes."""
-
 Provider = Literal["github", "google"]
-"""The documented sign-in providers; ``User.provider`` is a plain ``str`` or ``None``."""
 
 
 @attrs.frozen(kw_only=True)

@@ -11,8 +11,6 @@ from ._base import extra_field, repr_opaque_object
 WorkflowStatus = Literal[
     "accepted", "uploaded", "queued", "running", "completed", "failed", "cancelled", "invalid"
 ]
-"""The documented workflow statuses; ``status`` is a plain ``str`` (a new one is not terminal)."""
-
 TERMINAL_STATUSES: Final = frozenset({"completed", "failed", "cancelled", "invalid"})
 """Statuses after which a workflow never changes again."""
 
