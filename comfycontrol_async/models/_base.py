@@ -20,15 +20,6 @@ def repr_signed_url(value: str) -> str:
     return scrub_text(repr(base + ("?" + REDACTED if sep else "")))
 
 
-def repr_url(value: str) -> str:
-    """A URL with any ``user:password@`` masked (runner endpoints may carry them)."""
-    return scrub_text(repr(value))
-
-
-def repr_header_names(value: Mapping[str, str]) -> str:
-    return repr(redact_data({"headers": value})["headers"])
-
-
 def repr_argv(value: list[str] | None) -> str:
     return "None" if value is None else f"<{len(value)} arguments hidden>"
 
@@ -39,5 +30,4 @@ def repr_opaque_object(value: Mapping[str, Any]) -> str:
 
 
 def extra_field() -> Any:
-    """The ``extra`` field every model ends with: the unknown keys, as received."""
     return attrs.field(factory=dict, repr=repr_extra, kw_only=True)

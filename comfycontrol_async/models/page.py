@@ -12,9 +12,8 @@ T = TypeVar("T")
 
 @attrs.frozen(kw_only=True)
 class Page(Generic[T]):
-    """One page of a list, ``{"<key>": [...], "total": N}``, newest first; iteration and ``len``
-    see its ``items``, ``total`` counts the whole list, ``page`` (1-based) and ``per_page`` are
-    what was asked, ``extra`` holds the answer's other keys."""
+    """One page of a list, ``{"<key>": [...], "total": N}``, newest first; iteration and ``len`` see
+    its ``items``; ``page`` (1-based) and ``per_page`` are as asked, ``extra`` the other keys."""
 
     items: list[T]
     total: int

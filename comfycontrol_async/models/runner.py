@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 import attrs
 
-from ._base import extra_field, repr_header_names, repr_url
+from .._redact import redact_data, scrub_text
+from ._base import extra_field
 
 RunnerStatus = Literal["active", "disabled"]
 
@@ -20,9 +21,11 @@ class Runner:
     user_id: str
     name: str
     status: str
-    endpoint: str = attrs.field(repr=repr_url)
+    endpoint: str = attrs.field(repr=lambda url: scrub_text(repr(url)))  # hides user:password@
     tags: list[str]
-    headers: dict[str, str] = attrs.field(repr=repr_header_names)
+    headers: dict[str, str] = attrs.field(
+        repr=lambda h: repr(redact_data({"headers": h})["headers"])
+    )
     created_at: datetime
     updated_at: datetime
     extra: Mapping[str, Any] = extra_field()

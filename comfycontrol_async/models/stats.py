@@ -11,8 +11,7 @@ import attrs
 
 from ._base import extra_field, repr_argv
 
-# ComfyUI names a device "<type>:<index> <model>" (plus " : <allocator>" on CUDA), or, from an
-# older code path, "CUDA <device>: <model>".
+# ComfyUI names devices "<type>:<index> <model>[ : <allocator>]" or, older, "CUDA <dev>: <model>".
 _DEVICE_PREFIX = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*:\d+|CUDA\s+\S+:)\s+")
 _ALLOCATOR_SUFFIX = re.compile(r"\s+:\s*[A-Za-z_]*\s*$")
 
