@@ -24,7 +24,6 @@ from .models import Device, Page, RunnerStats, SystemInfo
 T = TypeVar("T")
 _Hook = Callable[[Any, Any], Any]
 _Conv = cattrs.Converter | None
-
 _UNKNOWN_KEY: Final = "unknown key (strict decoding allows only the documented keys)"
 _KINDS: Final = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
 _KINDS.update({list: "an array", dict: "an object", type(None): "null"})
@@ -160,10 +159,10 @@ _HOOKS: Final[dict[Any, _Hook]] = {
     dict[str, Any]: _exact(dict, "an object"),
     list[tuple[str, str]]: _params,
 }
+_WHOLE: Final = _exact(int, "an integer or null", nullable=True, whole=True)  # lenient stats' ints
 
 
 def _model_list(tp: Any, conv: cattrs.Converter) -> _Hook:
-    """``list[<model>]``: cattrs' own list function, behind the checks it does not make."""
     structure_list = list_structure_factory(tp, conv)
 
     def structure(value: Any, _: Any) -> Any:
@@ -183,9 +182,7 @@ def _model(cls: type[Any], conv: cattrs.Converter) -> _Hook:
     fields = [a for a in attrs.fields(cls) if a.name != "extra"]
     overrides: dict[str, Any] = {"extra": cattrs.override(omit=True)}
     if forgiving:
-        whole = cattrs.override(
-            struct_hook=_exact(int, "an integer or null", nullable=True, whole=True)
-        )
+        whole = cattrs.override(struct_hook=_WHOLE)
         overrides |= {a.name: whole for a in fields if a.type == int | None}
     base = make_dict_structure_fn(cls, conv, **overrides)
     known = frozenset(a.name for a in fields)

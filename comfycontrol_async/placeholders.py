@@ -31,21 +31,17 @@ __all__ = [
 ]
 
 PlaceholderKind: TypeAlias = Literal["text", "choice", "file", "random", "timestamp"]
-
+JSONPath: TypeAlias = tuple[str | int, ...]
 ParamValue: TypeAlias = str | int | float | bool
 """What a caller may give for a text or choice placeholder."""
-
-JSONPath: TypeAlias = tuple[str | int, ...]
 
 MAX_NAME_LENGTH: Final = 255  # of a file placeholder's name
 MIN_CHOICE_OPTIONS: Final = 2
 MAX_CHOICE_OPTIONS: Final = 4
 _KINDS: Final[tuple[PlaceholderKind, ...]] = ("text", "choice", "file", "random", "timestamp")
 _PREFIXES: Final = {"text": "$", "file": "$", "choice": "#"}  # the named kinds' form fields
-# Matched against the whole string: what fits and breaks the rules is malformed, the rest is text.
 _SHAPE: Final = re.compile(r"\$(text|choice|file|random|timestamp)\((.*)\)", re.DOTALL)
 _FILE_NAME: Final = re.compile(r"[A-Za-z0-9_.-]+")
-_SHOWN_CHARS: Final = 80
 _NOT_NODES: Final = (str, bytes, bytearray, memoryview)  # sequences that hold no placeholder
 
 
@@ -55,8 +51,7 @@ def is_valid_file_name(name: str) -> bool:
 
 
 def _show(text: str) -> str:
-    """Quote ``text`` for a message, cut short when long."""
-    return repr(text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "...")
+    return repr(text if len(text) <= 80 else text[:77] + "...")  # quoted, at most 80 characters
 
 
 def _where(path: JSONPath) -> str:
@@ -105,11 +100,8 @@ def _faults(kind: str, name: object, default: str | None, options: Sequence[str]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Placeholder:
-    """One placeholder of a workflow; the constructor raises :class:`ValueError` unless well formed.
-
-    ``raw`` is as written (built from the others if empty), ``path`` where it first occurs (keys and
-    indexes); ``default`` is a choice's first option, or a text's (``None`` when it is required).
-    """
+    """One placeholder (:class:`ValueError` unless well formed): ``raw`` is as written (built if
+    empty), ``path`` where it first occurs, ``default`` a text's or a choice's first option."""
 
     kind: PlaceholderKind
     name: str | None = None
@@ -119,8 +111,7 @@ class Placeholder:
     path: JSONPath = ()
 
     def __post_init__(self) -> None:
-        faults = _faults(self.kind, self.name, self.default, self.options)
-        if faults:
+        if faults := _faults(self.kind, self.name, self.default, self.options):
             raise ValueError(f"invalid {self.kind!r} placeholder: " + "; ".join(faults))
         if self.kind == "choice" and self.default is None:
             object.__setattr__(self, "default", self.options[0])
@@ -141,8 +132,7 @@ class Placeholder:
         return None if prefix is None else f"{prefix}{self.name}"
 
 
-# What two occurrences of one name must share not to conflict.
-_definition: Final = operator.attrgetter("kind", "name", "default", "options")
+_definition: Final = operator.attrgetter("kind", "name", "default", "options")  # same: no conflict
 
 
 def _conflict(first: Placeholder, other: Placeholder) -> str:
@@ -218,8 +208,7 @@ class PlaceholderList(list[Placeholder]):
     ) -> None:
         super().__init__(placeholders)
         self.problems: list[str] = list(problems)
-        # Names whose values are not checked further: their definition is already a problem.
-        self._ignored: frozenset[str] = frozenset(ignored_names)
+        self._ignored: frozenset[str] = frozenset(ignored_names)  # already problems: not checked
 
 
 def _walk(workflow: object) -> Iterator[tuple[JSONPath, str]]:
@@ -248,10 +237,8 @@ def scan_placeholders(workflow: Mapping[str, Any] | Sequence[Any]) -> Placeholde
         TypeError: ``workflow`` is not a mapping or a sequence (a ``str`` is refused).
     """
     if isinstance(workflow, _NOT_NODES) or not isinstance(workflow, Mapping | Sequence):
-        raise TypeError(
-            "a workflow is the decoded JSON: a mapping or a sequence, "
-            f"not {type(workflow).__name__}"
-        )
+        kind = type(workflow).__name__
+        raise TypeError(f"a workflow is the decoded JSON: a mapping or a sequence, not {kind}")
     found: dict[tuple[str, str | None], Placeholder] = {}  # the first of each kind and name
     first_by_name: dict[str, Placeholder] = {}
     conflicts_seen: set[tuple[str, str | None, str | None, tuple[str, ...]]] = set()
@@ -286,8 +273,7 @@ def validate_params(
 ) -> dict[str, str]:
     """Check ``params`` (text and choice values) and ``files`` (uploads) against the placeholders.
 
-    Keys are names, bare or with their form-field prefix (``"prompt"``, ``"#sampler"``). Returns the
-    form fields to send, in document order, e.g. ``{"$prompt": "A sunset"}``.
+    Keys are names or form fields (``"prompt"``, ``"#sampler"``); returns the fields to send.
 
     Raises:
         PlaceholderError: Every problem at once, from malformed placeholders to unknown names.
@@ -303,7 +289,6 @@ def validate_params(
         placeholders = PlaceholderList(found) if any(marked) else scan_placeholders(placeholders)
     problems = list(placeholders.problems)
     ignored = set(placeholders._ignored)
-
     by_name: dict[str, Placeholder] = {}
     for placeholder in placeholders:
         if placeholder.name is None:
@@ -385,9 +370,8 @@ def _to_text(value: object, target: Placeholder) -> str:
         raise ValueError(f"a value must be str, int, float or bool, not {type(value).__name__}")
     if target.kind == "choice" and text not in target.options:
         options = ", ".join(map(repr, target.options))
-        raise ValueError(
-            f"{_show(text)} is not one of the options of {_show(target.raw)}: {options}"
-        )
+        unfit = f"{_show(text)} is not one of the options of {_show(target.raw)}"
+        raise ValueError(f"{unfit}: {options}")
     return text
 
 

@@ -1,5 +1,4 @@
-"""What every model shares: the ``extra`` field, and reprs that keep secrets out of logs (secrets
-reach models in ``Runner.headers``, ``SystemInfo.argv`` and ``extra``; the attributes keep them)."""
+"""What every model shares: the ``extra`` field, and reprs that keep secrets out of logs."""
 
 from collections.abc import Mapping
 from typing import Any

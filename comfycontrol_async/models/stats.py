@@ -1,7 +1,5 @@
-"""Live system stats of a runner: ComfyUI's ``GET /system_stats`` as ComfyControl passes it on
-(``GET /v1/runner/{id}/stats``, ``/v1/managed-runner/{id}/stats``). ComfyUI has changed it many
-times (the oldest servers send no ``system``), so every field is optional: ``None`` when not sent.
-"""
+"""Live system stats of a runner (ComfyUI's ``/system_stats``, passed on by ComfyControl): ComfyUI
+has changed it many times, so every field is optional, ``None`` when not sent."""
 
 import re
 from collections.abc import Mapping
