@@ -10,8 +10,8 @@ from ._base import extra_field, repr_signed_url
 
 @attrs.frozen(kw_only=True)
 class WorkflowOutput:
-    """One output of a workflow: ``src`` is a signed URL valid about five minutes, fetched
-    without the API token (the repr hides its query); ``id`` is not a UUID."""
+    """One output of a workflow: ``src`` is a signed URL valid about five minutes (download it
+    without the API token; the repr hides its query); ``id`` is not a UUID."""
 
     id: str
     workflow_id: str

@@ -24,7 +24,7 @@ class Runner:
     endpoint: str = attrs.field(repr=lambda url: scrub_text(repr(url)))  # hides user:password@
     tags: list[str]
     headers: dict[str, str] = attrs.field(
-        repr=lambda h: repr(redact_data({"headers": h})["headers"])
+        repr=lambda headers: repr(redact_data({"headers": headers})["headers"])
     )
     created_at: datetime
     updated_at: datetime
