@@ -1,18 +1,10 @@
-"""Turning parsed JSON into the models of :mod:`comfycontrol_async.models`.
-
-It owns the private cattrs converter (:func:`make_converter`: a few hooks, then cattrs' own
-generated functions, as cattrs' ``preconf`` modules do) and :func:`decode`, :func:`decode_list`
-and :func:`decode_page`. Every failure is a :class:`~comfycontrol_async.ResponseValidationError`
-whose ``path`` says where (``$.runners[3].created_at``) and whose message names the value's JSON
-type, never its content. Lenient decoding (production) keeps unknown keys in ``extra``; strict
-decoding (the test suite's) raises on them. Both read ``null`` as empty for a list or headers.
-
-Lenient stats never fail (SPEC): in ``RunnerStats``, ``SystemInfo`` and ``Device`` a missing,
-``null`` or wrongly typed value takes the field's default (a wrong one is kept in ``extra``);
-integer fields read ``8.0e9`` as ``8000000000``; device entries that are not objects are dropped
-(the whole array kept in ``RunnerStats.extra["devices"]``); an answer that is not an object
-decodes as ``RunnerStats(extra={"$": answer})``.
-"""
+"""Parsed JSON to models: a cattrs converter (a few hooks, then cattrs' generated functions) and
+the decode functions, raising ResponseValidationError with a ``path`` (``$.runners[3].created_at``)
+and the value's JSON type, never its content. Lenient decoding keeps unknown keys in ``extra``,
+strict (the tests') raises; both read ``null`` as an empty list or headers. Lenient stats never
+fail (SPEC): a missing, ``null`` or wrong value takes the default (a wrong one kept in ``extra``),
+``8.0e9`` reads as an integer, non-object devices are dropped (all kept in ``extra["devices"]``),
+a non-object answer decodes as ``RunnerStats(extra={"$": answer})``."""
 
 from __future__ import annotations
 
@@ -29,12 +21,9 @@ from cattrs.gen import make_dict_structure_fn
 from ._exceptions import ResponseValidationError
 from .models import Device, Page, RunnerStats, SystemInfo
 
-__all__ = ["CONVERTER", "decode", "decode_list", "decode_page", "make_converter"]
-
 T = TypeVar("T")
 _Hook = Callable[[Any, Any], Any]
 _Conv = cattrs.Converter | None
-
 _UNKNOWN_KEY: Final = "unknown key (strict decoding allows only the documented keys)"
 _KINDS: Final = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
 _KINDS.update({list: "an array", dict: "an object", type(None): "null"})
@@ -170,10 +159,10 @@ _HOOKS: Final[dict[Any, _Hook]] = {
     dict[str, Any]: _exact(dict, "an object"),
     list[tuple[str, str]]: _params,
 }
+_WHOLE: Final = _exact(int, "an integer or null", nullable=True, whole=True)  # lenient stats' ints
 
 
 def _model_list(tp: Any, conv: cattrs.Converter) -> _Hook:
-    """``list[<model>]``: cattrs' own list function, behind the checks it does not make."""
     structure_list = list_structure_factory(tp, conv)
 
     def structure(value: Any, _: Any) -> Any:
@@ -193,9 +182,7 @@ def _model(cls: type[Any], conv: cattrs.Converter) -> _Hook:
     fields = [a for a in attrs.fields(cls) if a.name != "extra"]
     overrides: dict[str, Any] = {"extra": cattrs.override(omit=True)}
     if forgiving:
-        whole = cattrs.override(
-            struct_hook=_exact(int, "an integer or null", nullable=True, whole=True)
-        )
+        whole = cattrs.override(struct_hook=_WHOLE)
         overrides |= {a.name: whole for a in fields if a.type == int | None}
     base = make_dict_structure_fn(cls, conv, **overrides)
     known = frozenset(a.name for a in fields)
@@ -277,20 +264,19 @@ def decode_page(
     """Decode one page, ``{"<key>": [...], "total": N}``: a ``null`` list reads as empty, other
     keys go to ``Page.extra`` (lenient) or raise ResponseValidationError, like any problem."""
     label, step = f"Page[{cls.__name__}]", _step(key)
-
-    def fail(at: str, problem: str) -> ResponseValidationError:
-        return _error([("$" + at, label + at, problem)])
-
-    if not isinstance(data, dict):
-        raise fail("", _expected("an object", data).args[0])
-    for name in (key, "total"):
-        if name not in data:
-            raise fail(_step(name), "required field is missing")
-    total = data["total"]
-    if type(total) is not int:
-        raise fail(".total", _expected("an integer", total).args[0])
-    if total < 0:
-        raise fail(".total", f"must not be negative, got {total}")
+    try:
+        if not isinstance(data, dict):
+            raise _expected("an object", data)
+        for name in (key, "total"):
+            if name not in data:
+                raise _Invalid("required field is missing", _step(name))
+        total = data["total"]
+        if type(total) is not int:
+            raise _expected("an integer", total, ".total")
+        if total < 0:
+            raise _Invalid(f"must not be negative, got {total}", ".total")
+    except _Invalid as exc:
+        raise _error(list(_problems(exc, data, "$", label))) from None
     extra = {k: v for k, v in data.items() if k != key and k != "total"}
     if extra and (converter or CONVERTER).forbid_extra_keys:
         raise _error([("$" + _step(k), label + _step(k), _UNKNOWN_KEY) for k in extra])

@@ -1,59 +1,15 @@
-"""Find the placeholders of a ComfyUI workflow and check the values given for them.
+"""Find the placeholders of a ComfyUI workflow and check the values given for them (pure: no I/O).
 
-Some string values of the workflow JSON sent to ComfyControl are *placeholders* that the service
-replaces when the workflow runs. :func:`scan_placeholders` finds them and :func:`validate_params`
-checks ``params`` and ``files`` before anything is uploaded. Pure: no I/O, standard library only.
-
-Grammar
--------
-A placeholder is a string value at any depth (in objects and lists; keys never are) whose *whole*
-text is one of:
-
-=================================  ================================================================
-``$text(NAME)``                    required text, e.g. ``"$text(prompt)"``
-``$text(NAME, DEFAULT)``           text with a default (not required), ``"$text(negative, blurry)"``
-``$choice(NAME, A, B[, C[, D]])``  one of 2 to 4 options, the first is the default
-``$file(NAME)``                    required upload, e.g. ``"$file(input_image)"``
-``$random()``                      a fresh 64-bit integer per occurrence, set by the server
-``$timestamp()``                   Unix time in ms, one for the whole run, set by the server
-=================================  ================================================================
-
-``POST /v1/workflow`` takes a text or file value as the form field ``$NAME`` and a choice as
-``#NAME``; ``GET /v1/workflow/{id}`` echoes them in ``workflow_params``, e.g.
-``["$text(prompt)", "A sunset"]`` and ``["#choice(sampler)", "euler_ancestral"]``.
-
-Decisions where the API documentation is silent
------------------------------------------------
-* **Whole string, exactly**: ``" $text(x)"``, ``"$text(x) tail"``, ``"prefix_$random()"`` and
-  ``"$Text(x)"`` are ordinary text, left alone by the service and never reported.
-* **Whitespace** around each argument is ignored (``$choice( s , a ,b )``); within one it is kept.
-* **Names**: a file name has 1 to 255 ASCII letters, digits, ``-``, ``_`` or ``.`` (the docs omit
-  ``.``, yet their example is ``$file(input_image.png)``: the SDK never refuses what the published
-  examples use); a text or choice name is any non-empty text (``$text(my prompt)`` is the field
-  ``$my prompt``). Names form one namespace.
-* **Defaults and options**: a text default is everything after the first comma
-  (``$text(p, a, b)`` defaults to ``"a, b"``, ``$text(p, )`` to ``""``); choice options are split
-  on every comma, 2 to 4, none empty, repeats allowed.
-* **Malformed**, a string of that shape breaking these rules (``$text()``, ``$choice(x, onlyone)``,
-  ``$file(bad name!)``, ``$file(a, b)``, ``$random(1)``): :func:`scan_placeholders` lists it in
-  :attr:`PlaceholderList.problems`, :func:`validate_params` reports it with every other problem.
-* **Repeats and conflicts**: one placeholder used in many places is one parameter; two different
-  definitions of one name (kind, default, options or their order) are a conflict, a problem.
-* **Values** are sent as text: ``str`` as is, ``bool`` as ``"true"``/``"false"``, ``int`` in
-  decimal, ``float`` by :func:`repr` (``1e+16``; NaN and infinities refused). A choice is checked
-  after that, so ``7`` matches the option ``7`` but ``7.0`` does not. ``""`` is a value.
-* **Keys** of ``params`` may be bare or carry their prefix (``"$prompt"``, ``"#sampler"``); a
-  wrong prefix is a problem; a key that is a name is taken as it is (``$text($x)`` takes ``"$x"``
-  or ``"$$x"``). ``files`` keys may be bare or carry ``$``: :func:`file_fields` gives their fields.
-* **Nothing is sent for a default**: a text with a default or a choice left unset is left out of
-  the form, and the server applies the default.
-"""
+The grammar is the README's ("Placeholders"). Where the API docs are silent, whitespace around an
+argument is ignored, a text default is all after the first comma and choice options are split on
+every comma; a string of a placeholder's shape breaking the rules is malformed, a problem."""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
 import math
+import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, Literal, TypeAlias, cast
@@ -75,28 +31,17 @@ __all__ = [
 ]
 
 PlaceholderKind: TypeAlias = Literal["text", "choice", "file", "random", "timestamp"]
-"""The five kinds of placeholder."""
-
+JSONPath: TypeAlias = tuple[str | int, ...]
 ParamValue: TypeAlias = str | int | float | bool
 """What a caller may give for a text or choice placeholder."""
 
-JSONPath: TypeAlias = tuple[str | int, ...]
-
-MAX_NAME_LENGTH: Final = 255
-"""Longest file placeholder name, in characters."""
-
+MAX_NAME_LENGTH: Final = 255  # of a file placeholder's name
 MIN_CHOICE_OPTIONS: Final = 2
-"""Fewest options a ``$choice`` may have."""
-
 MAX_CHOICE_OPTIONS: Final = 4
-"""Most options a ``$choice`` may have."""
-
 _KINDS: Final[tuple[PlaceholderKind, ...]] = ("text", "choice", "file", "random", "timestamp")
 _PREFIXES: Final = {"text": "$", "file": "$", "choice": "#"}  # the named kinds' form fields
-# Matched against the whole string: what fits and breaks the rules is malformed, the rest is text.
 _SHAPE: Final = re.compile(r"\$(text|choice|file|random|timestamp)\((.*)\)", re.DOTALL)
 _FILE_NAME: Final = re.compile(r"[A-Za-z0-9_.-]+")
-_SHOWN_CHARS: Final = 80
 _NOT_NODES: Final = (str, bytes, bytearray, memoryview)  # sequences that hold no placeholder
 
 
@@ -106,19 +51,13 @@ def is_valid_file_name(name: str) -> bool:
 
 
 def _show(text: str) -> str:
-    """Quote ``text`` for a message, cut short when long."""
-    return repr(text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "...")
+    return repr(text if len(text) <= 80 else text[:77] + "...")  # quoted, at most 80 characters
 
 
 def _where(path: JSONPath) -> str:
     """``at`` and the path as a JSON pointer (RFC 6901)."""
     pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
     return f"at {pointer}" if path else "at the root"
-
-
-def _unwritable(text: str) -> bool:
-    # Only a Placeholder built by hand can hold such a text: parsing splits and strips.
-    return "," in text or text != text.strip()
 
 
 def _faults(kind: str, name: object, default: str | None, options: Sequence[str]) -> list[str]:
@@ -133,14 +72,13 @@ def _faults(kind: str, name: object, default: str | None, options: Sequence[str]
         return ["a name is needed"]
     elif not name:
         faults.append("the name is empty")
-    elif kind != "file":
-        if _unwritable(name):
-            faults.append(f"the name {_show(name)} cannot hold a comma or surrounding whitespace")
-    else:
+    elif kind == "file":
         if len(name) > MAX_NAME_LENGTH:
             faults.append(f"the name is {len(name)} characters long (at most {MAX_NAME_LENGTH})")
         if _FILE_NAME.fullmatch(name) is None:
             faults.append(f"the name {_show(name)} may only hold letters, digits, '-', '_' and '.'")
+    elif "," in name or name != name.strip():  # only by hand: parsing splits and strips
+        faults.append(f"the name {_show(name)} cannot hold a comma or surrounding whitespace")
     if kind != "choice":
         if options:
             faults.append("only a choice has options")
@@ -153,7 +91,7 @@ def _faults(kind: str, name: object, default: str | None, options: Sequence[str]
     for number, option in enumerate(options, start=1):
         if not option:
             faults.append(f"option {number} is empty")
-        elif _unwritable(option):
+        elif "," in option or option != option.strip():
             faults.append(f"option {number} ({_show(option)}) cannot be written in a placeholder")
     if default is not None and options and default != options[0]:
         faults.append("the default of a choice is its first option")
@@ -162,18 +100,8 @@ def _faults(kind: str, name: object, default: str | None, options: Sequence[str]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Placeholder:
-    """One placeholder of a workflow; the constructor raises :class:`ValueError` unless well formed.
-
-    Attributes:
-        kind: ``"text"``, ``"choice"``, ``"file"``, ``"random"`` or ``"timestamp"``.
-        name: The parameter name; ``None`` for ``random`` and ``timestamp``.
-        default: The text default (``None`` when the text is required), the first option of a
-            choice, ``None`` for the other kinds.
-        options: The options of a choice, in order; empty for the other kinds.
-        raw: The placeholder as written, e.g. ``"$text(prompt)"``; built from the others if empty.
-        path: Where it first occurs: object keys and list indexes from the root of the workflow,
-            e.g. ``("6", "inputs", "text")``.
-    """
+    """One placeholder (:class:`ValueError` unless well formed): ``raw`` is as written (built if
+    empty), ``path`` where it first occurs, ``default`` a text's or a choice's first option."""
 
     kind: PlaceholderKind
     name: str | None = None
@@ -183,8 +111,7 @@ class Placeholder:
     path: JSONPath = ()
 
     def __post_init__(self) -> None:
-        faults = _faults(self.kind, self.name, self.default, self.options)
-        if faults:
+        if faults := _faults(self.kind, self.name, self.default, self.options):
             raise ValueError(f"invalid {self.kind!r} placeholder: " + "; ".join(faults))
         if self.kind == "choice" and self.default is None:
             object.__setattr__(self, "default", self.options[0])
@@ -200,15 +127,12 @@ class Placeholder:
 
     @property
     def form_field(self) -> str | None:
-        """The form field of ``POST /v1/workflow``: ``$NAME`` for text and file, ``#NAME`` for a
-        choice, ``None`` for random and timestamp (nothing is sent for them)."""
+        """The ``POST /v1/workflow`` form field: ``$NAME``, ``#NAME`` for a choice, or ``None``."""
         prefix = _PREFIXES.get(self.kind)
         return None if prefix is None else f"{prefix}{self.name}"
 
 
-def _definition(p: Placeholder) -> tuple[str, str | None, str | None, tuple[str, ...]]:
-    """What two occurrences of one name must share not to conflict."""
-    return (p.kind, p.name, p.default, p.options)
+_definition: Final = operator.attrgetter("kind", "name", "default", "options")  # same: no conflict
 
 
 def _conflict(first: Placeholder, other: Placeholder) -> str:
@@ -219,9 +143,7 @@ def _conflict(first: Placeholder, other: Placeholder) -> str:
 
 
 class _MalformedError(Exception):
-    def __init__(self, faults: list[str], name: str | None) -> None:
-        super().__init__("; ".join(faults))
-        self.name = name  # the name the author meant, when one can be read
+    """``args``: the message, and the name the author meant when one can be read."""
 
 
 def _parse(text: str, path: JSONPath) -> Placeholder | None:
@@ -232,7 +154,7 @@ def _parse(text: str, path: JSONPath) -> Placeholder | None:
     kind = cast(PlaceholderKind, shape.group(1))
     if kind not in _PREFIXES:
         if shape.group(2).strip():
-            raise _MalformedError([f"${kind}() takes no arguments"], None)
+            raise _MalformedError(f"${kind}() takes no arguments", None)
         return Placeholder(kind, raw=text, path=path)
     name, comma, rest = (part.strip() for part in shape.group(2).partition(","))
     default = rest if kind == "text" and comma else None
@@ -243,18 +165,12 @@ def _parse(text: str, path: JSONPath) -> Placeholder | None:
         faults = _faults(kind, name, default, options)
     if faults:
         meant = name and (kind != "file" or is_valid_file_name(name))
-        raise _MalformedError(faults, name if meant else None)
+        raise _MalformedError("; ".join(faults), name if meant else None)
     return Placeholder(kind, name, default, options, text, path)
 
 
 def parse_placeholder(text: str) -> Placeholder | None:
-    """Read one string value of a workflow.
-
-    Args:
-        text: The string, e.g. ``"$choice(sampler, euler, dpmpp_2m)"``.
-
-    Returns:
-        The placeholder it is (with an empty ``path``), or ``None`` when it is ordinary text.
+    """Read one string value of a workflow: its placeholder, or ``None`` for ordinary text.
 
     Raises:
         PlaceholderError: It is a malformed placeholder.
@@ -262,17 +178,11 @@ def parse_placeholder(text: str) -> Placeholder | None:
     try:
         return _parse(text, ())
     except _MalformedError as exc:
-        raise PlaceholderError([f"malformed placeholder {_show(text)}: {exc}"]) from None
+        raise PlaceholderError([f"malformed placeholder {_show(text)}: {exc.args[0]}"]) from None
 
 
 class PlaceholderError(ValueError):
-    """The placeholders of a workflow, or the values given for them, are not right.
-
-    ``str(error)`` lists every problem, one per line.
-
-    Attributes:
-        problems: One message per problem, each naming the placeholder concerned.
-    """
+    """The placeholders or the values given are wrong: ``problems`` (and ``str``) list them all."""
 
     def __init__(self, problems: Iterable[str]) -> None:
         self.problems: list[str] = list(problems)
@@ -285,13 +195,7 @@ class PlaceholderError(ValueError):
 
 
 class PlaceholderList(list[Placeholder]):
-    """What :func:`scan_placeholders` returns: the placeholders, and the problems met scanning.
-
-    Pass it to :func:`validate_params` so that those problems are reported with the others.
-
-    Attributes:
-        problems: Malformed placeholders and conflicting definitions, in document order.
-    """
+    """The placeholders found; ``problems`` lists the malformed and conflicting ones met."""
 
     __slots__ = ("_ignored", "problems")
 
@@ -304,8 +208,7 @@ class PlaceholderList(list[Placeholder]):
     ) -> None:
         super().__init__(placeholders)
         self.problems: list[str] = list(problems)
-        # Names whose values are not checked further: their definition is already a problem.
-        self._ignored: frozenset[str] = frozenset(ignored_names)
+        self._ignored: frozenset[str] = frozenset(ignored_names)  # already problems: not checked
 
 
 def _walk(workflow: object) -> Iterator[tuple[JSONPath, str]]:
@@ -328,27 +231,14 @@ def _walk(workflow: object) -> Iterator[tuple[JSONPath, str]]:
 
 
 def scan_placeholders(workflow: Mapping[str, Any] | Sequence[Any]) -> PlaceholderList:
-    """Find the placeholders of a workflow.
-
-    Args:
-        workflow: The decoded workflow JSON (objects as mappings, arrays as lists or tuples).
-
-    Returns:
-        The first occurrence of each kind and name, in document order (depth first, keys in
-        mapping order); malformed placeholders and conflicting definitions in ``problems``.
+    """Find the first occurrence of each placeholder of a decoded workflow, in document order.
 
     Raises:
         TypeError: ``workflow`` is not a mapping or a sequence (a ``str`` is refused).
-
-    Examples:
-        >>> [p.raw for p in scan_placeholders({"6": {"inputs": {"text": "$text(prompt)"}}})]
-        ['$text(prompt)']
     """
     if isinstance(workflow, _NOT_NODES) or not isinstance(workflow, Mapping | Sequence):
-        raise TypeError(
-            "a workflow is the decoded JSON: a mapping or a sequence, "
-            f"not {type(workflow).__name__}"
-        )
+        kind = type(workflow).__name__
+        raise TypeError(f"a workflow is the decoded JSON: a mapping or a sequence, not {kind}")
     found: dict[tuple[str, str | None], Placeholder] = {}  # the first of each kind and name
     first_by_name: dict[str, Placeholder] = {}
     conflicts_seen: set[tuple[str, str | None, str | None, tuple[str, ...]]] = set()
@@ -358,8 +248,8 @@ def scan_placeholders(workflow: Mapping[str, Any] | Sequence[Any]) -> Placeholde
         try:
             placeholder = _parse(text, path)
         except _MalformedError as exc:
-            problems.append(f"malformed placeholder {_show(text)} {_where(path)}: {exc}")
-            ignored.update([exc.name] if exc.name else [])
+            problems.append(f"malformed placeholder {_show(text)} {_where(path)}: {exc.args[0]}")
+            ignored.update([exc.args[1]] if exc.args[1] else [])
             continue
         if placeholder is None:
             continue
@@ -381,31 +271,13 @@ def validate_params(
     params: Mapping[str, ParamValue] | None = None,
     files: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Check the values given for the placeholders of a workflow, before anything is uploaded.
+    """Check ``params`` (text and choice values) and ``files`` (uploads) against the placeholders.
 
-    Args:
-        workflow_or_placeholders: The decoded workflow JSON, or what :func:`scan_placeholders`
-            returned for it (a plain list of :class:`Placeholder` is accepted too).
-        params: Values for text and choice placeholders, keyed by name, bare (``"prompt"``) or
-            with the form-field prefix (``"$prompt"``, ``"#sampler"``).
-        files: Uploads for file placeholders, keyed by name, bare or with ``$``. The values are
-            not looked at.
-
-    Returns:
-        The form fields to send for text and choice placeholders, in document order, e.g.
-        ``{"$prompt": "A sunset", "#sampler": "euler"}``; defaults that are not given are left out.
+    Keys are names or form fields (``"prompt"``, ``"#sampler"``); returns the fields to send.
 
     Raises:
-        PlaceholderError: With every problem at once: malformed or conflicting placeholders,
-            missing, unknown, repeated or misplaced names, wrong prefixes, values that cannot be
-            sent or fit no option, invalid file names.
+        PlaceholderError: Every problem at once, from malformed placeholders to unknown names.
         TypeError: The first argument is neither a workflow nor a list of placeholders.
-
-    Examples:
-        >>> workflow = {"3": {"inputs": {"text": "$text(prompt)",
-        ...                              "sampler": "$choice(sampler, euler, dpmpp_2m)"}}}
-        >>> validate_params(workflow, params={"prompt": "A sunset", "#sampler": "dpmpp_2m"})
-        {'$prompt': 'A sunset', '#sampler': 'dpmpp_2m'}
     """
     placeholders = workflow_or_placeholders
     if not isinstance(placeholders, PlaceholderList):
@@ -413,13 +285,10 @@ def validate_params(
         marked = [isinstance(item, Placeholder) for item in placeholders] if listed else []
         if any(marked) and not all(marked):
             raise TypeError("give either a workflow or a list of Placeholder, not a mix")
-        if any(marked):
-            placeholders = PlaceholderList(cast(Sequence[Placeholder], placeholders))
-        else:
-            placeholders = scan_placeholders(placeholders)
+        found = cast(Sequence[Placeholder], placeholders)
+        placeholders = PlaceholderList(found) if any(marked) else scan_placeholders(placeholders)
     problems = list(placeholders.problems)
     ignored = set(placeholders._ignored)
-
     by_name: dict[str, Placeholder] = {}
     for placeholder in placeholders:
         if placeholder.name is None:
@@ -430,7 +299,7 @@ def validate_params(
             ignored.add(placeholder.name)
             problems.append(_conflict(first, placeholder))
 
-    given: dict[str, str] = {}  # name -> key as the caller spelled it, in params or files
+    given: dict[str, tuple[str, str]] = {}  # name -> where and how the caller spelled it
     values: dict[str, str] = {}
     for what, move, mapping in (
         ("parameter", "files= instead of params=", params),
@@ -448,20 +317,14 @@ def validate_params(
             if target is None and what == "file" and not is_valid_file_name(name):
                 faults = "; ".join(_faults("file", name, None, ()))
                 problems.append(f"invalid file name {_show(key)} in files=: {faults}")
-                continue
-            if target is None:
+            elif target is None:
                 close = difflib.get_close_matches(name, list(by_name), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                problems.append(
-                    f"unknown {what} {key!r}: the workflow has no placeholder named {name!r}"
-                    + (hint if by_name else " (it has no named placeholders)")
-                )
-                continue
-            if name in given:
-                problems.append(f"{name!r} is given twice, as {given[name]!r} and as {key!r}")
-                continue
-            given[name] = key
-            if (target.kind == "file") != (what == "file"):
+                unknown = f"unknown {what} {key!r}: the workflow has no placeholder named {name!r}"
+                problems.append(unknown + (hint if by_name else " (it has no named placeholders)"))
+            elif given.setdefault(name, (what, key)) != (what, key):  # given before
+                problems.append(f"{name!r} is given twice, as {given[name][1]!r} and as {key!r}")
+            elif (target.kind == "file") != (what == "file"):
                 problems.append(
                     f"{what} {key!r}: {name!r} is a {target.kind} placeholder, give it in {move}"
                 )
@@ -478,13 +341,10 @@ def validate_params(
                 except ValueError as exc:
                     problems.append(f"parameter {name!r}: {exc}")
 
-    for name, placeholder in by_name.items():
-        if name not in ignored and name not in given and placeholder.required:
-            what = "file" if placeholder.kind == "file" else "text parameter"
-            problems.append(
-                f"missing required {what} {name!r} ({_show(placeholder.raw)} "
-                f"{_where(placeholder.path)})"
-            )
+    for name, p in by_name.items():
+        if name not in ignored and name not in given and p.required:
+            what = "file" if p.kind == "file" else "text parameter"
+            problems.append(f"missing required {what} {name!r} ({_show(p.raw)} {_where(p.path)})")
     if problems:
         raise PlaceholderError(problems)
     return {cast(str, p.form_field): values[name] for name, p in by_name.items() if name in values}
@@ -510,19 +370,11 @@ def _to_text(value: object, target: Placeholder) -> str:
         raise ValueError(f"a value must be str, int, float or bool, not {type(value).__name__}")
     if target.kind == "choice" and text not in target.options:
         options = ", ".join(map(repr, target.options))
-        raise ValueError(
-            f"{_show(text)} is not one of the options of {_show(target.raw)}: {options}"
-        )
+        unfit = f"{_show(text)} is not one of the options of {_show(target.raw)}"
+        raise ValueError(f"{unfit}: {options}")
     return text
 
 
 def file_fields(files: Mapping[str, Any]) -> dict[str, Any]:
-    """Name the form field of each upload, after :func:`validate_params` has accepted ``files``.
-
-    Args:
-        files: Uploads keyed by placeholder name, bare or with ``$``.
-
-    Returns:
-        The same values keyed by form field: ``{"input_image": x}`` gives ``{"$input_image": x}``.
-    """
+    """Key accepted uploads by form field: ``{"input_image": x}`` gives ``{"$input_image": x}``."""
     return {"$" + key.removeprefix("$"): value for key, value in files.items()}

@@ -1,5 +1,6 @@
 """The objects the ComfyControl API answers with: frozen attrs classes, one module per resource,
-timestamps timezone-aware; ``comfycontrol_async._converter`` decodes JSON into them."""
+timestamps timezone-aware, decoded by ``comfycontrol_async._converter``. Status-like fields are
+plain ``str`` (a new value still decodes); the ``Literal`` aliases list the documented values."""
 
 from .managed_runner import ManagedRunner, RunnerType
 from .output import WorkflowOutput

@@ -1,8 +1,4 @@
-"""What every model shares: the ``extra`` field, and reprs that keep secrets out of logs.
-
-Secrets reach a model in ``Runner.headers``, ``SystemInfo.argv`` and unknown keys (``extra``):
-the reprs here hide their values, which stay reachable on the attributes. Nothing is decoded here.
-"""
+"""What every model shares: the ``extra`` field, and reprs that keep secrets out of logs."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -23,16 +19,6 @@ def repr_signed_url(value: str) -> str:
     return scrub_text(repr(base + ("?" + REDACTED if sep else "")))
 
 
-def repr_url(value: str) -> str:
-    """A URL with any ``user:password@`` masked (runner endpoints may carry them)."""
-    return scrub_text(repr(value))
-
-
-def repr_header_names(value: Mapping[str, str]) -> str:
-    """HTTP headers with their names only, e.g. ``{'Authorization': '***'}``."""
-    return repr(redact_data({"headers": value})["headers"])
-
-
 def repr_argv(value: list[str] | None) -> str:
     return "None" if value is None else f"<{len(value)} arguments hidden>"
 
@@ -43,5 +29,4 @@ def repr_opaque_object(value: Mapping[str, Any]) -> str:
 
 
 def extra_field() -> Any:
-    """The ``extra`` field every model ends with: the unknown keys, as received."""
     return attrs.field(factory=dict, repr=repr_extra, kw_only=True)

@@ -8,21 +8,12 @@ import attrs
 
 from ._base import extra_field
 
-__all__ = ["ManagedRunner", "RunnerType"]
-
 RunnerType = Literal["pro", "plus"]
-"""The documented managed runner types; ``ManagedRunner.runner_type`` is a plain ``str``."""
 
 
 @attrs.frozen(kw_only=True)
 class ManagedRunner:
-    """A ComfyControl-hosted runner. It has no endpoint, headers or owner.
-
-    Attributes:
-        runner_type: ``pro`` or ``plus`` (see :data:`RunnerType`); other values are kept.
-        status: The list endpoint returns ``active`` ones only.
-        tags: Case-sensitive.
-    """
+    """A ComfyControl-hosted runner: no endpoint, headers or owner; the list gives active ones."""
 
     id: str
     name: str

@@ -7,19 +7,11 @@ import attrs
 
 from ._base import extra_field, repr_signed_url
 
-__all__ = ["WorkflowOutput"]
-
 
 @attrs.frozen(kw_only=True)
 class WorkflowOutput:
-    """A signed download URL for one output of a workflow (the API's *Output* object).
-
-    It expires after about five minutes; download it without the API token.
-
-    Attributes:
-        id: The output id (not a UUID).
-        src: The signed URL (the repr hides its query).
-    """
+    """One output of a workflow: ``src`` is a signed URL valid about five minutes (download it
+    without the API token; the repr hides its query); ``id`` is not a UUID."""
 
     id: str
     workflow_id: str

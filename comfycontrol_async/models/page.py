@@ -7,23 +7,13 @@ import attrs
 
 from ._base import extra_field
 
-__all__ = ["Page"]
-
 T = TypeVar("T")
 
 
 @attrs.frozen(kw_only=True)
 class Page(Generic[T]):
-    """One page of a list, ``{"<key>": [...], "total": N}``; iterating it or taking its ``len``
-    works on its items.
-
-    Attributes:
-        items: Newest first.
-        total: How many items the whole list has.
-        page: The page number requested (1-based).
-        per_page: The page size requested.
-        extra: Keys of the answer besides the list and ``total``, as received.
-    """
+    """One page of a list, ``{"<key>": [...], "total": N}``, newest first; iteration and ``len`` see
+    its ``items``; ``page`` (1-based) and ``per_page`` are as asked, ``extra`` the other keys."""
 
     items: list[T]
     total: int

@@ -6,32 +6,26 @@ from typing import Any, Literal
 
 import attrs
 
-from ._base import extra_field, repr_header_names, repr_url
-
-__all__ = ["Runner", "RunnerStatus"]
+from .._redact import redact_data, scrub_text
+from ._base import extra_field
 
 RunnerStatus = Literal["active", "disabled"]
-"""The documented runner statuses; ``Runner.status`` is a plain ``str``."""
 
 
 @attrs.frozen(kw_only=True)
 class Runner:
-    """A user-registered ComfyUI server.
-
-    Attributes:
-        status: ``active`` or ``disabled`` (see :data:`RunnerStatus`); other values are kept.
-        endpoint: The ComfyUI base URL.
-        tags: Case-sensitive.
-        headers: The runner's credentials ComfyControl sends it; the repr shows names only.
-    """
+    """A user-registered ComfyUI server: ``endpoint`` is its base URL, ``headers`` the credentials
+    ComfyControl sends it (the repr shows their names only)."""
 
     id: str
     user_id: str
     name: str
     status: str
-    endpoint: str = attrs.field(repr=repr_url)
+    endpoint: str = attrs.field(repr=lambda url: scrub_text(repr(url)))  # hides user:password@
     tags: list[str]
-    headers: dict[str, str] = attrs.field(repr=repr_header_names)
+    headers: dict[str, str] = attrs.field(
+        repr=lambda headers: repr(redact_data({"headers": headers})["headers"])
+    )
     created_at: datetime
     updated_at: datetime
     extra: Mapping[str, Any] = extra_field()

@@ -1,11 +1,5 @@
-"""Live system stats of a runner: ComfyUI's ``GET /system_stats`` as ComfyControl passes it on
-(``GET /v1/runner/{id}/stats``, ``GET /v1/managed-runner/{id}/stats``).
-
-ComfyUI has changed this payload many times, so every field is optional: the oldest servers send
-no ``system``, ``ram_*``, ``comfyui_version``, ``pytorch_version`` and ``argv`` came in 2024,
-``os`` was ``posix``/``nt`` before v0.4.0. On ``cpu`` and ``mps`` the "VRAM" figures are system
-RAM. ``argv`` may hold secrets: the repr never shows it.
-"""
+"""Live system stats of a runner (ComfyUI's ``/system_stats``, passed on by ComfyControl): ComfyUI
+has changed it many times, so every field is optional, ``None`` when not sent."""
 
 import re
 from collections.abc import Mapping
@@ -15,28 +9,15 @@ import attrs
 
 from ._base import extra_field, repr_argv
 
-__all__ = ["Device", "RunnerStats", "SystemInfo"]
-
-# ComfyUI names a device "<type>:<index> <model>" (plus " : <allocator>" on CUDA), or, from an
-# older code path, "CUDA <device>: <model>".
+# ComfyUI names devices "<type>:<index> <model>[ : <allocator>]" or, older, "CUDA <dev>: <model>".
 _DEVICE_PREFIX = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*:\d+|CUDA\s+\S+:)\s+")
 _ALLOCATOR_SUFFIX = re.compile(r"\s+:\s*[A-Za-z_]*\s*$")
 
 
 @attrs.frozen(kw_only=True)
 class SystemInfo:
-    """The ``system`` part of the stats; a field the server did not send is ``None``.
-
-    Attributes:
-        os: ``posix``/``nt`` (before ComfyUI v0.4.0), ``linux``/``win32``/``darwin`` after.
-        ram_total: System RAM in bytes.
-        ram_free: Free system RAM in bytes.
-        comfyui_version: e.g. ``0.3.77``, ``unknown`` or ``v0.3.7-12-g1c8d11e``.
-        python_version: The server's ``sys.version``.
-        embedded_python: Whether ComfyUI runs on the Windows portable build's Python.
-        argv: The server's command line; the repr shows only its length.
-        extra: Unknown keys, and (lenient decoding) values of the wrong type, as received.
-    """
+    """The ``system`` part of the stats, sizes in bytes: ``os`` is ``posix``/``nt`` before ComfyUI
+    v0.4.0; ``argv`` may hold secrets (the repr shows only its length)."""
 
     os: str | None = None
     ram_total: int | None = None
@@ -53,19 +34,8 @@ class SystemInfo:
 
 @attrs.frozen(kw_only=True)
 class Device:
-    """One compute device of the server; a field the server did not send is ``None``.
-
-    Attributes:
-        name: e.g. ``cuda:0 NVIDIA H100 80GB HBM3 : cudaMallocAsync``, ``cpu``, ``mps``.
-        type: ``cuda`` (AMD cards too), ``xpu``, ``cpu``, ``mps``, ``privateuseone``
-            (DirectML), ``npu``, ``mlu``, ...
-        index: ``None`` for ``cpu`` and ``mps``.
-        vram_total: Device memory in bytes (system RAM for ``cpu``/``mps``).
-        vram_free: Free device memory in bytes (system RAM for ``cpu``/``mps``).
-        torch_vram_total: Memory PyTorch has reserved, in bytes: no capacity, often 0.
-        torch_vram_free: Free memory inside PyTorch's reservation, in bytes.
-        extra: Unknown keys, and (lenient decoding) values of the wrong type, as received.
-    """
+    """One compute device: ``type`` is ``cuda`` (AMD too), ``xpu``, ``cpu``, ``mps``, ...; sizes are
+    in bytes (system RAM on ``cpu``/``mps``; ``torch_vram_*`` is PyTorch's reservation, often 0)."""
 
     name: str | None = None
     type: str | None = None
@@ -91,8 +61,7 @@ class Device:
 
     @property
     def model(self) -> str | None:
-        """The hardware model read from ``name``, without ComfyUI's prefix and allocator suffix
-        (``cuda:0 NVIDIA H100 80GB HBM3 : cudaMallocAsync`` -> ``NVIDIA H100 80GB HBM3``)."""
+        """The hardware model: ``name`` without ComfyUI's ``cuda:0`` prefix and allocator suffix."""
         if self.name is None:
             return None
         name = self.name.strip()
@@ -102,16 +71,8 @@ class Device:
 
 @attrs.frozen(kw_only=True)
 class RunnerStats:
-    """Live stats of a runner.
-
-    Attributes:
-        system: An empty :class:`SystemInfo` when the server sent none.
-        devices: The main one first.
-        dev_mode: ComfyControl's ``dev_mode`` flag.
-        extensions: The frontend extension paths ComfyControl lists.
-        extra: Unknown keys, and (lenient decoding) values of the wrong type or device entries
-            that were dropped, as received.
-    """
+    """Live stats of a runner, main device first; ``extra`` holds unknown keys and, decoding
+    leniently, wrong values and dropped devices."""
 
     system: SystemInfo = attrs.field(factory=SystemInfo)
     devices: list[Device] = attrs.field(factory=list)

@@ -8,16 +8,10 @@ import attrs
 
 from ._base import extra_field, repr_opaque_object
 
-__all__ = ["Template", "TemplateSummary"]
-
 
 @attrs.frozen(kw_only=True)
 class TemplateSummary:
-    """A template as the list endpoint returns it (without its body).
-
-    Attributes:
-        id: Not always a UUID (the documented examples are not).
-    """
+    """A template as the list endpoint returns it, without its body (``id`` may be no UUID)."""
 
     id: str
     user_id: str
@@ -30,11 +24,7 @@ class TemplateSummary:
 
 @attrs.frozen(kw_only=True)
 class Template(TemplateSummary):
-    """A template with its body, as ``GET``/``POST``/``PUT /v1/template`` return it.
-
-    Attributes:
-        body: The workflow JSON with its placeholders; the repr shows only its size.
-    """
+    """A template with its ``body``, the workflow JSON (the repr shows only its size)."""
 
     body: dict[str, Any] = attrs.field(repr=repr_opaque_object)
     extra: Mapping[str, Any] = extra_field()  # again: it stays the last field

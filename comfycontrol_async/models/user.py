@@ -8,23 +8,13 @@ import attrs
 
 from ._base import extra_field
 
-__all__ = ["Provider", "Tier", "User"]
-
 Tier = Literal["free", "pro", "plus", "enterprise"]
-"""The documented tiers; ``User.tier`` is a plain ``str``: a new tier still decodes."""
-
 Provider = Literal["github", "google"]
-"""The documented sign-in providers; ``User.provider`` is a plain ``str`` or ``None``."""
 
 
 @attrs.frozen(kw_only=True)
 class User:
-    """The caller's profile.
-
-    Attributes:
-        tier: See :data:`Tier`; other values are kept.
-        provider: See :data:`Provider`; ``None`` when absent (as in the documented example).
-    """
+    """The caller's profile; ``provider`` is ``None`` when absent (as in the documented example)."""
 
     id: str
     name: str

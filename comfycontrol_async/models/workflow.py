@@ -8,33 +8,17 @@ import attrs
 
 from ._base import extra_field, repr_opaque_object
 
-__all__ = ["TERMINAL_STATUSES", "Workflow", "WorkflowStatus", "WorkflowSummary"]
-
 WorkflowStatus = Literal[
     "accepted", "uploaded", "queued", "running", "completed", "failed", "cancelled", "invalid"
 ]
-"""The documented workflow statuses; ``status`` is a plain ``str``: a new one still decodes
-(and is not terminal)."""
-
-TERMINAL_STATUSES: Final[frozenset[str]] = frozenset(
-    {"completed", "failed", "cancelled", "invalid"}
-)
+TERMINAL_STATUSES: Final = frozenset({"completed", "failed", "cancelled", "invalid"})
 """Statuses after which a workflow never changes again."""
 
 
 @attrs.frozen(kw_only=True)
 class WorkflowSummary:
-    """A workflow as lists, history and ``POST /v1/workflow`` return it.
-
-    Its life cycle: ``accepted`` -> ``uploaded`` -> ``queued`` -> ``running`` -> ``completed`` |
-    ``failed`` | ``cancelled``, plus ``invalid``.
-
-    Attributes:
-        status: See :data:`WorkflowStatus`; other values are kept.
-        tags: Tags a runner must all have to run it.
-        started_at: ``None`` until it runs.
-        completed_at: ``None`` until it ends.
-    """
+    """A workflow as lists, history and ``POST /v1/workflow`` return it; its ``status`` goes
+    ``accepted``, ``uploaded``, ``queued``, ``running``, then one of :data:`TERMINAL_STATUSES`."""
 
     id: str
     name: str
@@ -54,20 +38,8 @@ class WorkflowSummary:
 
 @attrs.frozen(kw_only=True)
 class Workflow(WorkflowSummary):
-    """The full detail of one workflow (``GET /v1/workflow/{id}``).
-
-    Attributes:
-        user_runner_id: The user runner it was scheduled on.
-        managed_runner_id: The managed runner it was scheduled on.
-        workflow_json: The workflow graph as submitted; the repr shows only its size.
-        workflow_params: The placeholder values sent, as pairs such as
-            ``("$text(prompt)", "A sunset")``.
-        prompt_id: ComfyUI's prompt id once queued there.
-        queue_number: ComfyUI's queue number once queued there.
-        error_node: On failure, the id of the node that failed.
-        exception_type: On failure, the Python exception type ComfyUI reported.
-        exception_message: On failure, its message.
-    """
+    """One workflow in full (``GET /v1/workflow/{id}``): ``workflow_json`` as submitted (the repr
+    shows its size), ``workflow_params`` as pairs, e.g. ``("$text(prompt)", "A sunset")``."""
 
     user_id: str
     user_runner_id: str | None = None
