@@ -42,8 +42,6 @@ def _clean(text: str, limit: int = _MESSAGE_LIMIT) -> str:
 class ComfyControlError(Exception):
     """Base class of every error this SDK raises on purpose."""
 
-    message: str
-
     def __init__(self, message: str) -> None:
         message = _clean(message)
         super().__init__(message)
@@ -233,14 +231,7 @@ def make_status_error(
     url: str = "",
     retry_after: float | None = None,
 ) -> APIStatusError:
-    """Build the most specific :class:`APIStatusError` for a non-2xx answer.
-
-    Args:
-        status: The HTTP status.
-        api_message: The ``message`` of a documented JSON error body, or ``None`` if not that JSON.
-        body: The text of the answer (the error keeps a scrubbed excerpt).
-        retry_after: Parsed ``Retry-After`` in seconds, if the answer had one.
-    """
+    """The most specific :class:`APIStatusError`; ``api_message`` is a JSON error's, or ``None``."""
     if api_message:
         message = api_message
     elif body.strip():

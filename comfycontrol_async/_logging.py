@@ -1,5 +1,4 @@
 """The SDK's one logger (``comfycontrol_async``, with a NullHandler): metadata only, secrets hidden.
-
 ``COMFYCONTROL_LOG=debug`` adds a stderr handler and body excerpts. A filter scrubs every line and
 traceback; neither it nor :func:`body_excerpt` ever raises. Never touches the root logger.
 """

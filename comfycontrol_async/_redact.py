@@ -1,10 +1,7 @@
-"""One home for keeping credentials out of every text the SDK makes: models, logs, errors, CLI.
-
-:func:`scrub_text` hides each :func:`remember`-ed value raw or as a server may echo it (JSON and
-Python escapes, percent-encoding, HTML entities, one escape inside another, base64 at any
-alignment, hex, cut at a text's edge), and by position what nobody registered (URL user-info and
-query, ``Authorization``/``Cookie``/key-like pairs, ``Bearer``/``Basic``, JSON ``headers`` and
-``argv``). :func:`redact_data` hides decoded JSON by key. No other SDK import, no I/O.
+"""One home for keeping credentials out of every text the SDK makes (models, logs, errors, CLI):
+:func:`remember`-ed values raw or as a server may echo them (JSON, Python, percent and HTML escapes,
+nested, base64 at any alignment, hex, cut at an edge), and by position URL user-info and query,
+``Authorization``/``Cookie``/key-like pairs, ``Bearer``/``Basic``, JSON ``headers``/``argv``.
 """
 
 from __future__ import annotations
@@ -12,6 +9,7 @@ from __future__ import annotations
 import base64
 import bisect
 import codecs
+import contextlib
 import functools
 import html.entities
 import re
@@ -27,7 +25,6 @@ MIN_LENGTH: Final = 4  # shorter values are hidden by position only (hiding "on"
 MAX_REMEMBERED: Final = 4096  # values without an owner kept, the least recently remembered go
 _MIN_ENCODED: Final = 8  # values this long are also searched as base64 and hex
 _MIN_PARTIAL: Final = 6  # a piece this long of a value cut off at a text's edge is hidden
-_MAX_DEPTH: Final = 64
 _AUTH_SCHEMES: Final = frozenset({"bearer", "basic", "token", "digest", "negotiate", "apikey"})
 
 _lock = threading.Lock()
@@ -39,10 +36,7 @@ _cache: _Known | None = None  # the registry ready to search; None after any cha
 
 
 def remember(values: Iterable[object], *, owner: object | None = None) -> None:
-    """Hide these non-empty ``str`` values and their :func:`_parts` in every text made from now.
-
-    With a (weakly referenceable) ``owner`` they stay while it lives, else in the bounded set.
-    """
+    """Hide these ``str`` values and their parts while ``owner`` lives, else in the bounded set."""
     fresh = _split(values)
     if not fresh:
         return
@@ -50,7 +44,8 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
     with _lock:
         _drop_released()
         # Values seen again (every decoded runner repeats its headers) keep the search index.
-        known = all(v in _owned or v in _unowned for v in fresh)
+        if not all(v in _owned or v in _unowned for v in fresh):
+            _cache = None
         if owner is not None:
             _owned.update(fresh)
         else:
@@ -59,8 +54,6 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
                 _unowned.move_to_end(value)
         while len(_unowned) > MAX_REMEMBERED:
             _unowned.popitem(last=False)
-            known = False
-        if not known:
             _cache = None
     if owner is not None:
         weakref.finalize(owner, _released.append, tuple(fresh))
@@ -72,8 +65,7 @@ class _Handle:
 
 def register_secret(value: str) -> object:
     """Remember ``value`` while the returned handle lives (closed clients' secrets go)."""
-    handle = _Handle()
-    remember([value], owner=handle)
+    remember([value], owner=(handle := _Handle()))
     return handle
 
 
@@ -82,7 +74,6 @@ def forget(values: Iterable[object]) -> None:
     global _cache
     parts = _split(values)
     with _lock:
-        _drop_released()
         for part in parts:
             _unowned.pop(part, None)
         _cache = None
@@ -96,25 +87,22 @@ def _drop_released() -> None:
 
 
 def _split(values: Iterable[object]) -> list[str]:
-    return [part for v in values if isinstance(v, str) and v for part in _parts(v)]
-
-
-def _parts(value: str) -> list[str]:
-    """The value, the credential after an auth scheme (and a Basic's decoded ``user:password``
-    and password) and each ``k=v`` value, if of MIN_LENGTH: never words ("my pass phrase")."""
-    found = [value]
-    scheme, _, rest = value.strip().partition(" ")
-    rest = rest.strip()
-    if scheme.lower() in _AUTH_SCHEMES and rest:
-        found.append(rest)
-        if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(rest, validate=True).decode("utf-8")
-            except ValueError:
-                decoded = ""
-            found.extend((decoded, decoded.partition(":")[2]))
-    if "=" in value:
-        found.extend(pair.partition("=")[2].strip() for pair in re.split(r"[;,]", value))
+    """Each ``str``, its credential after a scheme (Basic: decoded) and ``k=v`` values; no words."""
+    found = []
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        found.append(value)
+        scheme, _, rest = value.strip().partition(" ")
+        rest = rest.strip()
+        if scheme.lower() in _AUTH_SCHEMES and rest:
+            found.append(rest)
+            if scheme.lower() == "basic":
+                with contextlib.suppress(ValueError):
+                    decoded = base64.b64decode(rest, validate=True).decode("utf-8")
+                    found += (decoded, decoded.partition(":")[2])
+        if "=" in value:
+            found.extend(pair.partition("=")[2].strip() for pair in re.split(r"[;,]", value))
     return [p for p in dict.fromkeys(found) if len(p) >= MIN_LENGTH]
 
 
@@ -156,27 +144,20 @@ class _Known:
 # One layer of each family of escapes; _unescape reads the group names.
 _JSON_ESCAPES: Final = (
     r"\\u(?P<high>[dD][89abAB][0-9a-fA-F]{2})\\u(?P<low>[dD][c-fC-F][0-9a-fA-F]{2})"
-    r"|\\u(?P<u4>[0-9a-fA-F]{4})"
-    r"|\\x(?P<x2>[0-9a-fA-F]{2})"
-    r"|\\(?P<simple>[\\/\"'bfnrt])"
+    r"|\\u(?P<u4>[0-9a-fA-F]{4})|\\x(?P<x2>[0-9a-fA-F]{2})|\\(?P<simple>[\\/\"'bfnrt])"
 )
 _PERCENT_ESCAPES: Final = r"(?P<percent>(?:%[0-9a-fA-F]{2})+)"
 _HTML_ESCAPES: Final = (
     r"&#(?P<dec>[0-9]{1,7});?|&#[xX](?P<hexa>[0-9a-fA-F]{1,6});?"
     r"|&(?P<named>[a-zA-Z][a-zA-Z0-9]{1,31};)"
 )
+_QUOTE_PLUS: Final = rf"{_PERCENT_ESCAPES}|(?P<simple>\+)"
+_ALL: Final = f"{_JSON_ESCAPES}|{_PERCENT_ESCAPES}|{_HTML_ESCAPES}"
 # Each family alone (a secret may hold another family's escape, "%12"), quote_plus, and all.
 _DECODERS: Final = tuple(
-    re.compile(p)
-    for p in (
-        _JSON_ESCAPES,
-        _PERCENT_ESCAPES,
-        _HTML_ESCAPES,
-        rf"{_PERCENT_ESCAPES}|(?P<plus>\+)",
-        f"{_JSON_ESCAPES}|{_PERCENT_ESCAPES}|{_HTML_ESCAPES}",
-    )
+    map(re.compile, (_JSON_ESCAPES, _PERCENT_ESCAPES, _HTML_ESCAPES, _QUOTE_PLUS, _ALL))
 )
-_SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "+": " "}
 
 
 class _View(NamedTuple):
@@ -209,13 +190,11 @@ def _decode(parent: _View, pattern: re.Pattern[str]) -> _View | None:
         pieces = _unescape(m)
         if pieces is None:  # not an escape after all: it stays in the text around it
             continue
-        out.append(text[last : m.start()])
+        out += (text[last : m.start()], *(char for char, _, _ in pieces))
         length += m.start() - last
+        marks += ((length + i, start, stop) for i, (_, start, stop) in enumerate(pieces))
+        length += len(pieces)
         last = m.end()
-        for char, start, stop in pieces:
-            out.append(char)
-            marks.append((length, start, stop))
-            length += 1
     if not marks:
         return None
     out.append(text[last:])
@@ -243,8 +222,6 @@ def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
         char = _SIMPLE.get(found, found)
     elif kind == "named":
         char = html.entities.html5.get(found, "")
-    elif kind == "plus":
-        char = " "
     else:
         code = int(found, 10 if kind == "dec" else 16)
         if kind == "low":  # a UTF-16 surrogate pair
@@ -254,25 +231,24 @@ def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
 
 
 def _views(text: str) -> list[_View]:
-    """The text, and each decoder's view of it, twice deep (a percent-encoded JSON string)."""
-    views = level = [_View(text, [], None)]
+    """The text, and each decoder's view of it, two layers deep (a percent-encoded JSON string)."""
+    views = [_View(text, [], None)]
     seen = {text}
-    for _ in range(2):
-        deeper = []
-        for parent in level:
+    for parent in views:  # grows as it goes: breadth first
+        if parent.parent is None or parent.parent.parent is None:
             for pattern in _DECODERS:
                 view = _decode(parent, pattern)
                 if view is not None and view.text not in seen:
                     seen.add(view.text)
-                    deeper.append(view)
-        views = views + deeper
-        level = deeper
+                    views.append(view)
     return views
 
 
 _SCHEME: Final = r"\b[a-zA-Z][a-zA-Z0-9+.-]*://"
 # A credential, not a word: 6+ characters, a digit or a symbol among them ("expected a string").
 _CODED: Final = r"(?=[^\s\"'<>,;&]*[0-9_\-+/=.~])[^\s\"'<>,;&]{6,}"
+_AUTH: Final = r"(?:bearer|basic|token|digest)\s+[^\s\"'<>,;]+"
+_IS: Final = r"[\"']?\s*[:=]\s*[\"']?"  # key: value, key=value, "key": "value"
 # Credentials their position gives away, each run only if the text has one of its (lower-case)
 # trigger words: one big alternation is ten times slower.
 _STRUCTURE: Final = tuple(
@@ -280,32 +256,27 @@ _STRUCTURE: Final = tuple(
     for triggers, pattern in (
         (("://",), rf"{_SCHEME}([^/\s@\"'<>?#]+)@"),  # URL user-info
         (("://",), rf"{_SCHEME}[^\s?#\"'<>]*\?([^\s\"'<>#]+)"),  # URL query (a signature)
-        (
-            ("authorization",),
-            r"\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
-            rf"((?:bearer|basic|token|digest)\s+[^\s\"'<>,;]+|{_CODED})",
-        ),
-        (("cookie",), r"\b(?:set-)?cookie[\"']?\s*[:=]\s*[\"']?([^\s=;\"'<>]+=[^\r\n\"'<>]*)"),
+        (("authorization",), rf"\b(?:proxy-)?authorization{_IS}({_AUTH}|{_CODED})"),
+        (("cookie",), rf"\b(?:set-)?cookie{_IS}([^\s=;\"'<>]+=[^\r\n\"'<>]*)"),
         (("bearer", "basic"), rf"\b(?:bearer|basic)\s+({_CODED}|[A-Za-z]{{20,}})"),
         (('"headers"',), r"\"headers\"\s*:\s*\{([^}]*)"),  # even cut short
         (('"argv"',), r"\"argv\"\s*:\s*\[([^\]]*)"),
         (
             ("key", "token", "secret", "pass", "pwd", "credential", "signature"),
-            r"(?:api[-_]?key|apikey|token|secret|passw(?:or)?d|pwd|credentials?|signature)"
-            rf"[\"']?\s*[:=]\s*[\"']?({_CODED})",
+            rf"(?:api[-_]?key|apikey|token|secret|passw(?:or)?d|pwd|credentials?|signature){_IS}"
+            rf"({_CODED})",
         ),
     )
 )
 # An echoed base64 or hex blob is decoded and searched too, and hidden whole if it holds one.
 _BLOB: Final = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
-_HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2})+")
 
 
 def _from_blob(run: str) -> str | None:
     data = run.rstrip("=")
     data += "=" * (-len(data) % 4)
     try:
-        if _HEX.fullmatch(run):
+        if re.fullmatch(r"(?:[0-9a-fA-F]{2})+", run):
             return bytes.fromhex(run).decode("utf-8")
         if "-" in data or "_" in data:
             return base64.urlsafe_b64decode(data).decode("utf-8")
@@ -380,13 +351,11 @@ def _replace(text: str, spans: list[tuple[int, int]], limit: int | None = None) 
 
 def scrub_text(text: str, *, also: Iterable[str] = ()) -> str:
     """``text`` with every secret hidden, and the values in ``also`` however short."""
-    extra = tuple(value for value in also if value)
-    return _replace(text, _spans(text, extra)) if text else text
+    return _replace(text, _spans(text, tuple(filter(None, also)))) if text else text
 
 
 def excerpt(text: str, limit: int) -> str:
-    """:func:`scrub_text` of ``text`` cut to ``limit`` characters (saying so); a secret over the
-    cut is hidden whole: secrets are looked for a little past it."""
+    """:func:`scrub_text` of ``text`` cut to ``limit`` (saying so); a secret at the cut is whole."""
     window = text[: limit + 2048]
     cut = f" [... cut after {limit} characters]" if len(text) > limit else ""
     return _replace(window, _spans(window), limit) + cut
@@ -415,17 +384,11 @@ _SENSITIVE_KEY: Final = re.compile(
 
 
 def redact_data(obj: Any, *, depth: int = 0) -> Any:
-    """A copy of decoded JSON, values under credential-like keys hidden (a mapping keeps its
-    keys, a list its length), strings scrubbed; deeper than 64 levels shows ``"..."``."""
-    if depth >= _MAX_DEPTH:
+    """Decoded JSON with credential-like keys' values hidden, strings scrubbed, 64 levels deep."""
+    if depth >= 64:
         return "..."
     if isinstance(obj, Mapping):
-        return {
-            k: _hide(v)
-            if isinstance(k, str) and _SENSITIVE_KEY.search(k)
-            else redact_data(v, depth=depth + 1)
-            for k, v in obj.items()
-        }
+        return {k: _item(k, v, depth) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [redact_data(v, depth=depth + 1) for v in obj]
     if isinstance(obj, str):
@@ -433,7 +396,10 @@ def redact_data(obj: Any, *, depth: int = 0) -> Any:
     return obj
 
 
-def _hide(value: Any) -> Any:
+def _item(key: object, value: Any, depth: int) -> Any:
+    """A mapping's value; under a credential-like key a dict keeps its keys, a list its length."""
+    if not (isinstance(key, str) and _SENSITIVE_KEY.search(key)):
+        return redact_data(value, depth=depth + 1)
     if isinstance(value, Mapping):
         return {str(k): REDACTED for k in value}
     if isinstance(value, list | tuple):
@@ -461,8 +427,7 @@ def redact_store_url(url: str) -> str:
 
 
 def store_url_secrets(url: str) -> list[str]:
-    """What a store hides from its errors: the password (raw, decoded), credential-like query
-    values (not user names: they are often plain words)."""
+    """A store URL's password (raw, decoded) and credential-like query values (no user names)."""
     try:
         parts = urlsplit(url)
         found = [parts.password or "", unquote(parts.password or "")]
