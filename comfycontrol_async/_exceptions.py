@@ -18,9 +18,8 @@ ComfyControlError                 .message
 └── RateLimitStoreError           the shared rate-limit store failed; .store
 ```
 
-Bad arguments raise :class:`ValueError` (or :class:`TypeError`) before any request. An error is
-clean from its construction: message, ``body``, ``url`` and ``request_id`` are scrubbed of secrets,
-control characters escaped, ``body`` cut to :data:`BODY_LIMIT`; request headers are never kept.
+Bad arguments raise :class:`ValueError` (or :class:`TypeError`) before any request. Errors are built
+scrubbed of secrets and control characters, ``body`` cut to :data:`BODY_LIMIT`, without headers.
 """
 
 from __future__ import annotations
@@ -31,11 +30,9 @@ from ._redact import excerpt, printable
 
 BODY_LIMIT: Final = 8192
 """Characters of an answer's body an error keeps in ``body``; a longer one is cut (and says so)."""
-_MESSAGE_LIMIT: Final = 2000
-_BODY_EXCERPT: Final = 200  # characters of a non-JSON body quoted in the message
 
 
-def _clean(text: str, limit: int = _MESSAGE_LIMIT) -> str:
+def _clean(text: str, limit: int = 2000) -> str:
     return printable(excerpt(str(text), limit))
 
 
@@ -53,9 +50,7 @@ class ComfyControlError(Exception):
 
 
 def _rebuild(cls: type[ComfyControlError], args: tuple[Any, ...]) -> ComfyControlError:
-    err = cls.__new__(cls)
-    BaseException.__init__(err, *args)
-    return err
+    return cls.__new__(cls, *args)  # BaseException.__new__ sets args; __init__ is not run
 
 
 class APIConnectionError(ComfyControlError):
@@ -236,7 +231,7 @@ def make_status_error(
         message = api_message
     elif body.strip():
         # Scrubbed before it is cut, so that no secret is left half-shown at the cut.
-        shown = " ".join(excerpt(body, _BODY_EXCERPT).split())
+        shown = " ".join(excerpt(body, 200).split())
         message = f"HTTP {status} with a non-JSON body: {shown!r}"
     else:
         message = f"HTTP {status} with an empty body"

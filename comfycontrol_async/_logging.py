@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 from typing import Final
 
 import orjson
@@ -22,28 +21,26 @@ _EXCERPT: Final = 500
 _PARSE_LIMIT: Final = 256 * 1024  # larger bodies are shown raw, never parsed
 
 
-class _RedactingFilter(logging.Filter):
+def _redacting_filter(record: logging.LogRecord) -> bool:
     """Formats the record once, hides secrets and escapes control characters."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string is logging's problem, not ours
-            return True
-        try:
-            cleaned = printable(scrub_text(message))
-            if cleaned != message or record.args:
-                record.msg, record.args = cleaned, None
-            if record.exc_info and not record.exc_text:
-                # Formatters reuse a set exc_text: the traceback is shown scrubbed.
-                text = logging.Formatter().formatException(record.exc_info)
-                record.exc_text = printable(scrub_text(text), keep_newlines=True)
-        except Exception:  # never let logging change what the caller gets
-            record.msg, record.args = "<log line hidden: it could not be checked for secrets>", None
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string is logging's problem, not ours
         return True
+    try:
+        cleaned = printable(scrub_text(message))
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse a set exc_text: the traceback is shown scrubbed.
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = printable(scrub_text(text), keep_newlines=True)
+    except Exception:  # never let logging change what the caller gets
+        record.msg, record.args = "<log line hidden: it could not be checked for secrets>", None
+    return True
 
 
-log.addFilter(_RedactingFilter())
+log.addFilter(_redacting_filter)
 if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
     log.addHandler(logging.NullHandler())
 
@@ -73,7 +70,7 @@ def configure_from_env() -> None:
         return
     log.setLevel(level)
     if not any(getattr(h, "_comfycontrol", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = logging.StreamHandler()  # stderr
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         handler._comfycontrol = True  # type: ignore[attr-defined]
         log.addHandler(handler)

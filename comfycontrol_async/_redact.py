@@ -48,6 +48,7 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
             _cache = None
         if owner is not None:
             _owned.update(fresh)
+            weakref.finalize(owner, _released.append, tuple(fresh))
         else:
             for value in fresh:
                 _unowned[value] = None
@@ -55,8 +56,6 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
         while len(_unowned) > MAX_REMEMBERED:
             _unowned.popitem(last=False)
             _cache = None
-    if owner is not None:
-        weakref.finalize(owner, _released.append, tuple(fresh))
 
 
 class _Handle:
@@ -72,9 +71,8 @@ def register_secret(value: str) -> object:
 def forget(values: Iterable[object]) -> None:
     """Drop values registered without an owner."""
     global _cache
-    parts = _split(values)
     with _lock:
-        for part in parts:
+        for part in _split(values):
             _unowned.pop(part, None)
         _cache = None
 
@@ -142,21 +140,19 @@ class _Known:
 
 
 # One layer of each family of escapes; _unescape reads the group names.
-_JSON_ESCAPES: Final = (
+_JSON: Final = (
     r"\\u(?P<high>[dD][89abAB][0-9a-fA-F]{2})\\u(?P<low>[dD][c-fC-F][0-9a-fA-F]{2})"
     r"|\\u(?P<u4>[0-9a-fA-F]{4})|\\x(?P<x2>[0-9a-fA-F]{2})|\\(?P<simple>[\\/\"'bfnrt])"
 )
-_PERCENT_ESCAPES: Final = r"(?P<percent>(?:%[0-9a-fA-F]{2})+)"
-_HTML_ESCAPES: Final = (
+_PERCENT: Final = r"(?P<percent>(?:%[0-9a-fA-F]{2})+)"
+_HTML: Final = (
     r"&#(?P<dec>[0-9]{1,7});?|&#[xX](?P<hexa>[0-9a-fA-F]{1,6});?"
     r"|&(?P<named>[a-zA-Z][a-zA-Z0-9]{1,31};)"
 )
-_QUOTE_PLUS: Final = rf"{_PERCENT_ESCAPES}|(?P<simple>\+)"
-_ALL: Final = f"{_JSON_ESCAPES}|{_PERCENT_ESCAPES}|{_HTML_ESCAPES}"
+_QUOTE_PLUS: Final = rf"{_PERCENT}|(?P<simple>\+)"
+_ALL: Final = f"{_JSON}|{_PERCENT}|{_HTML}"
 # Each family alone (a secret may hold another family's escape, "%12"), quote_plus, and all.
-_DECODERS: Final = tuple(
-    map(re.compile, (_JSON_ESCAPES, _PERCENT_ESCAPES, _HTML_ESCAPES, _QUOTE_PLUS, _ALL))
-)
+_DECODERS: Final = tuple(map(re.compile, (_JSON, _PERCENT, _HTML, _QUOTE_PLUS, _ALL)))
 _SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "+": " "}
 
 
@@ -185,15 +181,14 @@ def _decode(parent: _View, pattern: re.Pattern[str]) -> _View | None:
     text = parent.text
     out: list[str] = []
     marks: list[tuple[int, int, int]] = []
-    length = last = 0
+    last = shrunk = 0  # how much shorter the decoded text is so far
     for m in pattern.finditer(text):
         pieces = _unescape(m)
         if pieces is None:  # not an escape after all: it stays in the text around it
             continue
         out += (text[last : m.start()], *(char for char, _, _ in pieces))
-        length += m.start() - last
-        marks += ((length + i, start, stop) for i, (_, start, stop) in enumerate(pieces))
-        length += len(pieces)
+        marks += ((m.start() - shrunk + i, a, b) for i, (_, a, b) in enumerate(pieces))
+        shrunk += m.end() - m.start() - len(pieces)
         last = m.end()
     if not marks:
         return None
@@ -248,9 +243,10 @@ _SCHEME: Final = r"\b[a-zA-Z][a-zA-Z0-9+.-]*://"
 # A credential, not a word: 6+ characters, a digit or a symbol among them ("expected a string").
 _CODED: Final = r"(?=[^\s\"'<>,;&]*[0-9_\-+/=.~])[^\s\"'<>,;&]{6,}"
 _AUTH: Final = r"(?:bearer|basic|token|digest)\s+[^\s\"'<>,;]+"
+_KEY: Final = r"api[-_]?key|apikey|token|secret|passw(?:or)?d|pwd|credentials?|signature"
+_KEY_WORDS: Final = ("key", "token", "secret", "pass", "pwd", "credential", "signature")
 _IS: Final = r"[\"']?\s*[:=]\s*[\"']?"  # key: value, key=value, "key": "value"
-# Credentials their position gives away, each run only if the text has one of its (lower-case)
-# trigger words: one big alternation is ten times slower.
+# Credentials their position gives away, each run only on a text with a trigger word: 10x faster.
 _STRUCTURE: Final = tuple(
     (triggers, re.compile(pattern, re.IGNORECASE))
     for triggers, pattern in (
@@ -261,11 +257,7 @@ _STRUCTURE: Final = tuple(
         (("bearer", "basic"), rf"\b(?:bearer|basic)\s+({_CODED}|[A-Za-z]{{20,}})"),
         (('"headers"',), r"\"headers\"\s*:\s*\{([^}]*)"),  # even cut short
         (('"argv"',), r"\"argv\"\s*:\s*\[([^\]]*)"),
-        (
-            ("key", "token", "secret", "pass", "pwd", "credential", "signature"),
-            rf"(?:api[-_]?key|apikey|token|secret|passw(?:or)?d|pwd|credentials?|signature){_IS}"
-            rf"({_CODED})",
-        ),
+        (_KEY_WORDS, rf"(?:{_KEY}){_IS}({_CODED})"),
     )
 )
 # An echoed base64 or hex blob is decoded and searched too, and hidden whole if it holds one.
@@ -377,9 +369,8 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
 
 
 _SENSITIVE_KEY: Final = re.compile(
-    r"header|auth(?!or(?!i))|token|secret|passw|pwd|api[-_ ]?key|apikey|cookie|credential"
-    r"|private[-_ ]?key|signature|^sig$|[-_]sig$|^argv$",
-    re.IGNORECASE,
+    r"(?i)header|auth(?!or(?!i))|token|secret|passw|pwd|api[-_ ]?key|apikey|cookie|credential"
+    r"|private[-_ ]?key|signature|^sig$|[-_]sig$|^argv$"
 )
 
 
@@ -419,10 +410,8 @@ def redact_store_url(url: str) -> str:
         # yarl cannot set a user-info of "***" without a user; rebuild the authority instead.
         parsed = parsed.with_user(REDACTED).with_password(None)
     query = dict(parsed.query.items())
-    hidden = {
-        k: REDACTED if _SENSITIVE_KEY.search(k) or k.lower() in ("user", "username") else v
-        for k, v in query.items()
-    }
+    secret = [k for k in query if _SENSITIVE_KEY.search(k) or k.lower() in ("user", "username")]
+    hidden = {**query, **dict.fromkeys(secret, REDACTED)}
     return str(parsed.with_query(hidden) if hidden != query else parsed)
 
 
