@@ -18,8 +18,9 @@ ComfyControlError                 .message
 └── RateLimitStoreError           the shared rate-limit store failed; .store
 ```
 
-Bad arguments raise :class:`ValueError` (or :class:`TypeError`) before any request. Errors are built
-scrubbed of secrets and control characters, ``body`` cut to :data:`BODY_LIMIT`, without headers.
+Bad arguments raise :class:`ValueError` (or :class:`TypeError`) before any request. Every error is
+clean when built: secrets hidden in its message, ``url``, ``request_id`` and ``body`` (cut to
+:data:`BODY_LIMIT`), control characters shown escaped, no request headers. No aiohttp, no I/O.
 """
 
 from __future__ import annotations

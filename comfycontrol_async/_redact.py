@@ -1,7 +1,7 @@
-"""One home for keeping credentials out of every text the SDK makes (models, logs, errors, CLI):
-:func:`remember`-ed values raw or as a server may echo them (JSON, Python, percent and HTML escapes,
-nested, base64 at any alignment, hex, cut at an edge), and by position URL user-info and query,
-``Authorization``/``Cookie``/key-like pairs, ``Bearer``/``Basic``, JSON ``headers``/``argv``.
+"""One home for keeping credentials out of every text the SDK makes; no other SDK import, no I/O.
+It hides :func:`remember`-ed values raw or as a server may echo them (JSON, Python, percent and HTML
+escapes, nested, base64 at any alignment, hex, cut at an edge), and by position URL user-info and
+query, ``Authorization``/``Cookie``/key-like pairs, ``Bearer``/``Basic``, JSON ``headers``/``argv``.
 """
 
 from __future__ import annotations
@@ -183,46 +183,41 @@ def _decode(parent: _View, pattern: re.Pattern[str]) -> _View | None:
     marks: list[tuple[int, int, int]] = []
     last = shrunk = 0  # how much shorter the decoded text is so far
     for m in pattern.finditer(text):
-        pieces = _unescape(m)
-        if pieces is None:  # not an escape after all: it stays in the text around it
-            continue
-        out += (text[last : m.start()], *(char for char, _, _ in pieces))
-        marks += ((m.start() - shrunk + i, a, b) for i, (_, a, b) in enumerate(pieces))
-        shrunk += m.end() - m.start() - len(pieces)
-        last = m.end()
+        kind, found, (start, stop) = m.lastgroup, m.group(m.lastgroup or 0), m.span()
+        if kind == "percent":
+            # A run of %XX is UTF-8: each character maps to the escapes of its bytes.
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            pieces: list[tuple[str, int, int]] = []  # characters and the spans they came from
+            begin = start
+            for k in range(0, len(found), 3):
+                chars = decoder.decode(bytes([int(found[k + 1 : k + 3], 16)]))
+                pieces.extend((char, begin, start + k + 3) for char in chars)
+                if chars:
+                    begin = start + k + 3
+            pieces.extend((char, begin, stop) for char in decoder.decode(b"", final=True))
+        else:
+            if kind == "simple":
+                char = _SIMPLE.get(found, found)
+            elif kind == "named":
+                char = html.entities.html5.get(found, "")
+            else:
+                code = int(found, 10 if kind == "dec" else 16)
+                if kind == "low":  # a UTF-16 surrogate pair
+                    code = 0x10000 + ((int(m["high"], 16) - 0xD800) << 10) + (code - 0xDC00)
+                char = chr(code) if code <= 0x10FFFF else ""
+            if len(char) != 1:
+                continue  # not an escape after all: it stays in the text around it
+            pieces = [(char, start, stop)]
+        out.append(text[last:start])
+        for at, (char, a, b) in enumerate(pieces, start - shrunk):
+            out.append(char)
+            marks.append((at, a, b))
+        shrunk += stop - start - len(pieces)
+        last = stop
     if not marks:
         return None
     out.append(text[last:])
     return _View("".join(out), marks, parent)
-
-
-def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
-    """The characters of one escape, each with the span of the source it came from."""
-    kind = m.lastgroup
-    found = m.group(kind or 0)
-    start, stop = m.span()
-    if kind == "percent":
-        # A run of %XX is UTF-8: each character maps to the escapes of its bytes.
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        pieces: list[tuple[str, int, int]] = []
-        begin = start
-        for k in range(0, len(found), 3):
-            chars = decoder.decode(bytes([int(found[k + 1 : k + 3], 16)]))
-            pieces.extend((char, begin, start + k + 3) for char in chars)
-            if chars:
-                begin = start + k + 3
-        pieces.extend((char, begin, stop) for char in decoder.decode(b"", final=True))
-        return pieces
-    if kind == "simple":
-        char = _SIMPLE.get(found, found)
-    elif kind == "named":
-        char = html.entities.html5.get(found, "")
-    else:
-        code = int(found, 10 if kind == "dec" else 16)
-        if kind == "low":  # a UTF-16 surrogate pair
-            code = 0x10000 + ((int(m["high"], 16) - 0xD800) << 10) + (code - 0xDC00)
-        char = chr(code) if code <= 0x10FFFF else ""
-    return [(char, start, stop)] if len(char) == 1 else None
 
 
 def _views(text: str) -> list[_View]:
