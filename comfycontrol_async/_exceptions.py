@@ -1,28 +1,26 @@
 """Every exception the SDK raises on purpose, in one tree, and :func:`make_status_error`.
 
 ```
-ComfyControlError
-├── APIConnectionError            no HTTP answer (refused, reset, DNS)
-│   └── APITimeoutError
-├── APIStatusError                .status .message .body .request_id .method .url
+ComfyControlError                 .message
+├── APIConnectionError            no HTTP answer (refused, reset, DNS); .method .url
+│   └── APITimeoutError           no answer within the timeout or deadline
+├── APIStatusError                .status .message .body .request_id .method .url .retry_after
 │   ├── BadRequestError           400
 │   ├── AuthenticationError       401
 │   ├── PermissionDeniedError     403
 │   ├── NotFoundError             404
 │   ├── RateLimitError            429   .retry_after
 │   └── ServerError               5xx
-├── ResponseValidationError       the answer did not fit the model (says where)
-├── PaginationError               a list walk could not go on (carries where to resume)
-│   └── ListChangedError          the list changed under a strict walk
+├── ResponseValidationError       the answer did not fit the model; .path .body
+├── PaginationError               a list walk could not go on; .next_page .items_yielded .per_page
+│   └── ListChangedError          the list changed under a strict walk; .old_total .new_total
 ├── ClientClosedError             the client was used after aclose()
-└── RateLimitStoreError           the shared rate-limit store failed (on_store_error="raise")
+└── RateLimitStoreError           the shared rate-limit store failed; .store
 ```
 
-Bad arguments raise the built-in :class:`ValueError` (or :class:`TypeError`) before any request.
-An error is clean from its construction: its message (hence ``str``, ``repr`` and ``args``),
-``body``, ``url`` and ``request_id`` are scrubbed of secrets by :mod:`comfycontrol_async._redact`,
-control characters in a server's text are escaped visibly, ``body`` keeps at most
-:data:`BODY_LIMIT` characters and request headers are never kept. No aiohttp, no I/O here.
+Bad arguments raise :class:`ValueError` (or :class:`TypeError`) before any request. Every error is
+clean when built: secrets hidden in its message, ``url``, ``request_id`` and ``body`` (cut to
+:data:`BODY_LIMIT`), control characters shown escaped, no request headers. No aiohttp, no I/O.
 """
 
 from __future__ import annotations
@@ -31,41 +29,16 @@ from typing import Any, Final
 
 from ._redact import excerpt, printable
 
-__all__ = [
-    "BODY_LIMIT",
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ClientClosedError",
-    "ComfyControlError",
-    "ListChangedError",
-    "NotFoundError",
-    "PaginationError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "RateLimitStoreError",
-    "ResponseValidationError",
-    "ServerError",
-    "make_status_error",
-]
-
 BODY_LIMIT: Final = 8192
 """Characters of an answer's body an error keeps in ``body``; a longer one is cut (and says so)."""
-_MESSAGE_LIMIT: Final = 2000  # a server's ``message`` longer than this is cut (and says so)
-_BODY_EXCERPT: Final = 200  # characters of a non-JSON body quoted in the message
 
 
-def _clean(text: str, limit: int = _MESSAGE_LIMIT) -> str:
-    """A text for a message or an attribute: secrets hidden, bounded, control characters shown."""
+def _clean(text: str, limit: int = 2000) -> str:
     return printable(excerpt(str(text), limit))
 
 
 class ComfyControlError(Exception):
     """Base class of every error this SDK raises on purpose."""
-
-    message: str
 
     def __init__(self, message: str) -> None:
         message = _clean(message)
@@ -73,24 +46,16 @@ class ComfyControlError(Exception):
         self.message = message
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Rebuilt from its (already clean) state, without running __init__ again: subclasses
-        # take keyword-only arguments that args alone cannot carry.
+        # Subclasses take keyword-only arguments that args alone cannot carry to __init__.
         return (_rebuild, (type(self), self.args), self.__dict__)
 
 
 def _rebuild(cls: type[ComfyControlError], args: tuple[Any, ...]) -> ComfyControlError:
-    err = cls.__new__(cls)
-    BaseException.__init__(err, *args)
-    return err
+    return cls.__new__(cls, *args)  # BaseException.__new__ sets args; __init__ is not run
 
 
 class APIConnectionError(ComfyControlError):
-    """No HTTP answer arrived: the connection was refused, reset or dropped, or DNS failed.
-
-    Attributes:
-        method: The HTTP method of the request, if known.
-        url: The request URL, if known.
-    """
+    """No HTTP answer arrived (refused, reset, dropped, DNS); ``method``/``url`` if known."""
 
     def __init__(
         self,
@@ -118,19 +83,7 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIStatusError(ComfyControlError):
-    """The API answered with a status outside 2xx.
-
-    Attributes:
-        status: The HTTP status code.
-        message: The server's ``message`` when the body was the documented JSON error, else a
-            short description that includes the start of the raw text.
-        body: The text of the answer as received (may be HTML, empty or truncated), with
-            secrets hidden and at most ``BODY_LIMIT`` (8,192) characters kept.
-        request_id: The ``X-Request-Id`` header of the answer, if any.
-        method: The HTTP method of the request.
-        url: The request URL.
-        retry_after: Seconds from the answer's ``Retry-After`` header, or ``None``.
-    """
+    """A non-2xx answer; ``message`` is the server's, else says what the raw ``body`` began with."""
 
     def __init__(
         self,
@@ -203,12 +156,7 @@ class ServerError(APIStatusError):
 
 
 class ResponseValidationError(ComfyControlError):
-    """The answer was 2xx but did not fit the expected shape.
-
-    Attributes:
-        path: Where in the document the problem is, e.g. ``$.runners[3].created_at``.
-        body: The start of the raw text of the answer.
-    """
+    """A 2xx answer did not fit; ``path`` says where (``$.runners[3].created_at``)."""
 
     def __init__(self, message: str, *, path: str = "$", body: str = "") -> None:
         super().__init__(message)
@@ -217,14 +165,7 @@ class ResponseValidationError(ComfyControlError):
 
 
 class PaginationError(ComfyControlError):
-    """A list walk could not go on. It says where to resume.
-
-    Attributes:
-        next_page: The page to pass as ``start_page=`` to resume the walk.
-        items_yielded: How many items the walk had yielded before it stopped.
-        per_page: The page size ``next_page`` counts in (pass it as ``per_page=``), or ``None``
-            for the walk's own; another one when the server served pages of another size.
-    """
+    """A list walk stopped; resume with ``start_page=next_page`` and ``per_page=per_page``."""
 
     def __init__(
         self, message: str, *, next_page: int, items_yielded: int, per_page: int | None = None
@@ -236,12 +177,7 @@ class PaginationError(ComfyControlError):
 
 
 class ListChangedError(PaginationError):
-    """The list's ``total`` changed during a walk made with ``strict=True``.
-
-    Attributes:
-        old_total: The total seen on the first page.
-        new_total: The total seen later.
-    """
+    """The list's ``total`` changed (``old_total`` to ``new_total``) under a ``strict`` walk."""
 
     def __init__(
         self,
@@ -265,13 +201,7 @@ class ClientClosedError(ComfyControlError, RuntimeError):
 
 
 class RateLimitStoreError(ComfyControlError):
-    """The shared rate-limit store (Redis) failed, with ``on_store_error="raise"``.
-
-    The Redis client's own exception is not chained: its text may repeat the URL.
-
-    Attributes:
-        store: The store's URL, user-info and password hidden.
-    """
+    """The rate-limit store failed (``on_store_error="raise"``); ``store``: its redacted URL."""
 
     def __init__(self, message: str, *, store: str) -> None:
         super().__init__(message)
@@ -297,23 +227,12 @@ def make_status_error(
     url: str = "",
     retry_after: float | None = None,
 ) -> APIStatusError:
-    """Build the most specific :class:`APIStatusError` for a non-2xx answer.
-
-    Args:
-        status: The HTTP status.
-        api_message: The ``message`` of a documented JSON error body, or ``None`` when the body
-            was not that JSON (HTML from a CDN, empty, truncated).
-        body: The text of the answer (the error keeps a scrubbed excerpt of it).
-        request_id: The ``X-Request-Id`` of the answer, if any.
-        method: The request method.
-        url: The request URL (never contains the token).
-        retry_after: Parsed ``Retry-After`` in seconds, if the answer had one.
-    """
+    """The most specific :class:`APIStatusError`; ``api_message`` is a JSON error's, or ``None``."""
     if api_message:
         message = api_message
     elif body.strip():
         # Scrubbed before it is cut, so that no secret is left half-shown at the cut.
-        shown = " ".join(excerpt(body, _BODY_EXCERPT).split())
+        shown = " ".join(excerpt(body, 200).split())
         message = f"HTTP {status} with a non-JSON body: {shown!r}"
     else:
         message = f"HTTP {status} with an empty body"

@@ -1,12 +1,6 @@
-"""Logging for the SDK: one logger, metadata only by default, secrets always hidden.
-
-Everything logs through ``logging.getLogger("comfycontrol_async")``, which has a
-:class:`logging.NullHandler`. A line holds metadata only (method, path, status, attempt, request
-id, elapsed); ``COMFYCONTROL_LOG=debug`` adds a stderr handler and an excerpt of each answer's
-body. A filter on the logger passes every formatted line and traceback through :mod:`._redact`
-and escapes control characters. Neither the filter nor :func:`body_excerpt` ever raises: a log
-line must never change what a caller gets. This module never logs on its own nor touches the
-root logger.
+"""The SDK's one logger (``comfycontrol_async``, with a NullHandler): metadata only, secrets hidden.
+``COMFYCONTROL_LOG=debug`` adds a stderr handler and body excerpts. A filter scrubs every line and
+traceback; neither it nor :func:`body_excerpt` ever raises. Never touches the root logger.
 """
 
 from __future__ import annotations
@@ -14,47 +8,39 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 from typing import Final
 
 import orjson
 
 from ._redact import excerpt, printable, redact_data, scrub_text
 
-__all__ = ["body_excerpt", "log", "verbose"]
-
 log = logging.getLogger("comfycontrol_async")
 
 LOG_ENV: Final = "COMFYCONTROL_LOG"
 _EXCERPT: Final = 500
-# Bodies larger than this are shown from their raw start, never parsed for a debug line.
-_PARSE_LIMIT: Final = 256 * 1024
+_PARSE_LIMIT: Final = 256 * 1024  # larger bodies are shown raw, never parsed
 
 
-class _RedactingFilter(logging.Filter):
-    """Formats the record once, hides secrets and escapes control characters in the result."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string is logging's problem, not ours
-            return True
-        try:
-            cleaned = printable(scrub_text(message))
-            if cleaned != message or record.args:
-                record.msg, record.args = cleaned, None
-            if record.exc_info and not record.exc_text:
-                # Formatters reuse exc_text when it is set: the traceback is shown scrubbed.
-                text = logging.Formatter().formatException(record.exc_info)
-                record.exc_text = printable(scrub_text(text), keep_newlines=True)
-        except Exception:  # never let logging change what the caller gets
-            record.msg, record.args = "<log line hidden: it could not be checked for secrets>", None
+def _redacting_filter(record: logging.LogRecord) -> bool:
+    """Formats the record once, hides secrets and escapes control characters."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string is logging's problem, not ours
         return True
+    try:
+        cleaned = printable(scrub_text(message))
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse a set exc_text: the traceback is shown scrubbed.
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = printable(scrub_text(text), keep_newlines=True)
+    except Exception:  # never let logging change what the caller gets
+        record.msg, record.args = "<log line hidden: it could not be checked for secrets>", None
+    return True
 
 
-_filter = _RedactingFilter()
-if _filter not in log.filters:
-    log.addFilter(_filter)
+log.addFilter(_redacting_filter)
 if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
     log.addHandler(logging.NullHandler())
 
@@ -84,7 +70,7 @@ def configure_from_env() -> None:
         return
     log.setLevel(level)
     if not any(getattr(h, "_comfycontrol", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = logging.StreamHandler()  # stderr
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         handler._comfycontrol = True  # type: ignore[attr-defined]
         log.addHandler(handler)

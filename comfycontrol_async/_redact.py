@@ -1,17 +1,7 @@
-"""One home for keeping credentials out of every text the SDK makes: models, logs, errors, CLI.
-
-By value: :func:`remember` registers credentials (client tokens, runner header values, URL
-user-info) and :func:`scrub_text` hides each wherever it appears, raw or as a server echoes it:
-JSON and Python escapes, percent-encoding (``quote``/``quote_plus``, either hex case), HTML
-entities, one escape layer inside another, base64 (standard or URL-safe, at any alignment) and
-hex, or cut short at a text's edge. By position, for values nobody registered: URL user-info and
-queries, ``Authorization``/``Cookie``/key-like pairs, ``Bearer``/``Basic`` credentials, JSON
-``headers`` and ``argv``; :func:`redact_data` hides decoded JSON by key, and
-:func:`redact_store_url` a store URL's credentials. Values shorter than :data:`MIN_LENGTH` are
-hidden only by position (hiding every "on" would garble every message).
-Owned values live as long as their owner, the others in a bounded least-recently-remembered
-set: forgetting is safe because texts are scrubbed when they are made. This module imports
-nothing else of the SDK and does no I/O.
+"""One home for keeping credentials out of every text the SDK makes; no other SDK import, no I/O.
+It hides :func:`remember`-ed values raw or as a server may echo them (JSON, Python, percent and HTML
+escapes, nested, base64 at any alignment, hex, cut at an edge), and by position URL user-info and
+query, ``Authorization``/``Cookie``/key-like pairs, ``Bearer``/``Basic``, JSON ``headers``/``argv``.
 """
 
 from __future__ import annotations
@@ -19,6 +9,7 @@ from __future__ import annotations
 import base64
 import bisect
 import codecs
+import contextlib
 import functools
 import html.entities
 import re
@@ -29,48 +20,23 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-__all__ = [
-    "MAX_REMEMBERED",
-    "MIN_LENGTH",
-    "REDACTED",
-    "excerpt",
-    "forget",
-    "printable",
-    "redact_data",
-    "redact_store_url",
-    "register_secret",
-    "remember",
-    "scrub_text",
-    "store_url_secrets",
-]
-
-REDACTED: Final = "***"  # what a hidden value shows as
-MIN_LENGTH: Final = 4  # remembered values shorter than this are not searched for in free text
-MAX_REMEMBERED: Final = 4096  # values without an owner remembered at most; the oldest go first
-
-_MIN_ENCODED: Final = 8  # values at least this long are also searched as base64 and hex
-_MIN_PARTIAL: Final = 6  # a cut-off piece of a value this long at a text's edge is hidden
-_MAX_DEPTH: Final = 64  # redact_data: deeper nesting is shown as one placeholder
+REDACTED: Final = "***"
+MIN_LENGTH: Final = 4  # shorter values are hidden by position only (hiding "on" garbles text)
+MAX_REMEMBERED: Final = 4096  # values without an owner kept, the least recently remembered go
+_MIN_ENCODED: Final = 8  # values this long are also searched as base64 and hex
+_MIN_PARTIAL: Final = 6  # a piece this long of a value cut off at a text's edge is hidden
 _AUTH_SCHEMES: Final = frozenset({"bearer", "basic", "token", "digest", "negotiate", "apikey"})
 
-# -- the registry -----------------------------------------------------------------------------
-
 _lock = threading.Lock()
-# Values of collected owners. Their finalizer only queues them: it may run in the middle of a
-# registry update (a garbage collection while the lock is held), so it must not take the lock.
+# A finalizer may run in a garbage collection while the lock is held: it only queues.
 _released: deque[tuple[str, ...]] = deque()
 _unowned: OrderedDict[str, None] = OrderedDict()
 _owned: Counter[str] = Counter()
-_cache: _Known | None = None  # the registry ready to search, dropped whenever it changes
+_cache: _Known | None = None  # the registry ready to search; None after any change
 
 
 def remember(values: Iterable[object], *, owner: object | None = None) -> None:
-    """Hide these credentials (non-empty ``str`` values) from every text made from now on.
-
-    A compound value is split too: ``Bearer abc...`` also registers ``abc...``, ``Basic <b64>``
-    the decoded ``user:password`` and its password, ``a=1; b=2`` each value. With an ``owner``
-    (weakly referenceable) the values stay while it lives, else in the bounded recent set.
-    """
+    """Hide these ``str`` values and their parts while ``owner`` lives, else in the bounded set."""
     fresh = _split(values)
     if not fresh:
         return
@@ -78,47 +44,40 @@ def remember(values: Iterable[object], *, owner: object | None = None) -> None:
     with _lock:
         _drop_released()
         # Values seen again (every decoded runner repeats its headers) keep the search index.
-        known = all(v in _owned or v in _unowned for v in fresh)
+        if not all(v in _owned or v in _unowned for v in fresh):
+            _cache = None
         if owner is not None:
             _owned.update(fresh)
+            weakref.finalize(owner, _released.append, tuple(fresh))
         else:
             for value in fresh:
                 _unowned[value] = None
                 _unowned.move_to_end(value)
         while len(_unowned) > MAX_REMEMBERED:
             _unowned.popitem(last=False)
-            known = False
-        if not known:
             _cache = None
-    if owner is not None:
-        weakref.finalize(owner, _released.append, tuple(fresh))
 
 
 class _Handle:
-    """Keeps a registered secret alive: its owner (a client, a store) holds it."""
+    """Its owner (a client, a store) keeps a registered secret alive."""
 
 
 def register_secret(value: str) -> object:
-    """Remember ``value`` for as long as the returned handle is referenced, so that the secrets
-    of closed, collected clients do not pile up in the registry."""
-    handle = _Handle()
-    remember([value], owner=handle)
+    """Remember ``value`` while the returned handle lives (closed clients' secrets go)."""
+    remember([value], owner=(handle := _Handle()))
     return handle
 
 
 def forget(values: Iterable[object]) -> None:
-    """Drop values registered without an owner (owned values go when their owner goes)."""
+    """Drop values registered without an owner."""
     global _cache
-    parts = _split(values)
     with _lock:
-        _drop_released()
-        for part in parts:
+        for part in _split(values):
             _unowned.pop(part, None)
         _cache = None
 
 
 def _drop_released() -> None:
-    """Forget the values of collected owners (the caller holds the lock)."""
     global _cache, _owned
     while _released:
         _owned -= Counter(_released.popleft())
@@ -126,31 +85,28 @@ def _drop_released() -> None:
 
 
 def _split(values: Iterable[object]) -> list[str]:
-    return [part for v in values if isinstance(v, str) and v for part in _parts(v)]
-
-
-def _parts(value: str) -> list[str]:
-    """The value and its pieces (see :func:`remember`) of at least MIN_LENGTH characters, never
-    words: ``"my pass phrase"`` must not hide every "pass"."""
-    found = [value]
-    scheme, _, rest = value.strip().partition(" ")
-    rest = rest.strip()
-    if scheme.lower() in _AUTH_SCHEMES and rest:
-        found.append(rest)
-        if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(rest, validate=True).decode("utf-8")
-            except ValueError:
-                decoded = ""
-            found.extend((decoded, decoded.partition(":")[2]))
-    if "=" in value:
-        found.extend(pair.partition("=")[2].strip() for pair in re.split(r"[;,]", value))
+    """Each ``str``, its credential after a scheme (Basic: decoded) and ``k=v`` values; no words."""
+    found = []
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        found.append(value)
+        scheme, _, rest = value.strip().partition(" ")
+        rest = rest.strip()
+        if scheme.lower() in _AUTH_SCHEMES and rest:
+            found.append(rest)
+            if scheme.lower() == "basic":
+                with contextlib.suppress(ValueError):
+                    decoded = base64.b64decode(rest, validate=True).decode("utf-8")
+                    found += (decoded, decoded.partition(":")[2])
+        if "=" in value:
+            found.extend(pair.partition("=")[2].strip() for pair in re.split(r"[;,]", value))
     return [p for p in dict.fromkeys(found) if len(p) >= MIN_LENGTH]
 
 
 @functools.lru_cache(maxsize=4 * MAX_REMEMBERED)
 def _variants_of(value: str) -> tuple[str, ...]:
-    """Literal forms of ``value`` that the escape-decoding views cannot undo: base64 and hex."""
+    """The forms of ``value`` the decoding views cannot undo: hex cases, base64 and hex."""
     forms = {value}
     if all(c in "0123456789abcdefABCDEF" for c in value):
         forms.update((value.lower(), value.upper()))
@@ -167,8 +123,7 @@ def _variants_of(value: str) -> tuple[str, ...]:
 
 
 class _Known:
-    """The registry, ready to search: literal forms indexed by their first characters, and
-    values by their first and last characters (for pieces cut off at a text's edge)."""
+    """Literal forms indexed by their start; values by their ends (for cut-off pieces)."""
 
     def __init__(self, values: tuple[str, ...]) -> None:
         self.literals = tuple(dict.fromkeys(f for v in values for f in _variants_of(v)))
@@ -184,50 +139,28 @@ class _Known:
         self.longest = max(map(len, values), default=0)
 
 
-def _snapshot() -> _Known:
-    global _cache
-    with _lock:
-        _drop_released()
-        if _cache is None:
-            _cache = _Known(tuple(dict.fromkeys([*_owned, *reversed(_unowned)])))
-        return _cache
-
-
-# -- decoding views -------------------------------------------------------------------------
-
 # One layer of each family of escapes; _unescape reads the group names.
-_JSON_ESCAPES: Final = (
+_JSON: Final = (
     r"\\u(?P<high>[dD][89abAB][0-9a-fA-F]{2})\\u(?P<low>[dD][c-fC-F][0-9a-fA-F]{2})"
-    r"|\\u(?P<u4>[0-9a-fA-F]{4})"
-    r"|\\x(?P<x2>[0-9a-fA-F]{2})"
-    r"|\\(?P<simple>[\\/\"'bfnrt])"
+    r"|\\u(?P<u4>[0-9a-fA-F]{4})|\\x(?P<x2>[0-9a-fA-F]{2})|\\(?P<simple>[\\/\"'bfnrt])"
 )
-_PERCENT_ESCAPES: Final = r"(?P<percent>(?:%[0-9a-fA-F]{2})+)"
-_HTML_ESCAPES: Final = (
+_PERCENT: Final = r"(?P<percent>(?:%[0-9a-fA-F]{2})+)"
+_HTML: Final = (
     r"&#(?P<dec>[0-9]{1,7});?|&#[xX](?P<hexa>[0-9a-fA-F]{1,6});?"
     r"|&(?P<named>[a-zA-Z][a-zA-Z0-9]{1,31};)"
 )
-# Each family alone (a secret may hold what looks like another family's escape, "%12"),
-# percent-encoding in quote_plus form, and all together (a JSON string in a page).
-_DECODERS: Final = tuple(
-    re.compile(p)
-    for p in (
-        _JSON_ESCAPES,
-        _PERCENT_ESCAPES,
-        _HTML_ESCAPES,
-        rf"{_PERCENT_ESCAPES}|(?P<plus>\+)",
-        f"{_JSON_ESCAPES}|{_PERCENT_ESCAPES}|{_HTML_ESCAPES}",
-    )
-)
-_SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_QUOTE_PLUS: Final = rf"{_PERCENT}|(?P<simple>\+)"
+_ALL: Final = f"{_JSON}|{_PERCENT}|{_HTML}"
+# Each family alone (a secret may hold another family's escape, "%12"), quote_plus, and all.
+_DECODERS: Final = tuple(map(re.compile, (_JSON, _PERCENT, _HTML, _QUOTE_PLUS, _ALL)))
+_SIMPLE: Final = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "+": " "}
 
 
 class _View(NamedTuple):
-    """A text with its escapes decoded and, to map positions back to its ``parent``, ``marks``:
-    ``(position here, start, end in the parent)`` per escape; other characters map one to one."""
+    """A text with escapes decoded; ``marks`` map each decoded escape to its span in ``parent``."""
 
     text: str
-    marks: list[tuple[int, int, int]]
+    marks: list[tuple[int, int, int]]  # (position here, start, end in the parent)
     parent: _View | None
 
     def _origin(self, pos: int, end: bool) -> int:
@@ -248,130 +181,105 @@ def _decode(parent: _View, pattern: re.Pattern[str]) -> _View | None:
     text = parent.text
     out: list[str] = []
     marks: list[tuple[int, int, int]] = []
-    length = last = 0
+    last = shrunk = 0  # how much shorter the decoded text is so far
     for m in pattern.finditer(text):
-        pieces = _unescape(m)
-        if pieces is None:  # not an escape after all: it stays in the text around it
-            continue
-        out.append(text[last : m.start()])
-        length += m.start() - last
-        last = m.end()
-        for char, start, stop in pieces:
+        kind, found, (start, stop) = m.lastgroup, m.group(m.lastgroup or 0), m.span()
+        if kind == "percent":
+            # A run of %XX is UTF-8: each character maps to the escapes of its bytes.
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            pieces: list[tuple[str, int, int]] = []  # characters and the spans they came from
+            begin = start
+            for k in range(0, len(found), 3):
+                chars = decoder.decode(bytes([int(found[k + 1 : k + 3], 16)]))
+                pieces.extend((char, begin, start + k + 3) for char in chars)
+                if chars:
+                    begin = start + k + 3
+            pieces.extend((char, begin, stop) for char in decoder.decode(b"", final=True))
+        else:
+            if kind == "simple":
+                char = _SIMPLE.get(found, found)
+            elif kind == "named":
+                char = html.entities.html5.get(found, "")
+            else:
+                code = int(found, 10 if kind == "dec" else 16)
+                if kind == "low":  # a UTF-16 surrogate pair
+                    code = 0x10000 + ((int(m["high"], 16) - 0xD800) << 10) + (code - 0xDC00)
+                char = chr(code) if code <= 0x10FFFF else ""
+            if len(char) != 1:
+                continue  # not an escape after all: it stays in the text around it
+            pieces = [(char, start, stop)]
+        out.append(text[last:start])
+        for at, (char, a, b) in enumerate(pieces, start - shrunk):
             out.append(char)
-            marks.append((length, start, stop))
-            length += 1
+            marks.append((at, a, b))
+        shrunk += stop - start - len(pieces)
+        last = stop
     if not marks:
         return None
     out.append(text[last:])
     return _View("".join(out), marks, parent)
 
 
-def _unescape(m: re.Match[str]) -> list[tuple[str, int, int]] | None:
-    """The characters of one escape, each with the span of the source it came from."""
-    kind = m.lastgroup
-    found = m.group(kind or 0)
-    start, stop = m.span()
-    if kind == "percent":
-        # A run of %XX is UTF-8: each character maps to the escapes of its bytes.
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        pieces: list[tuple[str, int, int]] = []
-        begin = start
-        for k in range(0, len(found), 3):
-            chars = decoder.decode(bytes([int(found[k + 1 : k + 3], 16)]))
-            pieces.extend((char, begin, start + k + 3) for char in chars)
-            if chars:
-                begin = start + k + 3
-        pieces.extend((char, begin, stop) for char in decoder.decode(b"", final=True))
-        return pieces
-    if kind == "simple":
-        char = _SIMPLE.get(found, found)
-    elif kind == "named":
-        char = html.entities.html5.get(found, "")
-    elif kind == "plus":  # quote_plus form
-        char = " "
-    else:
-        code = int(found, 10 if kind == "dec" else 16)
-        if kind == "low":  # a UTF-16 surrogate pair
-            code = 0x10000 + ((int(m["high"], 16) - 0xD800) << 10) + (code - 0xDC00)
-        char = chr(code) if code <= 0x10FFFF else ""
-    return [(char, start, stop)] if len(char) == 1 else None
-
-
 def _views(text: str) -> list[_View]:
-    """The text itself, and the text with each family of escapes decoded alone and all of
-    them together, once and then again (a percent-encoded JSON string, a JSON page in HTML)."""
-    views = level = [_View(text, [], None)]
+    """The text, and each decoder's view of it, two layers deep (a percent-encoded JSON string)."""
+    views = [_View(text, [], None)]
     seen = {text}
-    for _ in range(2):
-        deeper = []
-        for parent in level:
+    for parent in views:  # grows as it goes: breadth first
+        if parent.parent is None or parent.parent.parent is None:
             for pattern in _DECODERS:
                 view = _decode(parent, pattern)
                 if view is not None and view.text not in seen:
                     seen.add(view.text)
-                    deeper.append(view)
-        views = views + deeper
-        level = deeper
+                    views.append(view)
     return views
 
 
-# -- finding secrets --------------------------------------------------------------------------
-
 _SCHEME: Final = r"\b[a-zA-Z][a-zA-Z0-9+.-]*://"
-# A value that looks like a credential rather than a word: 6 characters or more, a digit or a
-# symbol among them ("Authorization: expected a string" is a message, not a leak).
+# A credential, not a word: 6+ characters, a digit or a symbol among them ("expected a string").
 _CODED: Final = r"(?=[^\s\"'<>,;&]*[0-9_\-+/=.~])[^\s\"'<>,;&]{6,}"
-# Credentials their position gives away, each pattern with the words that must be in a text
-# (lower case) for it to be worth running: one big alternation is ten times slower.
+_AUTH: Final = r"(?:bearer|basic|token|digest)\s+[^\s\"'<>,;]+"
+_KEY: Final = r"api[-_]?key|apikey|token|secret|passw(?:or)?d|pwd|credentials?|signature"
+_KEY_WORDS: Final = ("key", "token", "secret", "pass", "pwd", "credential", "signature")
+_IS: Final = r"[\"']?\s*[:=]\s*[\"']?"  # key: value, key=value, "key": "value"
+# Credentials their position gives away, each run only on a text with a trigger word: 10x faster.
 _STRUCTURE: Final = tuple(
     (triggers, re.compile(pattern, re.IGNORECASE))
     for triggers, pattern in (
-        # URL user-info (scheme://user:password@host) and query (a signed URL's signature)
-        (("://",), rf"{_SCHEME}([^/\s@\"'<>?#]+)@"),
-        (("://",), rf"{_SCHEME}[^\s?#\"'<>]*\?([^\s\"'<>#]+)"),
-        # Authorization and Cookie values (a header line, a JSON pair or key=value)
-        (
-            ("authorization",),
-            r"\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
-            rf"((?:bearer|basic|token|digest)\s+[^\s\"'<>,;]+|{_CODED})",
-        ),
-        (("cookie",), r"\b(?:set-)?cookie[\"']?\s*[:=]\s*[\"']?([^\s=;\"'<>]+=[^\r\n\"'<>]*)"),
-        # A credential after its scheme word, anywhere
+        (("://",), rf"{_SCHEME}([^/\s@\"'<>?#]+)@"),  # URL user-info
+        (("://",), rf"{_SCHEME}[^\s?#\"'<>]*\?([^\s\"'<>#]+)"),  # URL query (a signature)
+        (("authorization",), rf"\b(?:proxy-)?authorization{_IS}({_AUTH}|{_CODED})"),
+        (("cookie",), rf"\b(?:set-)?cookie{_IS}([^\s=;\"'<>]+=[^\r\n\"'<>]*)"),
         (("bearer", "basic"), rf"\b(?:bearer|basic)\s+({_CODED}|[A-Za-z]{{20,}})"),
-        # "headers": {...} and "argv": [...], even cut short
-        (('"headers"',), r"\"headers\"\s*:\s*\{([^}]*)"),
+        (('"headers"',), r"\"headers\"\s*:\s*\{([^}]*)"),  # even cut short
         (('"argv"',), r"\"argv\"\s*:\s*\[([^\]]*)"),
-        # key: value, key=value or "key": "value" where the key names a credential
-        (
-            ("key", "token", "secret", "pass", "pwd", "credential", "signature"),
-            r"(?:api[-_]?key|apikey|token|secret|passw(?:or)?d|pwd|credentials?|signature)"
-            rf"[\"']?\s*[:=]\s*[\"']?({_CODED})",
-        ),
+        (_KEY_WORDS, rf"(?:{_KEY}){_IS}({_CODED})"),
     )
 )
-# A base64 or hex blob (a gateway that echoes the request encoded) is decoded and searched too,
-# and hidden whole if it holds a credential nobody registered (an echoed "headers" object).
+# An echoed base64 or hex blob is decoded and searched too, and hidden whole if it holds one.
 _BLOB: Final = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
-_HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2})+")
 
 
 def _from_blob(run: str) -> str | None:
     data = run.rstrip("=")
     data += "=" * (-len(data) % 4)
     try:
-        if _HEX.fullmatch(run):
+        if re.fullmatch(r"(?:[0-9a-fA-F]{2})+", run):
             return bytes.fromhex(run).decode("utf-8")
         if "-" in data or "_" in data:
             return base64.urlsafe_b64decode(data).decode("utf-8")
         return base64.b64decode(data, validate=True).decode("utf-8")
-    except ValueError:  # not base64, or not text: nothing to read in it
+    except ValueError:  # not base64, or not text
         return None
 
 
 def _spans(text: str, also: tuple[str, ...] = (), nested: bool = False) -> list[tuple[int, int]]:
-    """Every span of ``text`` that holds a secret (or one of ``also``), in any view, possibly
-    overlapping."""
-    known = _snapshot()
+    """Every span of ``text`` that holds a secret (or one of ``also``) in any view."""
+    global _cache
+    with _lock:
+        _drop_released()
+        if _cache is None:
+            _cache = _Known(tuple(dict.fromkeys([*_owned, *reversed(_unowned)])))
+        known = _cache
     few = len(known.literals) <= 32  # a few: str.find; many: one pass over the index
     found: list[tuple[int, int]] = []
     for view in _views(text):
@@ -388,7 +296,16 @@ def _spans(text: str, also: tuple[str, ...] = (), nested: bool = False) -> list[
                 for literal in get(body[at : at + MIN_LENGTH], ()):
                     if body.startswith(literal, at):
                         hits.append((at, at + len(literal)))
-        hits.extend(_edge_pieces(body, known))
+        # A value's end at the text's start, or its beginning at the text's end (an excerpt).
+        size = len(body)
+        for at in range(max(0, size - known.longest + 1), size - _MIN_PARTIAL + 1):
+            for value in known.heads.get(body[at : at + _MIN_PARTIAL], ()):
+                if size - at < len(value) and value.startswith(body[at:]):
+                    hits.append((at, size))
+        for end in range(_MIN_PARTIAL, min(size, known.longest - 1) + 1):
+            for value in known.tails.get(body[end - _MIN_PARTIAL : end], ()):
+                if value.endswith(body[:end]):
+                    hits.append((0, end))
         lowered = body.lower()
         for triggers, pattern in _STRUCTURE:
             if any(t in lowered for t in triggers):
@@ -402,24 +319,8 @@ def _spans(text: str, also: tuple[str, ...] = (), nested: bool = False) -> list[
     return found
 
 
-def _edge_pieces(body: str, known: _Known) -> list[tuple[int, int]]:
-    """A value's end at the text's start, or its beginning at the text's end (a cut excerpt)."""
-    hits = []
-    size = len(body)
-    for at in range(max(0, size - known.longest + 1), size - _MIN_PARTIAL + 1):
-        rest = body[at:]
-        for value in known.heads.get(body[at : at + _MIN_PARTIAL], ()):
-            if len(rest) < len(value) and value.startswith(rest):
-                hits.append((at, size))
-    for end in range(_MIN_PARTIAL, min(size, known.longest - 1) + 1):
-        for value in known.tails.get(body[end - _MIN_PARTIAL : end], ()):
-            if value.endswith(body[:end]):
-                hits.append((0, end))
-    return hits
-
-
 def _replace(text: str, spans: list[tuple[int, int]], limit: int | None = None) -> str:
-    """``text`` up to ``limit`` with every span replaced by ``***`` (a span over it is whole)."""
+    """``text`` up to ``limit`` with every span as ``***`` (a span over the limit is whole)."""
     out: list[str] = []
     last = 0
     stop = len(text) if limit is None else min(limit, len(text))
@@ -436,22 +337,16 @@ def _replace(text: str, spans: list[tuple[int, int]], limit: int | None = None) 
 
 
 def scrub_text(text: str, *, also: Iterable[str] = ()) -> str:
-    """``text`` with every remembered secret, in any common encoding, and every credential its
-    position gives away (URL user-info and query, ``Authorization`` values...) replaced by
-    ``***``; so are the values in ``also``, however short (a store's password in its errors)."""
-    extra = tuple(value for value in also if value)
-    return _replace(text, _spans(text, extra)) if text else text
+    """``text`` with every secret hidden, and the values in ``also`` however short."""
+    return _replace(text, _spans(text, tuple(filter(None, also)))) if text else text
 
 
 def excerpt(text: str, limit: int) -> str:
-    """:func:`scrub_text` of the first ``limit`` characters of ``text``, saying if it was cut
-    (a secret over the cut is hidden whole: secrets are looked for a little past it)."""
+    """:func:`scrub_text` of ``text`` cut to ``limit`` (saying so); a secret at the cut is whole."""
     window = text[: limit + 2048]
     cut = f" [... cut after {limit} characters]" if len(text) > limit else ""
     return _replace(window, _spans(window), limit) + cut
 
-
-# -- control characters and data --------------------------------------------------------------
 
 # C0 and C1 controls (ESC among them), DEL, and the bidirectional overrides that reorder text.
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -464,41 +359,22 @@ def _show(m: re.Match[str]) -> str:
 
 
 def printable(text: str, *, keep_newlines: bool = False) -> str:
-    """``text`` with control characters escaped visibly (ESC shows as ``\\x1b``), so a server's
-    page cannot move the cursor, recolour a terminal or forge a log line."""
+    """``text`` with control characters escaped visibly (ESC as ``\\x1b``): no forged lines."""
     return (_CONTROL_BUT_LINES if keep_newlines else _CONTROL).sub(_show, text)
 
 
-# Keys whose values are credentials ("headers", "argv", "api_key"...).
 _SENSITIVE_KEY: Final = re.compile(
-    r"header|auth(?!or(?!i))|token|secret|passw|pwd|api[-_ ]?key|apikey|cookie|credential"
-    r"|private[-_ ]?key|signature|^sig$|[-_]sig$|^argv$",
-    re.IGNORECASE,
+    r"(?i)header|auth(?!or(?!i))|token|secret|passw|pwd|api[-_ ]?key|apikey|cookie|credential"
+    r"|private[-_ ]?key|signature|^sig$|[-_]sig$|^argv$"
 )
 
 
-def _hide(value: Any) -> Any:
-    """A hidden value: a mapping keeps its keys (header names), a list its length."""
-    if isinstance(value, Mapping):
-        return {str(k): REDACTED for k in value}
-    if isinstance(value, list | tuple):
-        return [REDACTED for _ in value]
-    return REDACTED
-
-
 def redact_data(obj: Any, *, depth: int = 0) -> Any:
-    """A copy of decoded JSON with every value under a credential-like key hidden, at any depth,
-    and every string passed through :func:`scrub_text`. Never raises on deep nesting: beyond
-    64 levels the rest is shown as ``"..."``."""
-    if depth >= _MAX_DEPTH:
+    """Decoded JSON with credential-like keys' values hidden, strings scrubbed, 64 levels deep."""
+    if depth >= 64:
         return "..."
     if isinstance(obj, Mapping):
-        return {
-            k: _hide(v)
-            if isinstance(k, str) and _SENSITIVE_KEY.search(k)
-            else redact_data(v, depth=depth + 1)
-            for k, v in obj.items()
-        }
+        return {k: _item(k, v, depth) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [redact_data(v, depth=depth + 1) for v in obj]
     if isinstance(obj, str):
@@ -506,11 +382,19 @@ def redact_data(obj: Any, *, depth: int = 0) -> Any:
     return obj
 
 
-# -- store URLs -------------------------------------------------------------------------------
+def _item(key: object, value: Any, depth: int) -> Any:
+    """A mapping's value; under a credential-like key a dict keeps its keys, a list its length."""
+    if not (isinstance(key, str) and _SENSITIVE_KEY.search(key)):
+        return redact_data(value, depth=depth + 1)
+    if isinstance(value, Mapping):
+        return {str(k): REDACTED for k in value}
+    if isinstance(value, list | tuple):
+        return [REDACTED for _ in value]
+    return REDACTED
 
 
 def redact_store_url(url: str) -> str:
-    """``url`` with its user-info and the values of credential-like query keys as ``***``."""
+    """``url`` with its user-info, user names and credential-like query values as ``***``."""
     from yarl import URL  # loaded here: the CLI's output needs this module, not yarl
 
     try:
@@ -521,17 +405,13 @@ def redact_store_url(url: str) -> str:
         # yarl cannot set a user-info of "***" without a user; rebuild the authority instead.
         parsed = parsed.with_user(REDACTED).with_password(None)
     query = dict(parsed.query.items())
-    # The credential keys of data, and user names (shown nowhere in a store URL).
-    hidden = {
-        k: REDACTED if _SENSITIVE_KEY.search(k) or k.lower() in ("user", "username") else v
-        for k, v in query.items()
-    }
+    secret = [k for k in query if _SENSITIVE_KEY.search(k) or k.lower() in ("user", "username")]
+    hidden = {**query, **dict.fromkeys(secret, REDACTED)}
     return str(parsed.with_query(hidden) if hidden != query else parsed)
 
 
 def store_url_secrets(url: str) -> list[str]:
-    """The password of ``url`` (raw and decoded) and its credential-like query values: what a
-    store hides from its error texts (user names are not: they are often plain words)."""
+    """A store URL's password (raw, decoded) and credential-like query values (no user names)."""
     try:
         parts = urlsplit(url)
         found = [parts.password or "", unquote(parts.password or "")]
