@@ -1,8 +1,6 @@
-"""Client configuration: frozen, keyword-only value objects with named defaults.
+"""Client configuration: frozen, keyword-only value objects, their defaults and ``NOT_GIVEN``.
 
-This module owns the knobs a user can turn (timeouts, retries, pacing), their defaults and the
-``NOT_GIVEN`` sentinel. It holds no state and does no I/O; a bad value fails when an object is
-built, not in the middle of a sweep.
+No state, no I/O; a bad value fails when an object is built, not in the middle of a sweep.
 """
 
 from __future__ import annotations
@@ -18,8 +16,7 @@ import attrs
 from ._redact import redact_store_url
 
 DEFAULT_BASE_URL: Final = "https://api.comfycontrol.app"
-# Stats and pages are kilobytes; 16 MiB is far above any real answer and far below a memory
-# problem, so a hostile or broken server cannot make the client hold hundreds of megabytes.
+# Stats and pages are kilobytes: a hostile or broken server cannot make us hold hundreds of MB.
 DEFAULT_MAX_ANSWER_BYTES: Final = 16 * 1024 * 1024
 TOKEN_ENV: Final = "COMFYCONTROL_API_TOKEN"
 BASE_URL_ENV: Final = "COMFYCONTROL_BASE_URL"
@@ -63,11 +60,10 @@ _non_negative = _seconds(positive=False)
 
 @attrs.frozen(kw_only=True)
 class Timeout:
-    """How long one attempt of one request may take (never the wait for a rate-limit slot).
+    """How long one attempt may take, in seconds or ``None`` (never the wait for pacing).
 
-    Attributes:
-        total: Seconds for a whole attempt (connect, send, read the answer), or ``None``.
-        connect: Seconds to get a connection from the pool and connect, or ``None``.
+    ``total`` covers the whole attempt (connect, send, read the answer); ``connect`` getting a
+    connection from the pool and connecting.
     """
 
     total: float | None = attrs.field(default=30.0, validator=_positive)
@@ -90,29 +86,20 @@ def check_store_url(url: object, *, source: str = "store") -> str:
 
 @attrs.frozen(kw_only=True)
 class RateLimit:
-    """Client-side pacing under the API's documented limit.
+    """Client-side pacing under the API's limit (40 requests per 10 s per IP, then a 10 s 429).
 
-    The API allows 40 requests per 10 seconds per IP and answers 429 for a 10 second cooldown
-    past it (the API docs, "Rate limit"). The client spaces its requests so that no window of
-    ``per_seconds`` holds more than ``requests`` of them. With a ``store``, every client using
-    the same store and ``key`` (any process, any host) shares one window and one 429 pause.
+    No window of ``per_seconds`` holds more than ``requests`` requests. With a ``store``, every
+    client using the same store and ``key`` (any process, any host) shares one window and one 429
+    pause; see README, "Running many workers".
 
     Attributes:
-        requests: Requests allowed per window.
-        per_seconds: The window, in seconds.
         cooldown: Seconds to pause everything after a 429 that carries no ``Retry-After``.
-        jitter: Up to this many seconds are added at random to a 429 pause, so that clients
-            sharing an IP do not all come back at once.
-        store: A Redis URL (``redis://``, ``rediss://`` or ``unix://``; needs the ``redis``
-            extra) holding the shared window; ``None`` paces this client alone. When not given,
-            the ``COMFYCONTROL_RATE_LIMIT_STORE`` environment variable (read when a client is
-            made), else ``None``. Its password never appears in a repr, log line or error.
-        key: The name of the shared window in the store. By default one per API host; give
-            workers behind different egress IPs different keys.
-        on_store_error: ``"fallback"`` (default): when the store cannot be reached, pace this
-            process alone at a conservative share of the limit, log one warning, and share
-            again once the store is back. ``"raise"``: raise
-            :class:`~comfycontrol_async.RateLimitStoreError` instead.
+        jitter: Up to this many seconds added at random to a 429 pause.
+        store: A ``redis://``, ``rediss://`` or ``unix://`` URL (needs the ``redis`` extra);
+            ``None`` paces this client alone; not given: ``COMFYCONTROL_RATE_LIMIT_STORE``.
+        key: The shared window's name in the store; by default one per API host.
+        on_store_error: ``"fallback"``: pace alone at a safe share while the store is down;
+            ``"raise"``: raise :class:`~comfycontrol_async.RateLimitStoreError`.
     """
 
     requests: int = attrs.field(default=40)
@@ -168,16 +155,10 @@ DEFAULT_RATE_LIMIT: Final = RateLimit()
 
 @attrs.frozen(kw_only=True)
 class RetryBudget:
-    """A token bucket shared by the whole client that bounds how many retries it makes.
+    """A client-wide token bucket that bounds retries, so an outage does not multiply requests.
 
-    Each retry spends ``retry_cost`` tokens; each success earns ``success_reward`` back, up to
-    ``capacity``. When the bucket is empty, failures are raised at once instead of retried, so
-    an outage does not turn a sweep of 1,000 runners into thousands of retries.
-
-    Attributes:
-        capacity: Tokens in a full bucket.
-        retry_cost: Tokens one retry spends.
-        success_reward: Tokens one success earns back.
+    Each retry spends ``retry_cost`` tokens and each success earns ``success_reward`` back, up to
+    ``capacity``; with the bucket empty, failures are raised at once.
     """
 
     capacity: float = attrs.field(default=100.0, validator=_positive)
@@ -187,22 +168,18 @@ class RetryBudget:
 
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
-    """When the client tries a request again, and how long it waits first: one home for it all.
+    """When the client tries a request again, and how long it waits first.
 
-    Only GET requests are retried (POST and PUT never), on 408, 429, 500, 502, 503, 504, on
-    connection errors and on 2xx answers that are not JSON at all. The pure decision is
-    ``comfycontrol_async._core.decide_retry``; the client only carries it out.
+    Only GET is retried, on 408, 429, 500, 502, 503, 504, connection errors and 2xx answers that
+    are not JSON. The decision is ``_core.decide_retry``; see README, "Configuration".
 
     Attributes:
-        max_retries: Retries after the first attempt, 429s included. The retry after a 429
-            waits for the client-wide pause (its back-off) and never takes from the budget.
-        backoff_base: The ceiling, in seconds, of the first backoff (exponential backoff with
-            full jitter: the n-th retry waits a uniform draw below
-            ``min(backoff_cap, backoff_base * 2**(n-1))``).
-        backoff_cap: The largest backoff ceiling, in seconds.
-        max_retry_after: A ``Retry-After`` longer than this is not waited out: the call that got
-            it raises at once with ``.retry_after`` set, and a client-wide 429 pause never
-            lasts longer than this.
+        max_retries: Retries after the first attempt, 429s included (those wait for the
+            client-wide pause and never spend the budget).
+        backoff_base: The first backoff's ceiling; the n-th retry waits a uniform draw below
+            ``min(backoff_cap, backoff_base * 2**(n-1))`` seconds.
+        max_retry_after: A longer ``Retry-After`` is raised at once (``.retry_after`` set), and
+            no client-wide 429 pause lasts longer.
         budget: The client-wide retry budget, or ``None`` for unlimited retries.
     """
 
