@@ -1,7 +1,6 @@
-"""The client: its configuration, lifecycle, and ``_send``, the request loop of every endpoint
-(pacing, retries as ``_core.decide_retry`` says, the 429 pause, the deadline). It never shows the
-token, never swallows a cancellation not its own, and sends nothing once closed.
-"""
+"""The client: configuration, lifecycle and ``_send``, the request loop of every endpoint
+(pacing, retries, the 429 pause, the deadline). It never shows the token, never swallows a
+cancellation not its own, and sends nothing once closed."""
 
 from __future__ import annotations
 
@@ -69,7 +68,6 @@ class ComfyControl:
         deadline: Default seconds for one call, retries, backoff and pacing waits included.
         retry_budget: The retry budget, ``None`` for unlimited; overrides ``retry``'s.
         max_retry_after: The longest ``Retry-After`` waited out; overrides ``retry``'s.
-        allow_insecure_http: Allow the token over plain ``http://`` to a non-loopback host.
         user_agent: Extra text appended to the ``User-Agent`` header.
         max_answer_bytes: A bigger answer raises :class:`ResponseValidationError`, unread.
 
@@ -117,12 +115,9 @@ class ComfyControl:
             )
         if not isinstance(retry, RetryPolicy):
             raise TypeError("retry must be a RetryPolicy")
-        given: dict[str, Any] = {
-            "max_retries": max_retries,
-            "budget": retry_budget,
-            "max_retry_after": max_retry_after,
-        }
-        overrides = {k: v for k, v in given.items() if not isinstance(v, NotGiven)}
+        names = ("max_retries", "budget", "max_retry_after")
+        given = zip(names, (max_retries, retry_budget, max_retry_after), strict=True)
+        overrides: dict[str, Any] = {k: v for k, v in given if not isinstance(v, NotGiven)}
         self._retry = attrs.evolve(retry, **overrides) if overrides else retry
         _core.check_seconds("deadline", deadline)
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
@@ -206,11 +201,9 @@ class ComfyControl:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client and its own session (yours stays open); idempotent, for good.
+        """Close the client for good, and its own session (yours stays open); idempotent.
 
-        Calls in progress (on the wire, in a backoff, waiting for pacing or a 429 pause) end with
-        :class:`ClientClosedError`, and nothing is sent afterwards.
-        """
+        Calls in progress end with :class:`ClientClosedError`; nothing is sent afterwards."""
         self._closed = True
         me = asyncio.current_task()
         for task in self._calls:
@@ -257,8 +250,7 @@ class ComfyControl:
     ) -> Any:
         """Run one logical request and return its parsed JSON (``None`` for an empty body)."""
         loop = self._check_usable()
-        if isinstance(deadline, NotGiven):
-            deadline = self.deadline
+        deadline = self.deadline if isinstance(deadline, NotGiven) else deadline
         _core.check_seconds("deadline", deadline)
         per_attempt = self._timeout.total if isinstance(timeout, NotGiven) else timeout
         _core.check_seconds("timeout", per_attempt)
@@ -412,8 +404,7 @@ class ComfyControl:
             self._no_resends.set()
 
     def _rate_limited(self, error: _exceptions.RateLimitError, sent_epoch: int, path: str) -> None:
-        """Pause the whole client after a 429, unless it was sent before the latest pause began
-        (then it is of the overload already being waited out)."""
+        """Pause the client after a 429, unless sent before the latest pause (an overload known)."""
         if sent_epoch != self._pause_epoch:
             return
         rate = self._pacer.rate or RateLimit()
@@ -458,10 +449,8 @@ class ComfyControl:
         cache: FactsCache | None = None,
         **kwargs: Any,
     ) -> FoundRunners:
-        """Up to ``limit`` runners that fit, for few requests. See :func:`capacity.find_runners`.
-
-        Without ``cache``, the client's own :class:`FactsCache` is used (kept while it lives).
-        """
+        """Up to ``limit`` runners that fit, see :func:`capacity.find_runners`; ``cache=None``
+        uses the client's own :class:`FactsCache` (kept while it lives)."""
         from .capacity import find_runners
 
         return await find_runners(
@@ -487,18 +476,15 @@ class ComfyControl:
 class _Requester:
     """The resources' view of the client: the ``Requester`` protocol of ``resources/_base.py``."""
 
-    __slots__ = ("_client", "request")
+    __slots__ = ("_client", "rate_limit", "request")
 
     def __init__(self, client: ComfyControl) -> None:
         self._client = client
+        self.rate_limit = client.rate_limit  # fixed for the client's life
         self.request = client._send  # bound once: no extra frame per request
 
     def __repr__(self) -> str:
         return repr(self._client)
-
-    @property
-    def rate_limit(self) -> RateLimit | None:
-        return self._client.rate_limit
 
     def url(self, *segments: str) -> URL:
         return _core.build_url(self._client.base_url, *segments)

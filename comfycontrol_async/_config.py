@@ -1,6 +1,6 @@
-"""Client configuration: frozen, keyword-only value objects, their defaults and ``NOT_GIVEN``.
+"""Client configuration: frozen value objects, their defaults and ``NOT_GIVEN``; no state, no I/O.
 
-No state, no I/O; a bad value fails when an object is built, not in the middle of a sweep.
+A bad value fails when an object is built, not in the middle of a sweep.
 """
 
 from __future__ import annotations
@@ -60,11 +60,8 @@ _non_negative = _seconds(positive=False)
 
 @attrs.frozen(kw_only=True)
 class Timeout:
-    """How long one attempt may take, in seconds or ``None`` (never the wait for pacing).
-
-    ``total`` covers the whole attempt (connect, send, read the answer); ``connect`` getting a
-    connection from the pool and connecting.
-    """
+    """Seconds (or ``None``) for one attempt: ``total`` for all of it (connect, send, read the
+    answer), ``connect`` to get a pooled connection or connect. Never the wait for pacing."""
 
     total: float | None = attrs.field(default=30.0, validator=_positive)
     connect: float | None = attrs.field(default=10.0, validator=_positive)
@@ -113,30 +110,21 @@ class RateLimit:
     key: str | None = attrs.field(default=None)
     on_store_error: Literal["fallback", "raise"] = attrs.field(default="fallback")
 
-    @requests.validator
-    def _check_requests(self, _: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"requests must be a positive integer, got {value!r}")
-
-    @jitter.validator
-    def _check_jitter(self, _: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"jitter must be a non-negative number of seconds, got {value!r}")
-
-    @store.validator
-    def _check_store(self, _: attrs.Attribute[Any], value: object) -> None:
-        if value is not None and value is not NOT_GIVEN:
-            check_store_url(value)
-
-    @key.validator
-    def _check_key(self, _: attrs.Attribute[Any], value: object) -> None:
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise ValueError(f"key must be a non-empty string or None, got {value!r}")
-
-    @on_store_error.validator
-    def _check_policy(self, _: attrs.Attribute[Any], value: object) -> None:
-        if value not in ("fallback", "raise"):
-            raise ValueError(f"on_store_error must be 'fallback' or 'raise', got {value!r}")
+    def __attrs_post_init__(self) -> None:
+        requests: object = self.requests
+        jitter: object = self.jitter
+        key: object = self.key
+        policy: object = self.on_store_error
+        if not isinstance(requests, int) or isinstance(requests, bool) or requests < 1:
+            raise ValueError(f"requests must be a positive integer, got {requests!r}")
+        if not isinstance(jitter, int | float) or not math.isfinite(jitter) or jitter < 0:
+            raise ValueError(f"jitter must be a non-negative number of seconds, got {jitter!r}")
+        if self.store is not None and self.store is not NOT_GIVEN:
+            check_store_url(self.store)
+        if key is not None and (not isinstance(key, str) or not key.strip()):
+            raise ValueError(f"key must be a non-empty string or None, got {key!r}")
+        if policy not in ("fallback", "raise"):
+            raise ValueError(f"on_store_error must be 'fallback' or 'raise', got {policy!r}")
 
     def resolved_store(self) -> str | None:
         """The store URL in force: ``store`` if given, else ``COMFYCONTROL_RATE_LIMIT_STORE``.
@@ -155,11 +143,8 @@ DEFAULT_RATE_LIMIT: Final = RateLimit()
 
 @attrs.frozen(kw_only=True)
 class RetryBudget:
-    """A client-wide token bucket that bounds retries, so an outage does not multiply requests.
-
-    Each retry spends ``retry_cost`` tokens and each success earns ``success_reward`` back, up to
-    ``capacity``; with the bucket empty, failures are raised at once.
-    """
+    """A client-wide token bucket of ``capacity`` that bounds retries: each retry spends
+    ``retry_cost``, each success earns ``success_reward``; when empty, failures raise at once."""
 
     capacity: float = attrs.field(default=100.0, validator=_positive)
     retry_cost: float = attrs.field(default=5.0, validator=_positive)

@@ -1,7 +1,6 @@
-"""The pure core: building requests, reading answers and deciding retries, without I/O.
+"""The pure core: building requests, reading answers and deciding retries, from plain values.
 
-Plain synchronous functions over plain values: no aiohttp, no sleeping, no logging, and time and
-randomness come in as arguments.
+No I/O, no aiohttp, no sleeping or logging; time and randomness come in as arguments.
 """
 
 from __future__ import annotations
@@ -9,6 +8,7 @@ from __future__ import annotations
 import email.utils
 import math
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
@@ -176,11 +176,8 @@ def decide_retry(
     held: float = 0.0,
     draw: float = 1.0,
 ) -> RetryDecision:
-    """Decide whether and when to try a request again.
-
-    ``status`` is ``None`` without a usable answer; ``retry_number`` counts from 1; ``remaining``
-    is the seconds to the deadline, ``held`` those the client is held anyway (a 429 pause),
-    ``draw`` a uniform draw in ``[0, 1)`` for the backoff's jitter.
+    """Whether and when to retry. ``status`` is ``None`` without a usable answer; ``remaining``
+    is the seconds to the deadline, ``held`` those the client is paused anyway, ``draw`` in [0, 1).
     """
     if not idempotent:
         return RetryDecision(retry=False, reason="not idempotent")
@@ -218,15 +215,11 @@ def parse_json_body(answer: Answer) -> Any:
     """Parse a 2xx body as JSON."""
     try:
         return orjson.loads(answer.body)
-    except (ValueError, UnicodeDecodeError) as err:
-        if not answer.body.strip():
-            raise ResponseValidationError(
-                "the answer was empty where JSON was expected", body=""
-            ) from None
-        raise ResponseValidationError(
-            f"the answer is not valid JSON: {err}",
-            body=answer.body[:200].decode("utf-8", errors="replace"),
-        ) from None
+    except ValueError as err:  # orjson's errors and UnicodeDecodeError are ValueErrors
+        empty = not answer.body.strip()
+        why = "was empty where JSON was expected" if empty else f"is not valid JSON: {err}"
+        body = "" if empty else answer.body[:200].decode("utf-8", errors="replace")
+        raise ResponseValidationError(f"the answer {why}", body=body) from None
 
 
 def error_for(
@@ -234,17 +227,14 @@ def error_for(
 ) -> APIStatusError:
     """The typed error for a non-2xx answer, with the ``message`` of a documented error body;
     HTML, empty or truncated bodies are quoted (their start only)."""
-    message = None
-    if len(answer.body) <= ERROR_BODY_LIMIT and answer.body.strip():
-        try:
+    data = None
+    if len(answer.body) <= ERROR_BODY_LIMIT:
+        with suppress(ValueError):
             data = orjson.loads(answer.body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("message"), str):
-            message = data["message"] if data["message"].strip() else None
+    message = data.get("message") if isinstance(data, dict) else None
     return make_status_error(
         answer.status,
-        api_message=message,
+        api_message=message if isinstance(message, str) and message.strip() else None,
         body=answer.body[:_ERROR_BODY_READ].decode("utf-8", errors="replace"),
         request_id=answer.request_id,
         method=method,

@@ -1,7 +1,6 @@
-"""The one module that talks to aiohttp: the session (ours, made lazily in the running loop, or
-the caller's, never closed here), one attempt read up to a size cap, aiohttp's errors as ours.
-
-It does not retry, pace, decode or log, and lets cancellation pass untouched.
+"""The one module that talks to aiohttp: the session (ours, made in the running loop, or the
+caller's, never closed here), one attempt read up to a size cap, aiohttp's errors as ours.
+No retrying, pacing, decoding or logging; cancellation passes untouched.
 """
 
 from __future__ import annotations
@@ -52,6 +51,8 @@ class Transport:
         self._timeout = timeout
         self._user_agent = user_agent
         self._max_answer_bytes = max_answer_bytes
+        # An error answer is a small JSON object: its status is what counts.
+        self._error_limit = min(max_answer_bytes, ERROR_BODY_LIMIT)
         # Our own session's proxies (scheme -> URL), read when it is made; decided once per host.
         self._env_proxies: dict[str, str] = {}
         self._proxy_for_host: dict[tuple[str, str], str | None] = {}
@@ -114,10 +115,7 @@ class Transport:
                 proxy=self._proxy(spec.url),
             ) as response:
                 ok = 200 <= response.status < 300
-                # An error answer is a small JSON object: its status is what counts.
-                limit = (
-                    self._max_answer_bytes if ok else min(self._max_answer_bytes, ERROR_BODY_LIMIT)
-                )
+                limit = self._max_answer_bytes if ok else self._error_limit
                 body, cut = await _read_capped(response, limit)
                 if cut and ok:
                     raise ResponseValidationError(
@@ -130,26 +128,18 @@ class Transport:
             raise APITimeoutError(
                 f"{method} {url} timed out after {total} s", method=method, url=url
             ) from err
-        except aiohttp.ClientPayloadError as err:
-            raise APIConnectionError(
-                f"{method} {url}: the answer was cut off ({type(err).__name__})",
-                method=method,
-                url=url,
-            ) from err
         except (aiohttp.ClientError, OSError) as err:
-            text = str(err).strip()
-            why = f"{type(err).__name__}: {text}" if text else type(err).__name__
-            raise APIConnectionError(
-                f"{method} {url}: no answer ({why})", method=method, url=url
-            ) from err
+            name, text = type(err).__name__, str(err).strip()
+            why = f"no answer ({name}: {text})" if text else f"no answer ({name})"
+            if isinstance(err, aiohttp.ClientPayloadError):
+                why = f"the answer was cut off ({name})"
+            raise APIConnectionError(f"{method} {url}: {why}", method=method, url=url) from err
 
     async def download(
         self, url: URL, path: str | os.PathLike[str], *, timeout: float | None
     ) -> None:
-        """Stream ``url`` into ``path`` (via ``path.part``, renamed when whole) without our token.
-
-        An answer outside 2xx (403 for an expired URL) raises its ``APIStatusError``.
-        """
+        """Stream ``url`` into ``path`` (via ``path.part``, renamed when whole) without our token;
+        an answer outside 2xx (403 for an expired URL) raises its ``APIStatusError``."""
         target = os.fspath(path)
         partial = target + ".part"
         shown = str(url.with_query(None))  # a signed URL's query is a credential
@@ -199,10 +189,8 @@ class Transport:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
-    """Read at most ``limit`` bytes of the (decoded) body; ``True`` when there was more.
-
-    The rest is left unread: aiohttp then closes the connection rather than drain it.
-    """
+    """Read at most ``limit`` bytes of the (decoded) body; ``True`` when there was more (left
+    unread: aiohttp then closes the connection rather than drain it)."""
     length = response.content_length
     if length is not None and "Content-Encoding" not in response.headers:
         if length <= limit:
