@@ -11,9 +11,9 @@ import os
 import platform
 import random
 import warnings
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import aiohttp
 import attrs
@@ -26,18 +26,19 @@ from ._ratelimit import Pacer, RetryQuota
 from ._redact import register_secret
 from ._transport import Transport
 from ._version import __version__
+from .capacity import CapacityReport, FactsCache, FoundRunners, find_runners, sweep, watch_capacity
 from .resources.managed_runners import ManagedRunners
 from .resources.runners import Runners
 from .resources.templates import Templates
 from .resources.user import UserResource
 from .resources.workflows import Workflows
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from .capacity import CapacityReport, FactsCache, FoundRunners
-
 _CLOSED_MESSAGE = "this ComfyControl client is closed; make a new one"
+# Log lines carry metadata only (README, "Logging and secrets").
+_FAILED = "%s %s failed: %s (attempt %d, %.3f s)"
+_ANSWERED = "%s %s -> %d (attempt %d, %.3f s, request id %s)"
+_RETRYING = "%s %s -> %d, %sretrying (attempt %d)"
+_PAUSING = "%s %s -> 429: pausing every request of this client for %.1f s"
 
 
 def _is_loopback(host: str) -> bool:
@@ -55,8 +56,8 @@ def _deadline_error(spec: _core.RequestSpec, what: str) -> _exceptions.APITimeou
 class ComfyControl:
     """The async client for the ComfyControl API (``async with``, or ``await cc.aclose()``).
 
-    Its calls share one connection pool, rate limiter and retry budget, in the event loop it is
-    first used in. README, "Configuration", gives every default and environment variable.
+    Calls share one pool, rate limiter and retry budget, in the event loop first used; README,
+    "Configuration", lists every default and environment variable.
 
     Args:
         token: The API token (``cfc_...``); else ``COMFYCONTROL_API_TOKEN``.
@@ -314,24 +315,12 @@ class ComfyControl:
                     error = err
                 finally:
                     self._pacer.release(slot)  # cancelled, failed or answered: a window from now
+                took = loop.time() - started
                 if answer is None:
-                    log.info(
-                        "%s %s failed: %s (attempt %d, %.3f s)",
-                        method,
-                        path,
-                        type(error).__name__,
-                        attempt,
-                        loop.time() - started,
-                    )
+                    log.info(_FAILED, method, path, type(error).__name__, attempt, took)
                 else:
                     log.debug(
-                        "%s %s -> %d (attempt %d, %.3f s, request id %s)",
-                        method,
-                        path,
-                        answer.status,
-                        attempt,
-                        loop.time() - started,
-                        answer.request_id,
+                        _ANSWERED, method, path, answer.status, attempt, took, answer.request_id
                     )
                     if self._verbose:
                         log.debug("%s %s answer: %s", method, path, body_excerpt(answer.body))
@@ -377,14 +366,8 @@ class ComfyControl:
                     self._resending += 1
                     self._no_resends.clear()
                 if answer is not None:
-                    log.info(
-                        "%s %s -> %d, %sretrying (attempt %d)",
-                        method,
-                        path,
-                        answer.status,
-                        "" if isinstance(error, _exceptions.APIStatusError) else "not JSON, ",
-                        attempt,
-                    )
+                    why = "" if isinstance(error, _exceptions.APIStatusError) else "not JSON, "
+                    log.info(_RETRYING, method, path, answer.status, why, attempt)
                 last = error
                 await asyncio.sleep(decision.delay)
         except asyncio.CancelledError:
@@ -413,12 +396,7 @@ class ComfyControl:
         )
         paused = self._pacer.pause(seconds)
         self._pause_epoch += 1
-        log.warning(
-            "%s %s -> 429: pausing every request of this client for %.1f s",
-            error.method,
-            path,
-            paused,
-        )
+        log.warning(_PAUSING, error.method, path, paused)
 
     def _fleet(self, managed: bool, own: bool) -> dict[str, Any]:
         return {
@@ -427,8 +405,6 @@ class ComfyControl:
         }
 
     def _facts_cache(self) -> FactsCache:
-        from .capacity import FactsCache
-
         if self._facts is None:
             self._facts = FactsCache()
         return self._facts
@@ -437,8 +413,6 @@ class ComfyControl:
         self, *, managed: bool = True, own: bool = False, **kwargs: Any
     ) -> CapacityReport:
         """Sweep runners and build a :class:`CapacityReport`. See :func:`capacity.sweep`."""
-        from .capacity import sweep
-
         return await sweep(**self._fleet(managed, own), **kwargs)
 
     async def find_runners(
@@ -451,8 +425,6 @@ class ComfyControl:
     ) -> FoundRunners:
         """Up to ``limit`` runners that fit, see :func:`capacity.find_runners`; ``cache=None``
         uses the client's own :class:`FactsCache` (kept while it lives)."""
-        from .capacity import find_runners
-
         return await find_runners(
             **self._fleet(managed, own),
             workflows=self.workflows,
@@ -465,8 +437,6 @@ class ComfyControl:
     ) -> AsyncIterator[CapacityReport]:
         """Live capacity reports within ``share`` of this client's rate. See
         :func:`capacity.watch_capacity`."""
-        from .capacity import watch_capacity
-
         kwargs.setdefault("cache", self._facts_cache())
         return watch_capacity(
             **self._fleet(managed, own), rate=self.rate_limit, share=share, **kwargs

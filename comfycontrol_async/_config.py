@@ -74,7 +74,7 @@ def check_store_url(url: object, *, source: str = "store") -> str:
     """Return ``url`` if it is a Redis URL the store can use, else raise ``ValueError``."""
     if not isinstance(url, str):
         raise TypeError(f"{source} must be a redis:// URL string or None, got {type(url).__name__}")
-    if "://" not in url or url.partition("://")[0].lower() not in ("redis", "rediss", "unix"):
+    if not url.lower().startswith(("redis://", "rediss://", "unix://")):
         raise ValueError(
             f"{source} must be a redis://, rediss:// or unix:// URL, got {redact_store_url(url)!r}"
         )
@@ -83,20 +83,19 @@ def check_store_url(url: object, *, source: str = "store") -> str:
 
 @attrs.frozen(kw_only=True)
 class RateLimit:
-    """Client-side pacing under the API's limit (40 requests per 10 s per IP, then a 10 s 429).
+    """Client-side pacing: at most ``requests`` in any ``per_seconds`` (the API: 40 per 10 s).
 
-    No window of ``per_seconds`` holds more than ``requests`` requests. With a ``store``, every
-    client using the same store and ``key`` (any process, any host) shares one window and one 429
-    pause; see README, "Running many workers".
+    Clients sharing a ``store`` and ``key`` share one window and one 429 pause (README, "Running
+    many workers").
 
     Attributes:
         cooldown: Seconds to pause everything after a 429 that carries no ``Retry-After``.
         jitter: Up to this many seconds added at random to a 429 pause.
-        store: A ``redis://``, ``rediss://`` or ``unix://`` URL (needs the ``redis`` extra);
-            ``None`` paces this client alone; not given: ``COMFYCONTROL_RATE_LIMIT_STORE``.
+        store: A ``redis://``, ``rediss://`` or ``unix://`` URL (the ``redis`` extra); ``None``
+            paces this client alone; not given: ``COMFYCONTROL_RATE_LIMIT_STORE``.
         key: The shared window's name in the store; by default one per API host.
-        on_store_error: ``"fallback"``: pace alone at a safe share while the store is down;
-            ``"raise"``: raise :class:`~comfycontrol_async.RateLimitStoreError`.
+        on_store_error: ``"fallback"`` paces alone while the store is down; ``"raise"`` raises
+            :class:`~comfycontrol_async.RateLimitStoreError`.
     """
 
     requests: int = attrs.field(default=40)
@@ -153,19 +152,14 @@ class RetryBudget:
 
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
-    """When the client tries a request again, and how long it waits first.
-
-    Only GET is retried, on 408, 429, 500, 502, 503, 504, connection errors and 2xx answers that
-    are not JSON. The decision is ``_core.decide_retry``; see README, "Configuration".
+    """When a GET is tried again (on 408, 429, 500, 502, 503, 504, no answer, or a 2xx that is
+    not JSON), and after how long: the n-th retry waits a uniform draw below
+    ``min(backoff_cap, backoff_base * 2**(n-1))`` seconds; a 429 waits for the client's pause.
 
     Attributes:
-        max_retries: Retries after the first attempt, 429s included (those wait for the
-            client-wide pause and never spend the budget).
-        backoff_base: The first backoff's ceiling; the n-th retry waits a uniform draw below
-            ``min(backoff_cap, backoff_base * 2**(n-1))`` seconds.
+        max_retries: Retries after the first attempt, 429s included (they never spend ``budget``).
         max_retry_after: A longer ``Retry-After`` is raised at once (``.retry_after`` set), and
             no client-wide 429 pause lasts longer.
-        budget: The client-wide retry budget, or ``None`` for unlimited retries.
     """
 
     max_retries: int = attrs.field(default=2)

@@ -75,11 +75,8 @@ class Transport:
         return self._own
 
     def _proxy(self, url: URL) -> str | None:
-        """The proxy for ``url`` from the standard variables (README, "Proxies").
-
-        Not aiohttp's ``trust_env``: it reads ``~/.netrc`` in a thread per request and drops our
-        Authorization header when the file names the host.
-        """
+        """The proxy for ``url`` from the standard variables (README, "Proxies"). Not aiohttp's
+        ``trust_env``: it reads ``~/.netrc`` per request and drops our token for a host it names."""
         if self._borrowed is not None or not self._env_proxies or url.host is None:
             return None  # a session the caller lent keeps its own proxy settings
         key = (url.scheme, url.host)
@@ -140,8 +137,7 @@ class Transport:
     ) -> None:
         """Stream ``url`` into ``path`` (via ``path.part``, renamed when whole) without our token;
         an answer outside 2xx (403 for an expired URL) raises its ``APIStatusError``."""
-        target = os.fspath(path)
-        partial = target + ".part"
+        partial = os.fspath(path) + ".part"
         shown = str(url.with_query(None))  # a signed URL's query is a credential
         try:
             # Signed URLs carry their own credentials: our token must never reach a storage host.
@@ -166,7 +162,7 @@ class Transport:
                 with open(partial, "wb") as handle:  # noqa: ASYNC230
                     async for chunk in response.content.iter_chunked(_CHUNK):
                         handle.write(chunk)
-            os.replace(partial, target)
+            os.replace(partial, path)
         except BaseException as err:
             with suppress(FileNotFoundError):
                 os.unlink(partial)
