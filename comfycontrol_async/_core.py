@@ -74,11 +74,6 @@ def parse_base_url(value: object) -> URL:
     return url.with_path(path or "/")
 
 
-def encode_segment(value: str) -> str:
-    """Percent-encode ``value`` as exactly one path segment (dots too: never a relative step)."""
-    return quote(value, safe="-_~", encoding="utf-8", errors="strict").replace(".", "%2E")
-
-
 def check_id(value: object, what: str = "id") -> str:
     """Check an id argument: a non-empty string. Its format is never validated (the API docs)."""
     if not isinstance(value, str):
@@ -89,9 +84,10 @@ def check_id(value: object, what: str = "id") -> str:
 
 
 def build_url(base: URL, *segments: str) -> URL:
-    """Join ``/v1`` and ``segments`` (each encoded as one segment) to ``base``."""
-    path = base.raw_path.rstrip("/") + "/v1/" + "/".join(encode_segment(s) for s in segments)
-    return base.with_path(path, encoded=True)
+    """Join ``/v1`` and ``segments`` to ``base``, each percent-encoded as exactly one segment
+    (dots too: never a relative step)."""
+    encoded = (quote(s, safe="-_~").replace(".", "%2E") for s in segments)
+    return base.with_path(base.raw_path.rstrip("/") + "/v1/" + "/".join(encoded), encoded=True)
 
 
 def check_seconds(name: str, value: object, *, none: bool = True) -> None:
@@ -130,11 +126,6 @@ def check_page_args(page: object, per_page: object, *, page_name: str = "page") 
 def is_idempotent(method: str) -> bool:
     """Whether ``method`` may be retried (POST and PUT never are)."""
     return method.upper() in ("GET", "HEAD", "OPTIONS")
-
-
-def is_retryable_status(status: int) -> bool:
-    """Whether an answer with ``status`` is worth another attempt (for an idempotent request)."""
-    return status in {408, 429, 500, 502, 503, 504}
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -181,7 +172,7 @@ def decide_retry(
     """
     if not idempotent:
         return RetryDecision(retry=False, reason="not idempotent")
-    if status is not None and not is_retryable_status(status):
+    if status is not None and status not in {408, 429, 500, 502, 503, 504}:
         return RetryDecision(retry=False, reason=f"status {status} is not retried")
     if retry_after is not None and retry_after > policy.max_retry_after:
         return RetryDecision(retry=False, reason="Retry-After above max_retry_after")
