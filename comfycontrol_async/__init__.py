@@ -1,8 +1,7 @@
 """comfycontrol-async: the async-first Python SDK for the ComfyControl API.
 
-Public names are imported on first use (PEP 562), so that ``import comfycontrol_async`` and
-``comfycontrol --help`` load neither aiohttp nor the models; nothing here imports rich or the CLI.
-"""
+Public names load on first use (PEP 562): importing the package loads neither aiohttp, the models,
+rich nor the CLI, so ``comfycontrol --help`` stays fast."""
 
 from __future__ import annotations
 

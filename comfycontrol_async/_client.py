@@ -54,14 +54,12 @@ def _deadline_error(spec: _core.RequestSpec, what: str) -> _exceptions.APITimeou
 
 
 class ComfyControl:
-    """The async client for the ComfyControl API (``async with``, or ``await cc.aclose()``).
-
-    Calls share one pool, rate limiter and retry budget, in the event loop first used; README,
+    """The async client for the ComfyControl API: ``async with`` it, or ``await cc.aclose()``.
+    Its calls share one pool, rate limiter and retry budget, in one event loop; README,
     "Configuration", lists every default and environment variable.
 
     Args:
         token: The API token (``cfc_...``); else ``COMFYCONTROL_API_TOKEN``.
-        base_url: The API's base URL (a trailing ``/v1`` is accepted).
         timeout: Per attempt: seconds, a :class:`Timeout`, or ``None`` for none.
         max_retries: Retries after the first attempt (GET only); overrides ``retry``'s.
         rate_limit: Client-side pacing; ``None`` turns it off (a 429 still pauses the client).
@@ -93,8 +91,7 @@ class ComfyControl:
         retry: RetryPolicy = _config.DEFAULT_RETRY_POLICY,
         max_answer_bytes: int = _config.DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
-        if token is None:
-            token = os.environ.get(_config.TOKEN_ENV, "")
+        token = os.environ.get(_config.TOKEN_ENV, "") if token is None else token
         if not isinstance(token, str):
             raise TypeError("token must be a str")
         token = token.strip()
@@ -158,7 +155,7 @@ class ComfyControl:
         self.managed_runners: ManagedRunners = ManagedRunners(requester)
         self.templates: Templates = Templates(requester)
         self.workflows: Workflows = Workflows(requester)
-        self._facts: FactsCache | None = None  # find_runners' static facts, made on first use
+        self._facts = FactsCache()  # find_runners' static facts, kept while the client lives
 
     @property
     def base_url(self) -> URL:
@@ -167,7 +164,6 @@ class ComfyControl:
 
     @property
     def rate_limit(self) -> RateLimit | None:
-        """The pacing in force, or ``None``."""
         return self._pacer.rate
 
     @property
@@ -176,7 +172,6 @@ class ComfyControl:
 
     @property
     def retry(self) -> RetryPolicy:
-        """The retry policy in force."""
         return self._retry
 
     @property
@@ -202,9 +197,8 @@ class ComfyControl:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client for good, and its own session (yours stays open); idempotent.
-
-        Calls in progress end with :class:`ClientClosedError`; nothing is sent afterwards."""
+        """Close the client for good (calls in progress end with :class:`ClientClosedError`) and
+        its own session (yours stays open). Idempotent; nothing is sent afterwards."""
         self._closed = True
         me = asyncio.current_task()
         for task in self._calls:
@@ -360,8 +354,7 @@ class ComfyControl:
                     log.warning("retry budget exhausted: not retrying %s %s", method, path)
                     raise error
                 if isinstance(error, _exceptions.RateLimitError):
-                    # Refused calls go before new ones after the pause, so that the burst of new
-                    # calls it releases cannot refuse them again and again.
+                    # Refused calls go first after the pause: its burst cannot refuse them again.
                     queued = True
                     self._resending += 1
                     self._no_resends.clear()
@@ -404,11 +397,6 @@ class ComfyControl:
             "own": self.runners if own else None,
         }
 
-    def _facts_cache(self) -> FactsCache:
-        if self._facts is None:
-            self._facts = FactsCache()
-        return self._facts
-
     async def capacity(
         self, *, managed: bool = True, own: bool = False, **kwargs: Any
     ) -> CapacityReport:
@@ -425,22 +413,18 @@ class ComfyControl:
     ) -> FoundRunners:
         """Up to ``limit`` runners that fit, see :func:`capacity.find_runners`; ``cache=None``
         uses the client's own :class:`FactsCache` (kept while it lives)."""
-        return await find_runners(
-            **self._fleet(managed, own),
-            workflows=self.workflows,
-            cache=cache if cache is not None else self._facts_cache(),
-            **kwargs,
-        )
+        cache = cache if cache is not None else self._facts
+        fleet = self._fleet(managed, own)
+        return await find_runners(**fleet, workflows=self.workflows, cache=cache, **kwargs)
 
     def watch_capacity(
         self, *, managed: bool = True, own: bool = False, share: float = 0.5, **kwargs: Any
     ) -> AsyncIterator[CapacityReport]:
         """Live capacity reports within ``share`` of this client's rate. See
         :func:`capacity.watch_capacity`."""
-        kwargs.setdefault("cache", self._facts_cache())
-        return watch_capacity(
-            **self._fleet(managed, own), rate=self.rate_limit, share=share, **kwargs
-        )
+        kwargs.setdefault("cache", self._facts)
+        fleet = self._fleet(managed, own)
+        return watch_capacity(**fleet, rate=self.rate_limit, share=share, **kwargs)
 
 
 class _Requester:

@@ -1,14 +1,12 @@
 """Client configuration: frozen value objects, their defaults and ``NOT_GIVEN``; no state, no I/O.
-
-A bad value fails when an object is built, not in the middle of a sweep.
-"""
+A bad value fails when an object is built, not in the middle of a sweep."""
 
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import os
-from collections.abc import Callable
 from typing import Any, Final, Literal
 
 import attrs
@@ -39,23 +37,19 @@ NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 """Sentinel for "leave this as it is", distinct from ``None`` (which may be a real value)."""
 
 
-def _seconds(*, positive: bool) -> Callable[[object, attrs.Attribute[Any], object], None]:
+def _seconds(positive: bool, _: object, attribute: attrs.Attribute[Any], value: object) -> None:
     """A finite number of seconds: positive (or ``None``), or else at least 0."""
-
-    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is None and positive:
-            return
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise TypeError(f"{attribute.name} must be a number of seconds, got {value!r}")
-        if not math.isfinite(value) or value < 0 or (positive and value == 0):
-            bound = "a positive number of seconds" if positive else ">= 0 seconds"
-            raise ValueError(f"{attribute.name} must be {bound}, got {value!r}")
-
-    return check
+    if value is None and positive:
+        return
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"{attribute.name} must be a number of seconds, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "a positive number of seconds" if positive else ">= 0 seconds"
+        raise ValueError(f"{attribute.name} must be {bound}, got {value!r}")
 
 
-_positive = _seconds(positive=True)
-_non_negative = _seconds(positive=False)
+_positive = functools.partial(_seconds, True)
+_non_negative = functools.partial(_seconds, False)
 
 
 @attrs.frozen(kw_only=True)

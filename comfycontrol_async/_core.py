@@ -1,7 +1,5 @@
 """The pure core: building requests, reading answers and deciding retries, from plain values.
-
-No I/O, no aiohttp, no sleeping or logging; time and randomness come in as arguments.
-"""
+No I/O, no aiohttp, no sleeping or logging; time and randomness come in as arguments."""
 
 from __future__ import annotations
 
@@ -55,7 +53,6 @@ class Answer:
 
     @property
     def request_id(self) -> str | None:
-        """The server's request id, if it sent one."""
         return self.headers.get("X-Request-Id") or self.headers.get("x-request-id")
 
 
@@ -203,7 +200,6 @@ def rate_limit_pause(
 
 
 def parse_json_body(answer: Answer) -> Any:
-    """Parse a 2xx body as JSON."""
     try:
         return orjson.loads(answer.body)
     except ValueError as err:  # orjson's errors and UnicodeDecodeError are ValueErrors

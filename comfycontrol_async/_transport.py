@@ -1,7 +1,6 @@
 """The one module that talks to aiohttp: the session (ours, made in the running loop, or the
 caller's, never closed here), one attempt read up to a size cap, aiohttp's errors as ours.
-No retrying, pacing, decoding or logging; cancellation passes untouched.
-"""
+No retrying, pacing, decoding or logging; cancellation passes untouched."""
 
 from __future__ import annotations
 
