@@ -41,13 +41,6 @@ _RETRYING = "%s %s -> %d, %sretrying (attempt %d)"
 _PAUSING = "%s %s -> 429: pausing every request of this client for %.1f s"
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost" or host.endswith(".localhost")
-
-
 def _deadline_error(spec: _core.RequestSpec, what: str) -> _exceptions.APITimeoutError:
     url = str(spec.url)
     return _exceptions.APITimeoutError(f"{spec.method} {url}: {what}", method=spec.method, url=url)
@@ -106,7 +99,11 @@ class ComfyControl:
             base_url = os.environ.get(_config.BASE_URL_ENV) or _config.DEFAULT_BASE_URL
         self._base_url = _core.parse_base_url(base_url)
         host = self._base_url.host or ""
-        if self._base_url.scheme == "http" and not (allow_insecure_http or _is_loopback(host)):
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost" or host.endswith(".localhost")
+        if self._base_url.scheme == "http" and not (allow_insecure_http or loopback):
             raise ValueError(
                 f"refusing to send the API token over plain http to {host}; "
                 "use https, or pass allow_insecure_http=True if you really mean it"
@@ -324,8 +321,7 @@ class ComfyControl:
                             self._rate_limited(error, sent_epoch, path)
                     else:
                         try:
-                            # A 2xx body that is not JSON (cut short, a proxy's page, empty) is a
-                            # fault on the way, retried; an endpoint documented empty ignores it.
+                            # A 2xx that is not JSON (cut short, a proxy's page): a fault, retried.
                             data = _core.parse_json_body(answer) if spec.expect_body else None
                         except _exceptions.ResponseValidationError as err:
                             error = err

@@ -104,10 +104,8 @@ class RateLimit:
     on_store_error: Literal["fallback", "raise"] = attrs.field(default="fallback")
 
     def __attrs_post_init__(self) -> None:
-        requests: object = self.requests
-        jitter: object = self.jitter
-        key: object = self.key
-        policy: object = self.on_store_error
+        values: tuple[object, ...] = (self.requests, self.jitter, self.key, self.on_store_error)
+        requests, jitter, key, policy = values  # as objects: the checks are for any input
         if not isinstance(requests, int) or isinstance(requests, bool) or requests < 1:
             raise ValueError(f"requests must be a positive integer, got {requests!r}")
         if not isinstance(jitter, int | float) or not math.isfinite(jitter) or jitter < 0:

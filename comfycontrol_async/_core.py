@@ -19,9 +19,9 @@ from ._config import RetryPolicy
 from ._exceptions import BODY_LIMIT, APIStatusError, ResponseValidationError, make_status_error
 
 MAX_PER_PAGE: Final = 100
-# An error document is small: a bigger body is quoted (its start), never parsed whole.
+# An error document is small: a bigger body is quoted, never parsed; of its start, enough bytes
+# are decoded for the characters the error keeps (at most 4 bytes a character).
 ERROR_BODY_LIMIT: Final = 64 * 1024
-# Bytes of an error body decoded: at 4 bytes a character at most, more than the error keeps.
 _ERROR_BODY_READ: Final = 4 * BODY_LIMIT + 8192
 
 
@@ -164,9 +164,8 @@ def decide_retry(
     held: float = 0.0,
     draw: float = 1.0,
 ) -> RetryDecision:
-    """Whether and when to retry. ``status`` is ``None`` without a usable answer; ``remaining``
-    is the seconds to the deadline, ``held`` those the client is paused anyway, ``draw`` in [0, 1).
-    """
+    """Whether and when to retry; ``status`` is ``None`` without a usable answer, ``remaining``
+    the seconds to the deadline, ``held`` those the client is paused anyway, ``draw`` in [0, 1)."""
     if not idempotent:
         return RetryDecision(retry=False, reason="not idempotent")
     if status is not None and status not in {408, 429, 500, 502, 503, 504}:

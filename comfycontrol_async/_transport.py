@@ -50,8 +50,7 @@ class Transport:
         self._timeout = timeout
         self._user_agent = user_agent
         self._max_answer_bytes = max_answer_bytes
-        # An error answer is a small JSON object: its status is what counts.
-        self._error_limit = min(max_answer_bytes, ERROR_BODY_LIMIT)
+        self._error_limit = min(max_answer_bytes, ERROR_BODY_LIMIT)  # its status is what counts
         # Our own session's proxies (scheme -> URL), read when it is made; decided once per host.
         self._env_proxies: dict[str, str] = {}
         self._proxy_for_host: dict[tuple[str, str], str | None] = {}
@@ -190,7 +189,6 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> tuple[by
     if length is not None and "Content-Encoding" not in response.headers:
         if length <= limit:
             return await response.read(), False  # the common case: small, framed, plain
-        # Announced too big: an excerpt (what has arrived, at most `limit`) and no more.
         return await response.content.read(limit), True
     # Unknown length or compressed (the decoded size is what we cap): read in chunks.
     chunks: list[bytes] = []
