@@ -1,9 +1,7 @@
 """comfycontrol-async: the async-first Python SDK for the ComfyControl API.
 
-Public names are imported on first use (PEP 562), so that ``import comfycontrol_async`` and the
-``comfycontrol`` command's ``--help`` stay fast: aiohttp, cattrs and the models load when a
-program first touches a name that needs them. Nothing here imports rich or the command line.
-"""
+Public names load on first use (PEP 562): importing the package loads neither aiohttp, the models,
+rich nor the CLI, so ``comfycontrol --help`` stays fast."""
 
 from __future__ import annotations
 
@@ -60,7 +58,6 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .resources._fanout import StatsSweep as StatsSweep
     from .resources._fanout import SweepProgress as SweepProgress
 
-# Where each public name lives; it is imported from there on first use.
 _HOMES: Final = {
     "._client": "ComfyControl",
     "._config": "DEFAULT_BASE_URL DEFAULT_RATE_LIMIT DEFAULT_TIMEOUT NOT_GIVEN NotGiven RateLimit "

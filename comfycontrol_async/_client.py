@@ -1,11 +1,6 @@
-"""The client: configuration, lifecycle, and the request loop every endpoint goes through.
-
-:class:`ComfyControl` owns the token, the transport, the pacer, the retry policy and budget, and
-the resources, which see it only through :class:`_Requester`. ``_send`` runs one logical request:
-pacing, attempts, retries as ``_core.decide_retry`` says, the client-wide 429 pause, the deadline.
-It never shows the token, never swallows a cancellation that is not its own, and never sends
-anything once closed.
-"""
+"""The client: configuration, lifecycle and ``_send``, the request loop of every endpoint
+(pacing, retries, the 429 pause, the deadline). It never shows the token, never swallows a
+cancellation not its own, and sends nothing once closed."""
 
 from __future__ import annotations
 
@@ -16,98 +11,57 @@ import os
 import platform
 import random
 import warnings
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import aiohttp
 import attrs
 from yarl import URL
 
-from . import _core
-from ._config import (
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_ANSWER_BYTES,
-    DEFAULT_RATE_LIMIT,
-    DEFAULT_RETRY_POLICY,
-    DEFAULT_TIMEOUT,
-    NOT_GIVEN,
-    TOKEN_ENV,
-    NotGiven,
-    RateLimit,
-    RetryBudget,
-    RetryPolicy,
-    Timeout,
-)
-from ._exceptions import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    ClientClosedError,
-    ComfyControlError,
-    RateLimitError,
-    ResponseValidationError,
-)
+from . import _config, _core, _exceptions
+from ._config import NOT_GIVEN, NotGiven, RateLimit, RetryBudget, RetryPolicy, Timeout
 from ._logging import body_excerpt, configure_from_env, log, verbose
-from ._ratelimit import Pacer, RetryQuota, Slot
+from ._ratelimit import Pacer, RetryQuota
 from ._redact import register_secret
 from ._transport import Transport
 from ._version import __version__
+from .capacity import CapacityReport, FactsCache, FoundRunners, find_runners, sweep, watch_capacity
 from .resources.managed_runners import ManagedRunners
 from .resources.runners import Runners
 from .resources.templates import Templates
 from .resources.user import UserResource
 from .resources.workflows import Workflows
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from .capacity import CapacityReport, FactsCache, FoundRunners
-
-__all__ = ["ComfyControl"]
-
 _CLOSED_MESSAGE = "this ComfyControl client is closed; make a new one"
+# Log lines carry metadata only (README, "Logging and secrets").
+_FAILED = "%s %s failed: %s (attempt %d, %.3f s)"
+_ANSWERED = "%s %s -> %d (attempt %d, %.3f s, request id %s)"
+_RETRYING = "%s %s -> %d, %sretrying (attempt %d)"
+_PAUSING = "%s %s -> 429: pausing every request of this client for %.1f s"
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost" or host.endswith(".localhost")
-
-
-def _deadline_error(spec: _core.RequestSpec, what: str) -> APITimeoutError:
+def _deadline_error(spec: _core.RequestSpec, what: str) -> _exceptions.APITimeoutError:
     url = str(spec.url)
-    return APITimeoutError(f"{spec.method} {url}: {what}", method=spec.method, url=url)
+    return _exceptions.APITimeoutError(f"{spec.method} {url}: {what}", method=spec.method, url=url)
 
 
 class ComfyControl:
-    """The async client for the ComfyControl API.
-
-    Use it as ``async with ComfyControl() as cc: ...`` or close it with ``await cc.aclose()``.
-    Its calls share one connection pool, rate limiter and retry budget, and it belongs to the
-    event loop it is first used in. README.md, "Configuration", gives every default.
+    """The async client for the ComfyControl API: ``async with`` it, or ``await cc.aclose()``.
+    Its calls share one pool, rate limiter and retry budget, in one event loop; README,
+    "Configuration", lists every default and environment variable.
 
     Args:
-        token: The API token (``cfc_...``). Defaults to ``COMFYCONTROL_API_TOKEN``.
-        base_url: The API's base URL (a trailing ``/v1`` is accepted). Defaults to
-            ``COMFYCONTROL_BASE_URL``, then ``https://api.comfycontrol.app``.
-        timeout: Per-attempt timeout: seconds, a :class:`Timeout`, or ``None`` for none.
-        max_retries: Retries after the first attempt, GET only. Overrides ``retry``'s.
+        token: The API token (``cfc_...``); else ``COMFYCONTROL_API_TOKEN``.
+        timeout: Per attempt: seconds, a :class:`Timeout`, or ``None`` for none.
+        max_retries: Retries after the first attempt (GET only); overrides ``retry``'s.
         rate_limit: Client-side pacing; ``None`` turns it off (a 429 still pauses the client).
-        session: An :class:`aiohttp.ClientSession` to use; it stays yours. The client's own
-            session honours ``HTTP(S)_PROXY`` and ``NO_PROXY``.
-        deadline: Default seconds for one call, its retries, backoff and pacing waits included.
-        retry_budget: The client-wide retry budget, ``None`` for unlimited. Overrides ``retry``'s.
-        max_retry_after: A longer ``Retry-After`` is raised at once (``.retry_after`` set), and
-            no client-wide pause lasts longer. Overrides ``retry``'s.
-        allow_insecure_http: Allow the token over plain ``http://`` to a non-loopback host.
+        session: An :class:`aiohttp.ClientSession` to use; it stays yours.
+        deadline: Default seconds for one call, retries, backoff and pacing waits included.
+        retry_budget: The retry budget, ``None`` for unlimited; overrides ``retry``'s.
+        max_retry_after: The longest ``Retry-After`` waited out; overrides ``retry``'s.
         user_agent: Extra text appended to the ``User-Agent`` header.
-        retry: The whole retry policy.
-        max_answer_bytes: The largest answer read; a bigger one raises
-            :class:`ResponseValidationError` without being read into memory.
+        max_answer_bytes: A bigger answer raises :class:`ResponseValidationError`, unread.
 
     Raises:
         ValueError: No token was given or found, or an argument is out of range.
@@ -118,48 +72,47 @@ class ComfyControl:
         token: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
+        timeout: float | Timeout | None = _config.DEFAULT_TIMEOUT,
         max_retries: int | NotGiven = NOT_GIVEN,
-        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        rate_limit: RateLimit | None = _config.DEFAULT_RATE_LIMIT,
         session: aiohttp.ClientSession | None = None,
         deadline: float | None = None,
         retry_budget: RetryBudget | NotGiven | None = NOT_GIVEN,
         max_retry_after: float | NotGiven = NOT_GIVEN,
         allow_insecure_http: bool = False,
         user_agent: str | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY_POLICY,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        retry: RetryPolicy = _config.DEFAULT_RETRY_POLICY,
+        max_answer_bytes: int = _config.DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
-        if token is None:
-            token = os.environ.get(TOKEN_ENV, "")
+        token = os.environ.get(_config.TOKEN_ENV, "") if token is None else token
         if not isinstance(token, str):
             raise TypeError("token must be a str")
         token = token.strip()
         if not token:
             raise ValueError(
-                f"no API token: pass token=... or set the {TOKEN_ENV} environment variable "
+                f"no API token: pass token=... or set the {_config.TOKEN_ENV} environment variable "
                 "(tokens are made in the ComfyControl dashboard)"
             )
         if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in token):
-            # Never echo the token: it is a secret even when malformed.
             raise ValueError("the API token contains whitespace or control characters")
-        self._base_url = _core.parse_base_url(
-            base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        )
+        if base_url is None:
+            base_url = os.environ.get(_config.BASE_URL_ENV) or _config.DEFAULT_BASE_URL
+        self._base_url = _core.parse_base_url(base_url)
         host = self._base_url.host or ""
-        if self._base_url.scheme == "http" and not (allow_insecure_http or _is_loopback(host)):
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost" or host.endswith(".localhost")
+        if self._base_url.scheme == "http" and not (allow_insecure_http or loopback):
             raise ValueError(
                 f"refusing to send the API token over plain http to {host}; "
                 "use https, or pass allow_insecure_http=True if you really mean it"
             )
         if not isinstance(retry, RetryPolicy):
             raise TypeError("retry must be a RetryPolicy")
-        given: dict[str, Any] = {
-            "max_retries": max_retries,
-            "budget": retry_budget,
-            "max_retry_after": max_retry_after,
-        }
-        overrides = {k: v for k, v in given.items() if not isinstance(v, NotGiven)}
+        names = ("max_retries", "budget", "max_retry_after")
+        given = zip(names, (max_retries, retry_budget, max_retry_after), strict=True)
+        overrides: dict[str, Any] = {k: v for k, v in given if not isinstance(v, NotGiven)}
         self._retry = attrs.evolve(retry, **overrides) if overrides else retry
         _core.check_seconds("deadline", deadline)
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
@@ -173,28 +126,20 @@ class ComfyControl:
             timeout = Timeout(total=float(timeout))
         self._timeout = timeout
         self.deadline = deadline
-        agent = (
-            f"comfycontrol-async/{__version__} python/{platform.python_version()} "
-            f"aiohttp/{aiohttp.__version__}"
-        )
+        agent = f"comfycontrol-async/{__version__} python/{platform.python_version()}"
+        agent += f" aiohttp/{aiohttp.__version__}" + (f" {user_agent}" if user_agent else "")
         self._transport = Transport(
-            session,
-            timeout=timeout,
-            user_agent=f"{agent} {user_agent}" if user_agent else agent,
-            max_answer_bytes=max_answer_bytes,
+            session, timeout=timeout, user_agent=agent, max_answer_bytes=max_answer_bytes
         )
         self._pacer = Pacer(rate_limit, host=f"{self._base_url.host}:{self._base_url.port}")
         self._quota = RetryQuota(self._retry.budget)
         self._rng = random.Random()
-        # Bumped by every 429 that starts a client-wide pause; a 429 for a request sent before
-        # the latest pause began is the same overload, already being waited out: no new pause.
-        self._pause_epoch = 0
+        self._pause_epoch = 0  # bumped by every 429 that starts a client-wide pause
         self._resending = 0  # calls about to resend after a 429
         self._no_resends = asyncio.Event()
         self._no_resends.set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        # The calls in progress, so that aclose() can end them (ClientClosedError).
-        self._calls: set[asyncio.Task[Any]] = set()
+        self._calls: set[asyncio.Task[Any]] = set()  # for aclose() to end
         self._ended_by_close: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._auth = {"Authorization": f"Bearer {token}"}
@@ -207,9 +152,7 @@ class ComfyControl:
         self.managed_runners: ManagedRunners = ManagedRunners(requester)
         self.templates: Templates = Templates(requester)
         self.workflows: Workflows = Workflows(requester)
-        self._facts: FactsCache | None = None  # find_runners' static facts, made on first use
-
-    # -- lifecycle ---------------------------------------------------------------------------
+        self._facts = FactsCache()  # find_runners' static facts, kept while the client lives
 
     @property
     def base_url(self) -> URL:
@@ -218,17 +161,14 @@ class ComfyControl:
 
     @property
     def rate_limit(self) -> RateLimit | None:
-        """The pacing in force, or ``None``."""
         return self._pacer.rate
 
     @property
     def timeout(self) -> Timeout:
-        """The per-attempt timeout."""
         return self._timeout
 
     @property
     def retry(self) -> RetryPolicy:
-        """The retry policy in force."""
         return self._retry
 
     @property
@@ -243,29 +183,19 @@ class ComfyControl:
 
     @property
     def is_closed(self) -> bool:
-        """Whether :meth:`aclose` was called."""
         return self._closed
 
     async def __aenter__(self) -> Self:
         if self._closed:
-            raise ClientClosedError(_CLOSED_MESSAGE)
+            raise _exceptions.ClientClosedError(_CLOSED_MESSAGE)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client and its own session (a session you passed stays open).
-
-        Idempotent. Calls still in progress (an attempt on the wire, a retry's backoff, a wait
-        for a rate-limit slot or a 429 pause) end with :class:`ClientClosedError`, and nothing
-        is sent afterwards. The client cannot be used again: make a new one.
-        """
+        """Close the client for good (calls in progress end with :class:`ClientClosedError`) and
+        its own session (yours stays open). Idempotent; nothing is sent afterwards."""
         self._closed = True
         me = asyncio.current_task()
         for task in self._calls:
@@ -276,15 +206,11 @@ class ComfyControl:
         await self._pacer.aclose()
 
     def __del__(self) -> None:
-        # No cleanup here (the loop may be gone); only a warning, as files and sockets do.
+        # Only a warning, as files and sockets give: the loop may be gone.
         transport = getattr(self, "_transport", None)
         if transport is not None and transport.owns_open_session:
-            warnings.warn(
-                f"unclosed {self!r}: use 'async with ComfyControl()' or 'await client.aclose()'",
-                ResourceWarning,
-                stacklevel=1,
-                source=self,
-            )
+            use = "use 'async with ComfyControl()' or 'await client.aclose()'"
+            warnings.warn(f"unclosed {self!r}: {use}", ResourceWarning, stacklevel=1, source=self)
 
     def __repr__(self) -> str:
         state = "closed" if getattr(self, "_closed", True) else "open"
@@ -293,20 +219,17 @@ class ComfyControl:
     def _check_usable(self) -> asyncio.AbstractEventLoop:
         """The running loop, once sure that the client is open and was made for it."""
         if self._closed:
-            raise ClientClosedError(_CLOSED_MESSAGE)
+            raise _exceptions.ClientClosedError(_CLOSED_MESSAGE)
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
         elif self._loop is not loop:
-            # aiohttp would fail deep inside with "Event loop is closed" or hang on a future
-            # of the other loop; a session, its sockets and the pacer belong to one loop.
-            raise ComfyControlError(
+            # Else aiohttp fails deep inside ("Event loop is closed") or hangs.
+            raise _exceptions.ComfyControlError(
                 "this ComfyControl client was first used in another event loop; make one "
                 "client per event loop (for example inside the function given to asyncio.run)"
             )
         return loop
-
-    # -- the request loop ----------------------------------------------------------------------
 
     async def _send(
         self,
@@ -319,8 +242,7 @@ class ComfyControl:
     ) -> Any:
         """Run one logical request and return its parsed JSON (``None`` for an empty body)."""
         loop = self._check_usable()
-        if isinstance(deadline, NotGiven):
-            deadline = self.deadline
+        deadline = self.deadline if isinstance(deadline, NotGiven) else deadline
         _core.check_seconds("deadline", deadline)
         per_attempt = self._timeout.total if isinstance(timeout, NotGiven) else timeout
         _core.check_seconds("timeout", per_attempt)
@@ -336,20 +258,34 @@ class ComfyControl:
         last: Exception | None = None
         queued = False  # refused by a 429 and about to resend: new calls wait behind it
         try:
+            if self._resending:
+                try:
+                    async with asyncio.timeout_at(deadline_at):
+                        await self._no_resends.wait()
+                except TimeoutError:
+                    what = "the deadline passed while calls refused by a 429 went first"
+                    raise _deadline_error(spec, what) from None
             while True:
-                if attempt == 0 and self._resending:
+                if deadline_at is None:
+                    slot = await self._pacer.acquire()
+                else:
+                    remaining = deadline_at - loop.time()
                     try:
+                        if remaining <= 0 or self._pacer.delay_for_next() > remaining:
+                            raise TimeoutError
                         async with asyncio.timeout_at(deadline_at):
-                            await self._no_resends.wait()
+                            slot = await self._pacer.acquire()
                     except TimeoutError:
-                        what = "the deadline passed while calls refused by a 429 went first"
-                        raise _deadline_error(spec, what) from None
-                slot = await self._wait_for_slot(deadline_at, spec, last)
+                        what = "the deadline passed while waiting for a rate-limit slot"
+                        timeout_error = _deadline_error(spec, what)
+                        if last is not None:
+                            raise last from timeout_error  # between retries: the last error
+                        raise timeout_error from None
                 if queued:
                     queued = False
                     self._resent()
                 if self._closed:
-                    raise ClientClosedError(_CLOSED_MESSAGE)
+                    raise _exceptions.ClientClosedError(_CLOSED_MESSAGE)
                 attempt += 1
                 limit = per_attempt
                 if deadline_at is not None:
@@ -361,79 +297,72 @@ class ComfyControl:
                 answer = None
                 try:
                     answer = await self._transport.send(spec, headers=self._auth, timeout=limit)
-                except APIConnectionError as err:
-                    if (
-                        isinstance(err, APITimeoutError)
-                        and deadline_at is not None
-                        and loop.time() >= deadline_at - 1e-3
-                    ):
+                except _exceptions.APITimeoutError as err:
+                    if deadline_at is not None and loop.time() >= deadline_at - 1e-3:
                         what = f"deadline of {deadline} s exceeded after {attempt} attempt(s)"
                         raise _deadline_error(spec, what) from err
                     error: Exception = err
+                except _exceptions.APIConnectionError as err:
+                    error = err
                 finally:
-                    # Cancelled or failed or answered: the slot counts one more window from now.
-                    self._pacer.release(slot)
+                    self._pacer.release(slot)  # cancelled, failed or answered: a window from now
+                took = loop.time() - started
                 if answer is None:
-                    log.info(
-                        "%s %s failed: %s (attempt %d, %.3f s)",
-                        method,
-                        path,
-                        type(error).__name__,
-                        attempt,
-                        loop.time() - started,
-                    )
+                    log.info(_FAILED, method, path, type(error).__name__, attempt, took)
                 else:
                     log.debug(
-                        "%s %s -> %d (attempt %d, %.3f s, request id %s)",
-                        method,
-                        path,
-                        answer.status,
-                        attempt,
-                        loop.time() - started,
-                        answer.request_id,
+                        _ANSWERED, method, path, answer.status, attempt, took, answer.request_id
                     )
                     if self._verbose:
                         log.debug("%s %s answer: %s", method, path, body_excerpt(answer.body))
                     if not answer.ok:
                         error = _core.error_for(answer, method=method, url=url)
-                        if isinstance(error, RateLimitError):
+                        if isinstance(error, _exceptions.RateLimitError):
                             self._rate_limited(error, sent_epoch, path)
-                    elif not spec.expect_body:
-                        # Documented as "200, empty body"; whatever a server puts there is ignored.
-                        self._quota.refill()
-                        return None
                     else:
                         try:
-                            data = _core.parse_json_body(answer)
-                        except ResponseValidationError as err:
-                            # A 2xx body that is not JSON at all (cut short, a proxy's HTML page,
-                            # empty) is a fault on the way, not a change of the API: retried.
+                            # A 2xx that is not JSON (cut short, a proxy's page): a fault, retried.
+                            data = _core.parse_json_body(answer) if spec.expect_body else None
+                        except _exceptions.ResponseValidationError as err:
                             error = err
                         else:
                             self._quota.refill()
                             return data
-                delay = self._retry_delay(spec, policy, error, attempt, deadline_at)
-                if isinstance(error, RateLimitError):
-                    # After the pause, calls that were refused go before new ones, so that the
-                    # burst of new calls a pause releases cannot refuse them again and again.
+                status = retry_after = None
+                if isinstance(error, _exceptions.APIStatusError):
+                    status, retry_after = error.status, error.retry_after
+                decision = _core.decide_retry(
+                    policy,
+                    idempotent=_core.is_idempotent(method),
+                    status=status,
+                    retry_after=retry_after,
+                    retry_number=attempt,
+                    remaining=None if deadline_at is None else deadline_at - loop.time(),
+                    held=self._pacer.delay_for_next(),
+                    draw=self._rng.random(),
+                )
+                if not decision.retry:
+                    if decision.out_of_time:  # the last error, with the deadline as its cause
+                        what = f"the deadline would pass before retry {attempt}"
+                        raise error from _deadline_error(spec, what)
+                    raise error
+                if decision.spends_budget and not self._quota.try_spend():
+                    log.warning("retry budget exhausted: not retrying %s %s", method, path)
+                    raise error
+                if isinstance(error, _exceptions.RateLimitError):
+                    # Refused calls go first after the pause: its burst cannot refuse them again.
                     queued = True
                     self._resending += 1
                     self._no_resends.clear()
                 if answer is not None:
-                    log.info(
-                        "%s %s -> %d, %sretrying (attempt %d)",
-                        method,
-                        path,
-                        answer.status,
-                        "" if isinstance(error, APIStatusError) else "not JSON, ",
-                        attempt,
-                    )
+                    why = "" if isinstance(error, _exceptions.APIStatusError) else "not JSON, "
+                    log.info(_RETRYING, method, path, answer.status, why, attempt)
                 last = error
-                await asyncio.sleep(delay)
+                await asyncio.sleep(decision.delay)
         except asyncio.CancelledError:
             if task in self._ended_by_close and task.uncancel() == 0:
                 # Our own cancellation from aclose(), and nobody else's: the call ends typed.
-                raise ClientClosedError(_CLOSED_MESSAGE) from None
+                raise _exceptions.ClientClosedError(_CLOSED_MESSAGE) from None
             raise
         finally:
             if queued:
@@ -446,81 +375,17 @@ class ComfyControl:
         if not self._resending:
             self._no_resends.set()
 
-    def _rate_limited(self, error: RateLimitError, sent_epoch: int, path: str) -> None:
-        """Pause the whole client after a 429, unless this 429 is of an overload already known."""
+    def _rate_limited(self, error: _exceptions.RateLimitError, sent_epoch: int, path: str) -> None:
+        """Pause the client after a 429, unless sent before the latest pause (an overload known)."""
         if sent_epoch != self._pause_epoch:
-            return  # sent before the latest pause began: the burst that caused it, not news
+            return
         rate = self._pacer.rate or RateLimit()
         seconds = _core.rate_limit_pause(
             self._retry, error.retry_after, cooldown=rate.cooldown, jitter=rate.jitter
         )
         paused = self._pacer.pause(seconds)
         self._pause_epoch += 1
-        log.warning(
-            "%s %s -> 429: pausing every request of this client for %.1f s",
-            error.method,
-            path,
-            paused,
-        )
-
-    def _retry_delay(
-        self,
-        spec: _core.RequestSpec,
-        policy: RetryPolicy,
-        error: Exception,
-        number: int,
-        deadline_at: float | None,
-    ) -> float:
-        """The seconds to sleep before retry ``number``; raises ``error`` when not to retry."""
-        status = retry_after = None
-        if isinstance(error, APIStatusError):
-            status, retry_after = error.status, error.retry_after
-        loop = asyncio.get_running_loop()
-        decision = _core.decide_retry(
-            policy,
-            idempotent=_core.is_idempotent(spec.method),
-            status=status,
-            retry_after=retry_after,
-            retry_number=number,
-            remaining=None if deadline_at is None else deadline_at - loop.time(),
-            held=self._pacer.delay_for_next(),
-            draw=self._rng.random(),
-        )
-        if not decision.retry:
-            if decision.out_of_time:
-                # The caller wants to know what went wrong, not only that time ran out: the
-                # last error, with the deadline as its cause.
-                raise error from _deadline_error(
-                    spec, f"the deadline would pass before retry {number}"
-                )
-            raise error
-        if decision.spends_budget and not self._quota.try_spend():
-            log.warning(
-                "retry budget exhausted: not retrying %s %s", spec.method, spec.url.raw_path
-            )
-            raise error
-        return decision.delay
-
-    async def _wait_for_slot(
-        self, deadline_at: float | None, spec: _core.RequestSpec, last: Exception | None
-    ) -> Slot:
-        if deadline_at is None:
-            return await self._pacer.acquire()
-        remaining = deadline_at - asyncio.get_running_loop().time()
-        try:
-            if remaining <= 0 or self._pacer.delay_for_next() > remaining:
-                raise TimeoutError
-            async with asyncio.timeout_at(deadline_at):
-                return await self._pacer.acquire()
-        except TimeoutError:
-            timeout = _deadline_error(
-                spec, "the deadline passed while waiting for a rate-limit slot"
-            )
-            if last is not None:
-                raise last from timeout  # between retries: the last error, chained
-            raise timeout from None
-
-    # -- fleet-wide helpers --------------------------------------------------------------------
+        log.warning(_PAUSING, error.method, path, paused)
 
     def _fleet(self, managed: bool, own: bool) -> dict[str, Any]:
         return {
@@ -528,19 +393,10 @@ class ComfyControl:
             "own": self.runners if own else None,
         }
 
-    def _facts_cache(self) -> FactsCache:
-        from .capacity import FactsCache
-
-        if self._facts is None:
-            self._facts = FactsCache()
-        return self._facts
-
     async def capacity(
         self, *, managed: bool = True, own: bool = False, **kwargs: Any
     ) -> CapacityReport:
         """Sweep runners and build a :class:`CapacityReport`. See :func:`capacity.sweep`."""
-        from .capacity import sweep
-
         return await sweep(**self._fleet(managed, own), **kwargs)
 
     async def find_runners(
@@ -551,47 +407,34 @@ class ComfyControl:
         cache: FactsCache | None = None,
         **kwargs: Any,
     ) -> FoundRunners:
-        """Up to ``limit`` runners that fit, for few requests. See :func:`capacity.find_runners`.
-
-        Without ``cache``, the client's own :class:`FactsCache` is used (kept while it lives).
-        """
-        from .capacity import find_runners
-
-        return await find_runners(
-            **self._fleet(managed, own),
-            workflows=self.workflows,
-            cache=cache if cache is not None else self._facts_cache(),
-            **kwargs,
-        )
+        """Up to ``limit`` runners that fit, see :func:`capacity.find_runners`; ``cache=None``
+        uses the client's own :class:`FactsCache` (kept while it lives)."""
+        cache = cache if cache is not None else self._facts
+        fleet = self._fleet(managed, own)
+        return await find_runners(**fleet, workflows=self.workflows, cache=cache, **kwargs)
 
     def watch_capacity(
         self, *, managed: bool = True, own: bool = False, share: float = 0.5, **kwargs: Any
     ) -> AsyncIterator[CapacityReport]:
         """Live capacity reports within ``share`` of this client's rate. See
         :func:`capacity.watch_capacity`."""
-        from .capacity import watch_capacity
-
-        kwargs.setdefault("cache", self._facts_cache())
-        return watch_capacity(
-            **self._fleet(managed, own), rate=self.rate_limit, share=share, **kwargs
-        )
+        kwargs.setdefault("cache", self._facts)
+        fleet = self._fleet(managed, own)
+        return watch_capacity(**fleet, rate=self.rate_limit, share=share, **kwargs)
 
 
 class _Requester:
     """The resources' view of the client: the ``Requester`` protocol of ``resources/_base.py``."""
 
-    __slots__ = ("_client", "request")
+    __slots__ = ("_client", "rate_limit", "request")
 
     def __init__(self, client: ComfyControl) -> None:
         self._client = client
+        self.rate_limit = client.rate_limit  # fixed for the client's life
         self.request = client._send  # bound once: no extra frame per request
 
     def __repr__(self) -> str:
         return repr(self._client)
-
-    @property
-    def rate_limit(self) -> RateLimit | None:
-        return self._client.rate_limit
 
     def url(self, *segments: str) -> URL:
         return _core.build_url(self._client.base_url, *segments)

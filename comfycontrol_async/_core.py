@@ -1,15 +1,12 @@
-"""The pure core: building requests, reading answers and deciding retries, without I/O.
-
-Plain synchronous functions over plain values, testable without an event loop. This module must
-not import aiohttp, sleep, log or read the clock on its own: time and randomness come in as
-arguments.
-"""
+"""The pure core: building requests, reading answers and deciding retries, from plain values.
+No I/O, no aiohttp, no sleeping or logging; time and randomness come in as arguments."""
 
 from __future__ import annotations
 
 import email.utils
 import math
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
@@ -21,22 +18,17 @@ from yarl import URL
 from ._config import RetryPolicy
 from ._exceptions import BODY_LIMIT, APIStatusError, ResponseValidationError, make_status_error
 
-RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 MAX_PER_PAGE: Final = 100
-# An error document is small: a bigger body is quoted (its start), never parsed whole.
+# An error document is small: a bigger body is quoted, never parsed; of its start, enough bytes
+# are decoded for the characters the error keeps (at most 4 bytes a character).
 ERROR_BODY_LIMIT: Final = 64 * 1024
-# Bytes of an error body decoded: at 4 bytes a character at most, more than the error keeps.
 _ERROR_BODY_READ: Final = 4 * BODY_LIMIT + 8192
 
 
 @attrs.frozen(kw_only=True)
 class RequestSpec:
-    """One request as the client means to send it.
-
-    ``url`` is absolute and encoded; ``form`` holds multipart fields, name to ``str`` or
-    ``(filename, bytes, content_type)``; ``expect_body`` is ``False`` where the API answers an
-    empty 2xx body.
-    """
+    """One request: ``form`` maps multipart names to ``str`` or ``(filename, bytes, type)``;
+    ``expect_body`` is ``False`` where the API answers an empty 2xx body."""
 
     method: str
     url: URL
@@ -48,7 +40,7 @@ class RequestSpec:
 
 @attrs.frozen(kw_only=True)
 class Answer:
-    """An HTTP answer, read whole (up to the size cap): the transport's output, the core's input."""
+    """An HTTP answer read whole (up to the size cap): the transport's output, the core's input."""
 
     status: int
     headers: Mapping[str, str]
@@ -56,12 +48,11 @@ class Answer:
 
     @property
     def ok(self) -> bool:
-        """Whether the status is 2xx (the API documentation: any 2xx is a success)."""
+        """Whether the status is 2xx (the API docs: any 2xx is a success)."""
         return 200 <= self.status < 300
 
     @property
     def request_id(self) -> str | None:
-        """The server's request id, if it sent one."""
         return self.headers.get("X-Request-Id") or self.headers.get("x-request-id")
 
 
@@ -80,15 +71,6 @@ def parse_base_url(value: object) -> URL:
     return url.with_path(path or "/")
 
 
-def encode_segment(value: str) -> str:
-    """Percent-encode ``value`` so that it stands as exactly one path segment.
-
-    Everything but ``-_~`` and alphanumerics is encoded, dots included, so ``../x`` or ``.`` can
-    never be read as a relative step, and nothing can start a query or a fragment.
-    """
-    return quote(value, safe="-_~", encoding="utf-8", errors="strict").replace(".", "%2E")
-
-
 def check_id(value: object, what: str = "id") -> str:
     """Check an id argument: a non-empty string. Its format is never validated (the API docs)."""
     if not isinstance(value, str):
@@ -99,14 +81,14 @@ def check_id(value: object, what: str = "id") -> str:
 
 
 def build_url(base: URL, *segments: str) -> URL:
-    """Join ``/v1`` and ``segments`` (each encoded as one segment) to ``base``."""
-    path = base.raw_path.rstrip("/") + "/v1/" + "/".join(encode_segment(s) for s in segments)
-    return base.with_path(path, encoded=True)
+    """Join ``/v1`` and ``segments`` to ``base``, each percent-encoded as exactly one segment
+    (dots too: never a relative step)."""
+    encoded = (quote(s, safe="-_~").replace(".", "%2E") for s in segments)
+    return base.with_path(base.raw_path.rstrip("/") + "/v1/" + "/".join(encoded), encoded=True)
 
 
 def check_seconds(name: str, value: object, *, none: bool = True) -> None:
-    """Check a duration argument: a finite number of seconds above 0 (not a bool), or ``None``
-    when ``none``."""
+    """Check a duration: finite seconds above 0 (not a bool), or ``None`` when ``none``."""
     if (value is not None or not none) and (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -139,44 +121,30 @@ def check_page_args(page: object, per_page: object, *, page_name: str = "page") 
 
 
 def is_idempotent(method: str) -> bool:
-    """Whether ``method`` may be retried. POST and PUT are never retried."""
+    """Whether ``method`` may be retried (POST and PUT never are)."""
     return method.upper() in ("GET", "HEAD", "OPTIONS")
 
 
-def is_retryable_status(status: int) -> bool:
-    """Whether an answer with ``status`` is worth another attempt (for an idempotent request)."""
-    return status in RETRYABLE_STATUSES
-
-
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait (never negative) from a ``Retry-After`` of delay-seconds or an HTTP date.
-
-    ``None`` when the header is absent or unreadable; ``now`` defaults to the system clock.
-    """
+    """Seconds (>= 0) from a ``Retry-After`` of seconds or an HTTP date; ``None`` if unreadable."""
     text = (value or "").strip()
-    if not text:
-        return None
     try:
         seconds = float(text)
     except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 @attrs.frozen(kw_only=True)
 class RetryDecision:
-    """What to do after a failed attempt: retry after ``delay`` seconds (0 after a 429: the
-    client-wide pause holds it), taking a budget token if ``spends_budget``. Else ``reason`` says
-    why (for logs and tests); ``out_of_time`` when the call's deadline would pass first.
-    """
+    """Retry after ``delay`` s (0 after a 429: the pause holds it), spending the budget if
+    ``spends_budget``; or not, for ``reason`` (``out_of_time``: the deadline would pass first)."""
 
     retry: bool
     delay: float = 0.0
@@ -196,16 +164,11 @@ def decide_retry(
     held: float = 0.0,
     draw: float = 1.0,
 ) -> RetryDecision:
-    """Decide whether and when to try a request again, from plain values.
-
-    ``status`` is ``None`` without a usable answer (a connection error, a timeout, a 2xx body that
-    is not JSON). ``retry_number`` counts from 1. ``remaining`` is the seconds left before the
-    call's deadline (``None``: no deadline), ``held`` the seconds the client is held anyway (a 429
-    pause), ``draw`` a uniform draw in ``[0, 1)`` for the backoff's jitter.
-    """
+    """Whether and when to retry; ``status`` is ``None`` without a usable answer, ``remaining``
+    the seconds to the deadline, ``held`` those the client is paused anyway, ``draw`` in [0, 1)."""
     if not idempotent:
         return RetryDecision(retry=False, reason="not idempotent")
-    if status is not None and not is_retryable_status(status):
+    if status is not None and status not in {408, 429, 500, 502, 503, 504}:
         return RetryDecision(retry=False, reason=f"status {status} is not retried")
     if retry_after is not None and retry_after > policy.max_retry_after:
         return RetryDecision(retry=False, reason="Retry-After above max_retry_after")
@@ -227,12 +190,8 @@ def decide_retry(
 def rate_limit_pause(
     policy: RetryPolicy, retry_after: float | None, *, cooldown: float, jitter: float
 ) -> float:
-    """The seconds to pause the whole client after a 429, before the pacer adds its jitter.
-
-    ``Retry-After`` when sent, else the documented cooldown; never so long that the pause,
-    jitter included, exceeds ``policy.max_retry_after`` (one hostile header must not freeze the
-    client).
-    """
+    """Seconds to pause the client after a 429: ``Retry-After`` or the cooldown, capped so that
+    jitter included it stays within ``max_retry_after`` (a hostile header must not freeze it)."""
     wanted = cooldown if retry_after is None else retry_after
     if wanted + jitter > policy.max_retry_after:
         return max(0.0, min(wanted, policy.max_retry_after - jitter))
@@ -240,40 +199,28 @@ def rate_limit_pause(
 
 
 def parse_json_body(answer: Answer) -> Any:
-    """Parse a 2xx body as JSON (orjson: about twice as fast as the standard library)."""
     try:
         return orjson.loads(answer.body)
-    except (ValueError, UnicodeDecodeError) as err:
-        if not answer.body.strip():
-            raise ResponseValidationError(
-                "the answer was empty where JSON was expected", body=""
-            ) from None
-        raise ResponseValidationError(
-            f"the answer is not valid JSON: {err}",
-            body=answer.body[:200].decode("utf-8", errors="replace"),
-        ) from None
+    except ValueError as err:  # orjson's errors and UnicodeDecodeError are ValueErrors
+        empty = not answer.body.strip()
+        why = "was empty where JSON was expected" if empty else f"is not valid JSON: {err}"
+        body = "" if empty else answer.body[:200].decode("utf-8", errors="replace")
+        raise ResponseValidationError(f"the answer {why}", body=body) from None
 
 
 def error_for(
     answer: Answer, *, method: str, url: str, now: datetime | None = None
 ) -> APIStatusError:
-    """The typed error for a non-2xx answer, also when its body is HTML, empty or truncated.
-
-    The ``message`` of a documented error body ``{"status": N, "message": "..."}`` is used when
-    there is one; only the start of the body is decoded, and the error hides every secret in what
-    it keeps (see ``_exceptions``).
-    """
-    message = None
-    if len(answer.body) <= ERROR_BODY_LIMIT and answer.body.strip():
-        try:
+    """The typed error for a non-2xx answer, with the ``message`` of a documented error body;
+    HTML, empty or truncated bodies are quoted (their start only)."""
+    data = None
+    if len(answer.body) <= ERROR_BODY_LIMIT:
+        with suppress(ValueError):
             data = orjson.loads(answer.body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("message"), str):
-            message = data["message"] if data["message"].strip() else None
+    message = data.get("message") if isinstance(data, dict) else None
     return make_status_error(
         answer.status,
-        api_message=message,
+        api_message=message if isinstance(message, str) and message.strip() else None,
         body=answer.body[:_ERROR_BODY_READ].decode("utf-8", errors="replace"),
         request_id=answer.request_id,
         method=method,

@@ -1,10 +1,6 @@
-"""The one module that talks to aiohttp.
-
-It owns the :class:`aiohttp.ClientSession` (made lazily inside the running loop, or lent by the
-caller and then never closed here; none is made after close), sends one attempt, reads the answer
-up to a size cap and turns aiohttp and socket exceptions into :class:`APIConnectionError` or
-:class:`APITimeoutError`. It does not retry, pace, decode or log; cancellation passes untouched.
-"""
+"""The one module that talks to aiohttp: the session (ours, made in the running loop, or the
+caller's, never closed here), one attempt read up to a size cap, aiohttp's errors as ours.
+No retrying, pacing, decoding or logging; cancellation passes untouched."""
 
 from __future__ import annotations
 
@@ -23,20 +19,18 @@ from ._core import ERROR_BODY_LIMIT, Answer, RequestSpec
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
-    ClientClosedError,
     ResponseValidationError,
     make_status_error,
 )
 
-# One pool for the whole client. The rate limit keeps a paced client far below it; with pacing
-# off, the fan-out's own concurrency bound is what matters, and 100 sockets serve it.
+# Pacing keeps a paced client far below it; unpaced, the fan-out's own bound is what matters.
 _POOL_SIZE: Final = 100
 _CHUNK: Final = 1 << 16
 
 
 @functools.lru_cache(maxsize=64)
 def _timeout(total: float | None, connect: float | None) -> aiohttp.ClientTimeout:
-    # Cached: a client sends thousands of requests with the same few timeouts (frozen objects).
+    # Cached: thousands of requests share the same few (frozen) timeouts.
     return aiohttp.ClientTimeout(total=total, sock_connect=connect, connect=connect)
 
 
@@ -56,25 +50,20 @@ class Transport:
         self._timeout = timeout
         self._user_agent = user_agent
         self._max_answer_bytes = max_answer_bytes
-        self._closed = False
-        # Our own session's proxies, read from the environment when it is made: scheme -> URL,
-        # and the decision per (scheme, host), made once.
+        self._error_limit = min(max_answer_bytes, ERROR_BODY_LIMIT)  # its status is what counts
+        # Our own session's proxies (scheme -> URL), read when it is made; decided once per host.
         self._env_proxies: dict[str, str] = {}
         self._proxy_for_host: dict[tuple[str, str], str | None] = {}
 
     @property
     def owns_open_session(self) -> bool:
-        """Whether we made a session that is still open (and so must be closed by us)."""
+        """Whether we made a session that is still open (and must close it)."""
         return self._own is not None and not self._own.closed
 
     def _session(self) -> aiohttp.ClientSession:
-        if self._closed:
-            # Never a new session after aclose(): nothing may be sent by a closed client.
-            raise ClientClosedError("this ComfyControl client is closed; make a new one")
         if self._borrowed is not None:
             return self._borrowed
         if self._own is None or self._own.closed:
-            # Made here, inside the running loop, never at construction time.
             connector = aiohttp.TCPConnector(limit=_POOL_SIZE, limit_per_host=_POOL_SIZE)
             self._own = aiohttp.ClientSession(
                 connector=connector, timeout=_timeout(None, None), trust_env=False
@@ -84,12 +73,8 @@ class Transport:
         return self._own
 
     def _proxy(self, url: URL) -> str | None:
-        """The proxy for ``url`` from HTTP_PROXY / HTTPS_PROXY / ALL_PROXY and NO_PROXY.
-
-        Not aiohttp's ``trust_env``: that also reads ``~/.netrc`` in a thread for every request
-        and refuses to send our Authorization header when the file has an entry for the host.
-        A proxy only ever sees a CONNECT for an https URL: the token stays inside the tunnel.
-        """
+        """The proxy for ``url`` from the standard variables (README, "Proxies"). Not aiohttp's
+        ``trust_env``: it reads ``~/.netrc`` per request and drops our token for a host it names."""
         if self._borrowed is not None or not self._env_proxies or url.host is None:
             return None  # a session the caller lent keeps its own proxy settings
         key = (url.scheme, url.host)
@@ -102,20 +87,15 @@ class Transport:
     async def send(
         self, spec: RequestSpec, *, headers: Mapping[str, str], timeout: float | None = None
     ) -> Answer:
-        """Send one attempt with ``headers`` and read the answer, up to the size cap.
-
-        A 2xx answer over ``max_answer_bytes`` raises ``ResponseValidationError``.
-        """
+        """Send one attempt; a 2xx answer over ``max_answer_bytes`` is a ResponseValidationError."""
         session = self._session()
         total = self._timeout.total if timeout is None else timeout
         data: aiohttp.FormData | None = None
         if spec.form is not None:
             data = aiohttp.FormData(quote_fields=False)
             for name, value in spec.form:
-                if isinstance(value, str):
-                    data.add_field(name, value)
-                else:
-                    data.add_field(name, value[1], filename=value[0], content_type=value[2])
+                file = (None, value, None) if isinstance(value, str) else value
+                data.add_field(name, file[1], filename=file[0], content_type=file[2])
         method, url = spec.method, str(spec.url)
         try:
             async with session.request(
@@ -130,11 +110,7 @@ class Transport:
                 proxy=self._proxy(spec.url),
             ) as response:
                 ok = 200 <= response.status < 300
-                # Of an error answer (documented as a small JSON object) 64 KiB are kept for the
-                # exception, and the rest is never read: its status is what counts.
-                limit = (
-                    self._max_answer_bytes if ok else min(self._max_answer_bytes, ERROR_BODY_LIMIT)
-                )
+                limit = self._max_answer_bytes if ok else self._error_limit
                 body, cut = await _read_capped(response, limit)
                 if cut and ok:
                     raise ResponseValidationError(
@@ -147,34 +123,22 @@ class Transport:
             raise APITimeoutError(
                 f"{method} {url} timed out after {total} s", method=method, url=url
             ) from err
-        except aiohttp.ClientPayloadError as err:
-            raise APIConnectionError(
-                f"{method} {url}: the answer was cut off ({type(err).__name__})",
-                method=method,
-                url=url,
-            ) from err
         except (aiohttp.ClientError, OSError) as err:
-            text = str(err).strip()
-            why = f"{type(err).__name__}: {text}" if text else type(err).__name__
-            raise APIConnectionError(
-                f"{method} {url}: no answer ({why})", method=method, url=url
-            ) from err
+            name, text = type(err).__name__, str(err).strip()
+            why = f"no answer ({name}: {text})" if text else f"no answer ({name})"
+            if isinstance(err, aiohttp.ClientPayloadError):
+                why = f"the answer was cut off ({name})"
+            raise APIConnectionError(f"{method} {url}: {why}", method=method, url=url) from err
 
     async def download(
         self, url: URL, path: str | os.PathLike[str], *, timeout: float | None
     ) -> None:
-        """Stream ``url`` into ``path`` without our token.
-
-        The file is written beside ``path`` and renamed when complete, so a failed download never
-        leaves a partial file under the final name. An answer outside 2xx (403 for an expired
-        URL) raises its ``APIStatusError``.
-        """
-        target = os.fspath(path)
-        partial = target + ".part"
+        """Stream ``url`` into ``path`` (via ``path.part``, renamed when whole) without our token;
+        an answer outside 2xx (403 for an expired URL) raises its ``APIStatusError``."""
+        partial = os.fspath(path) + ".part"
         shown = str(url.with_query(None))  # a signed URL's query is a credential
         try:
-            # A plain GET with no Authorization header at all: signed URLs carry their own
-            # credentials, and our token must never reach a storage host.
+            # Signed URLs carry their own credentials: our token must never reach a storage host.
             async with self._session().get(
                 url,
                 headers={"User-Agent": self._user_agent},
@@ -196,7 +160,7 @@ class Transport:
                 with open(partial, "wb") as handle:  # noqa: ASYNC230
                     async for chunk in response.content.iter_chunked(_CHUNK):
                         handle.write(chunk)
-            os.replace(partial, target)
+            os.replace(partial, path)
         except BaseException as err:
             with suppress(FileNotFoundError):
                 os.unlink(partial)
@@ -212,24 +176,19 @@ class Transport:
             raise  # cancelled, an error answer, or our own file could not be written
 
     async def aclose(self) -> None:
-        """Close the session we made (a borrowed one stays open); nothing can be sent after."""
-        self._closed = True
+        """Close the session we made (a borrowed one stays open)."""
         own, self._own = self._own, None
         if own is not None and not own.closed:
             await own.close()
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
-    """Read at most ``limit`` bytes of the (decoded) body; ``True`` when there was more.
-
-    A body over the limit is not read further: leaving the response unread makes aiohttp close
-    that connection rather than drain it, so a 200 MB answer costs ``limit`` bytes of memory.
-    """
+    """Read at most ``limit`` bytes of the (decoded) body; ``True`` when there was more (left
+    unread: aiohttp then closes the connection rather than drain it)."""
     length = response.content_length
     if length is not None and "Content-Encoding" not in response.headers:
         if length <= limit:
             return await response.read(), False  # the common case: small, framed, plain
-        # Announced too big: an excerpt (what has arrived, at most `limit`) and no more.
         return await response.content.read(limit), True
     # Unknown length or compressed (the decoded size is what we cap): read in chunks.
     chunks: list[bytes] = []

@@ -1,9 +1,3 @@
-"""The package version: the one source of truth, read by the build (``[tool.hatch.version]``).
-
-A plain string rather than ``importlib.metadata``: reading the installed metadata costs 30-60 ms,
-which ``comfycontrol --version`` would pay on every call.
-"""
+"""The package version, read by the build; a plain string, as reading metadata costs 30-60 ms."""
 
 __version__ = "0.2.0"
-
-__all__ = ["__version__"]
