@@ -1,8 +1,7 @@
 """What every resource shares: the :class:`Requester` it talks through, and the list methods.
 
-A resource checks its arguments (``ValueError`` before anything is sent), hands a
-:class:`RequestSpec` to its requester and decodes the answer. It never imports the client:
-pacing, attempts, retries and the connection pool are the client's.
+A resource checks its arguments before anything is sent and never imports the client: pacing,
+attempts, retries and the connection pool are the client's.
 """
 
 from __future__ import annotations
@@ -24,18 +23,14 @@ T = TypeVar("T")
 
 
 class Requester(Protocol):
-    """The part of the client a resource uses.
-
-    ``timeout`` is per attempt, ``deadline`` for the whole call (attempts, backoff and pacing
-    waits); ``NOT_GIVEN`` keeps the client's setting.
-    """
+    """The part of the client a resource uses (``NOT_GIVEN``: the client's setting)."""
 
     @property
     def rate_limit(self) -> RateLimit | None:
         """The client's pacing, or ``None`` when it is off."""
 
     def url(self, *segments: str) -> URL:
-        """The absolute URL of an endpoint; each segment is encoded as one segment."""
+        """The absolute URL of an endpoint, each segment encoded as one."""
 
     async def request(
         self,
@@ -46,24 +41,16 @@ class Requester(Protocol):
         max_retries: int | NotGiven = NOT_GIVEN,
         on_attempt: Callable[[], None] | None = None,
     ) -> Any:
-        """The parsed JSON of one logical request (``None`` for an empty body).
-
-        ``on_attempt`` is called once for every attempt sent.
-        """
+        """The parsed JSON of one logical request; ``on_attempt()`` on every attempt sent."""
 
     async def download(self, url: URL, path: Path, *, timeout: float | None) -> None:
-        """Stream ``url`` into ``path`` without the API token, in one attempt of ``timeout``."""
+        """Stream ``url`` into ``path`` without the API token, in one attempt."""
 
 
 class Resource:
-    """Base of ``cc.runners``, ``cc.managed_runners`` and the others.
+    """Base of ``cc.runners``, ``cc.managed_runners`` and the others."""
 
-    Args:
-        requester: What sends the requests: the client's, or any object with its shape.
-    """
-
-    #: The resource's path segment under ``/v1``.
-    _segment: ClassVar[str]
+    _segment: ClassVar[str]  # the path segment under /v1
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -81,7 +68,6 @@ class Resource:
         form: tuple[tuple[str, str | tuple[str, bytes, str]], ...] | None = None,
         expect_body: bool = True,
     ) -> Any:
-        """The parsed answer of one request to ``/v1/<_segment>/<segments>``."""
         spec = RequestSpec(
             method=method,
             url=self._requester.url(self._segment, *segments),
@@ -110,22 +96,19 @@ class ListResource(Resource, Generic[T]):
         settle: bool = False,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Paginator[T]:
-        """Every item of the list, newest first, page after page.
-
-        Returns a paginator at once (no ``await``) for ``async for``, ``.collect()`` or
-        ``.pages()``; ``async with`` closes it early. Nothing is sent until it is iterated.
+        """Every item, newest first, as a :class:`Paginator` (see README, "Pagination").
 
         Args:
             per_page: Items per request, 1 to 100.
-            max_items: Stop after this many items (``None``: all of them).
+            max_items: Stop after this many items.
             start_page: The page to start from (to resume a walk).
-            prefetch: Pages fetched ahead concurrently once the total is known (0: none).
+            prefetch: Pages fetched ahead once the total is known.
             strict: Raise :class:`ListChangedError` if the list changes during the walk.
-            settle: After the walk, re-read the head of the list for items added meanwhile.
-            deadline: Overall seconds for each page request, retries included.
+            settle: Re-read the list's head after the walk for items added meanwhile.
+            deadline: Seconds for each page request, retries included.
 
         Raises:
-            ValueError: An argument is out of range (raised here, before any request).
+            ValueError: An argument is out of range (before any request).
             TypeError: A page argument is not an int.
         """
         return self._walk(None, per_page, max_items, start_page, prefetch, strict, settle, deadline)
@@ -133,15 +116,7 @@ class ListResource(Resource, Generic[T]):
     async def list_page(
         self, *, page: int = 1, per_page: int = 100, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> Page[T]:
-        """One page of the list.
-
-        Args:
-            page: The page number, from 1.
-            per_page: Items per page, 1 to 100.
-            deadline: Overall seconds for this call, retries included.
-
-        Returns:
-            The :class:`Page`: its items and the list's ``total``.
+        """One page of the list, with the list's ``total``.
 
         Raises:
             ValueError: ``page`` < 1 or ``per_page`` outside 1-100 (before any request).
@@ -152,7 +127,7 @@ class ListResource(Resource, Generic[T]):
         return await self._read_page(page, per_page, {}, deadline)
 
     def _received(self, item: T) -> T:
-        """Hook for every item received; Runners registers their credentials as secrets."""
+        """Hook for every item received (Runners registers credentials as secrets)."""
         return item
 
     async def _read_page(
@@ -187,8 +162,7 @@ class ListResource(Resource, Generic[T]):
             check_int("max_items", max_items, 0)
         rate = self._requester.rate_limit
         if rate is not None and type(prefetch) is int and prefetch > 0:
-            # Under pacing, a wide window would only queue fetches at the client-wide limiter
-            # ahead of the client's other work: a quarter of the window's requests is plenty.
+            # Under pacing a wide window only queues fetches ahead of the client's other work.
             prefetch = min(prefetch, max(1, rate.requests // 4))
 
         async def fetch(page: int, size: int) -> Page[T]:
@@ -221,19 +195,7 @@ class FilteredListResource(ListResource[T]):
         settle: bool = False,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Paginator[T]:
-        """:meth:`ListResource.list`, of the items in ``status`` when given.
-
-        Args:
-            status: Only items in this status (runners: ``active``, ``disabled``; workflows:
-                ``completed``, ``running``, ``queued``, ``failed``, ``cancelled``).
-            per_page: Items per request, 1 to 100.
-            max_items: Stop after this many items (``None``: all of them).
-            start_page: The page to start from (to resume a walk).
-            prefetch: Pages fetched ahead concurrently once the total is known (0: none).
-            strict: Raise :class:`ListChangedError` if the list changes during the walk.
-            settle: After the walk, re-read the head of the list for items added meanwhile.
-            deadline: Overall seconds for each page request, retries included.
-        """
+        """:meth:`ListResource.list` of the items in ``status`` (see the class) when given."""
         return self._walk(
             status, per_page, max_items, start_page, prefetch, strict, settle, deadline
         )
@@ -246,14 +208,7 @@ class FilteredListResource(ListResource[T]):
         status: str | None = None,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Page[T]:
-        """:meth:`ListResource.list_page`, of the items in ``status`` when given.
-
-        Args:
-            page: The page number, from 1.
-            per_page: Items per page, 1 to 100.
-            status: Only items in this status (see :meth:`list`).
-            deadline: Overall seconds for this call, retries included.
-        """
+        """:meth:`ListResource.list_page` of the items in ``status`` when given."""
         check_page_args(page, per_page)
         filters = {} if status is None else {"status": check_status(status)}
         return await self._read_page(page, per_page, filters, deadline)

@@ -1,17 +1,13 @@
-"""Client-side checks of arguments, for the limits the API documentation sets.
+"""Checks of write arguments against the API's documented limits, before anything is sent.
 
-Each function returns the value in the shape the wire wants, or raises ``ValueError`` /
-``TypeError`` naming the argument, before anything is sent. Header values never reach a message.
+Each returns the value as the wire wants it or raises naming the argument; never a header value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Final
 
 from yarl import URL
-
-MAX_TAGS: Final = 10
 
 
 def check_text(value: object, what: str, low: int, high: int) -> str:
@@ -55,8 +51,8 @@ def check_tags(value: object) -> list[str]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise TypeError("tags must be a list of strings")
     tags = list(value)
-    if len(tags) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags are allowed, got {len(tags)}")
+    if len(tags) > 10:
+        raise ValueError(f"at most 10 tags are allowed, got {len(tags)}")
     for tag in tags:
         if not isinstance(tag, str):
             raise TypeError(f"every tag must be a str, got {type(tag).__name__}")

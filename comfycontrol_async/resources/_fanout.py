@@ -1,8 +1,6 @@
-"""``stats_many``: live stats of many runners at once, each runner accounted for exactly once.
-
-It reads runners from any source, drops duplicates, reads them with a bounded pool of workers and
-yields one :class:`StatsResult` per runner in completion order; closing, cancelling or dropping the
-sweep cancels its tasks. Its two policies are documented on ``stats_many``.
+"""``stats_many``: live stats of many runners by a bounded pool of workers, one result per
+distinct runner in completion order; closing, cancelling or dropping the sweep cancels its tasks.
+Its policies are documented on ``stats_many``.
 """
 
 from __future__ import annotations
@@ -11,7 +9,6 @@ import asyncio
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sized
 from contextlib import aclosing
-from types import TracebackType
 from typing import Final, Self
 
 import attrs
@@ -19,28 +16,17 @@ import attrs
 from .._config import NOT_GIVEN, NotGiven
 from .._core import check_count, check_seconds
 from .._exceptions import APITimeoutError
-from ._stats_result import (
-    FetchStats,
-    ProgressCallback,
-    StatsResult,
-    SweepProgress,
-    read_stats,
-    retry_later,
-)
-
-__all__ = ["DEFAULT_CONCURRENCY", "ProgressCallback", "StatsResult", "StatsSweep", "SweepProgress"]
+from ._stats_result import FetchStats, ProgressCallback, read_stats, retry_later
+from ._stats_result import StatsResult as StatsResult
+from ._stats_result import SweepProgress as SweepProgress
 
 DEFAULT_CONCURRENCY: Final = 32
 
 
 def _runner_id(item: object) -> str:
-    if isinstance(item, str):
-        return item
-    ident = getattr(item, "id", None)
+    ident = item.runner_id if isinstance(item, StatsResult) else getattr(item, "id", item)
     if isinstance(ident, str):
         return ident
-    if isinstance(item, StatsResult):
-        return item.runner_id
     raise TypeError(
         "stats_many takes runner ids (str) or runner objects with an .id, "
         f"got {type(item).__name__}"
@@ -49,8 +35,8 @@ def _runner_id(item: object) -> str:
 
 @attrs.define(eq=False)
 class _Engine:
-    """The state and task of one sweep. The task holds the engine, never the
-    :class:`StatsSweep`, so a sweep the caller drops (a ``break``) is collected and cancels it."""
+    """One sweep's state; its task never holds the :class:`StatsSweep`, so a dropped sweep is
+    collected and cancels it."""
 
     fetch: FetchStats
     source: Iterable[object] | AsyncIterable[object]
@@ -76,7 +62,6 @@ class _Engine:
                 group.create_task(self._produce())
                 for _ in range(self.concurrency):
                     group.create_task(self._work())
-            # The end-of-sweep try, for the runners that failed in a way worth retrying.
             jobs = iter(self.later)
             async with asyncio.TaskGroup() as group:
                 for _ in range(min(self.concurrency, len(self.later))):
@@ -156,11 +141,7 @@ class _Engine:
                 self._emit(attrs.evolve(job, error=job.error or error))
                 return
         result = await read_stats(
-            self.fetch,
-            job,
-            timeout=self.timeout,
-            deadline=remaining,
-            max_retries=self.max_retries,
+            self.fetch, job, timeout=self.timeout, deadline=remaining, max_retries=self.max_retries
         )
         if retry_later(job, result, self.max_retries):
             self.later.append(result)
@@ -178,11 +159,9 @@ class _Engine:
 
 
 class StatsSweep:
-    """An async iterator of :class:`StatsResult`, in completion order.
+    """The async iterator of :class:`StatsResult` that ``stats_many`` returns, in completion order.
 
-    Made by ``stats_many``. Use it with ``async for``; use ``async with`` (or ``aclose()``) to
-    stop early deterministically. Breaking out of ``async for`` and dropping the sweep also
-    cancels its tasks at once (they are cancelled when the sweep object is collected).
+    ``async with`` (or ``aclose()``) stops it early; so does dropping it after a ``break``.
 
     Attributes:
         progress: The running counts (done, ok, failed, total when known).
@@ -208,8 +187,7 @@ class StatsSweep:
             raise TypeError(
                 "stats_many takes an iterable or async iterable of runner ids or runners"
             )
-        total = len(source) if isinstance(source, Sized) else None
-        self.progress = SweepProgress(total=total)
+        self.progress = SweepProgress(total=len(source) if isinstance(source, Sized) else None)
         self._engine = _Engine(
             fetch, source, concurrency, timeout, deadline, max_retries, progress, self.progress
         )
@@ -231,12 +209,7 @@ class StatsSweep:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     def __aiter__(self) -> Self:

@@ -1,7 +1,5 @@
-"""What ``cc.runners`` and ``cc.managed_runners`` share: live stats, history and ``stats_many``.
-
-Both kinds of runner have the same stats and history endpoints under their own path segment.
-"""
+"""What ``cc.runners`` and ``cc.managed_runners`` share: live stats, history and ``stats_many``
+(the same endpoints under each one's path segment)."""
 
 from __future__ import annotations
 
@@ -14,9 +12,8 @@ from .._converter import decode, decode_list
 from .._core import RequestSpec, check_id
 from ..models import RunnerStats, WorkflowSummary
 from ._base import Resource
-from ._fanout import DEFAULT_CONCURRENCY, ProgressCallback, StatsSweep
-
-__all__ = ["RunnerResource"]
+from ._fanout import DEFAULT_CONCURRENCY, StatsSweep
+from ._stats_result import ProgressCallback
 
 
 class RunnerResource(Resource):
@@ -26,13 +23,6 @@ class RunnerResource(Resource):
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> RunnerStats:
         """Live system stats, read from the runner's ComfyUI (``/system_stats``) at call time.
-
-        Args:
-            runner_id: The runner.
-            deadline: Overall seconds for this call, retries included.
-
-        Returns:
-            The :class:`RunnerStats`.
 
         Raises:
             ValueError: ``runner_id`` is empty.
@@ -66,13 +56,6 @@ class RunnerResource(Resource):
     ) -> builtins.list[WorkflowSummary]:
         """Your last (at most 10) workflows run on this runner, newest first.
 
-        Args:
-            runner_id: The runner.
-            deadline: Overall seconds for this call, retries included.
-
-        Returns:
-            The workflows' summaries (an empty list if none ran there).
-
         Raises:
             ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner (or not yours, or not open to your tier).
@@ -92,25 +75,21 @@ class RunnerResource(Resource):
         max_retries: int | NotGiven = NOT_GIVEN,
         progress: ProgressCallback | None = None,
     ) -> StatsSweep:
-        """Live stats of many runners, concurrently; one result per distinct runner.
+        """Live stats of many runners, concurrently: a :class:`StatsSweep`, one result per runner.
 
-        Returns a :class:`StatsSweep` at once (no ``await``); results come in completion
-        order. A runner's failure is its result's ``.error``; only a failing source (e.g. a
-        paginator that gets a 403) ends the sweep with its exception, after the results of
-        the runners read before it. A failure worth retrying (5xx, 429, no answer) gets one
-        more try at the end of the sweep, not at once; for a 500 (the runner cannot be
-        reached) that is its only retry, so a down runner costs two requests.
+        A runner's failure is its result's ``.error``; only a failing source (a paginator's 403)
+        ends the sweep with its exception, after the results read before it. A failure worth
+        retrying (5xx, 429, no answer) gets one more try at the end of the sweep; for a 500 (the
+        runner cannot be reached) that is its only retry.
 
         Args:
-            runners: Runner ids or runner objects, in any sync or async iterable (a paginator
-                included: stats run while it still fetches).
+            runners: Runner ids or runner objects, from any sync or async iterable (a paginator).
             concurrency: At most this many stats calls in flight.
             timeout: Seconds for each attempt (``None``: the client's timeout).
-            deadline: Seconds for the whole sweep, listing included: a source still listing
-                then is cut off (the sweep ends with :class:`APITimeoutError` after a result
-                for every runner listed), and runners not done get an :class:`APITimeoutError`.
-            max_retries: At most ``1 + max_retries`` attempts per runner, the retries on the
-                end-of-sweep try (``0``: none); not given, that try gets the client's retries.
+            deadline: Seconds for the whole sweep, listing included: listing is cut off (then
+                :class:`APITimeoutError` at the end) and unfinished runners get that error.
+            max_retries: At most ``1 + max_retries`` attempts per runner (``0``: no end-of-sweep
+                try; default: the client's retries on it).
             progress: Called as ``progress(counts, result)`` after each result.
 
         Raises:

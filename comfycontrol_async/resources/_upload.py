@@ -1,9 +1,5 @@
-"""Turning what a user hands us (a dict, a path, bytes) into multipart parts, within limits.
-
-The upload endpoints take ``multipart/form-data`` of at most 50 MB per request (the API docs,
-"Conventions"). Workflow and template bodies must be JSON objects. Everything is checked before
-anything is sent; the only I/O is reading the user's files.
-"""
+"""Multipart parts from what a user hands us (a dict, a path, bytes), checked before anything is
+sent: JSON bodies must be objects, a request at most 50 MB (API docs, "Conventions")."""
 
 from __future__ import annotations
 

@@ -11,8 +11,6 @@ from ..models import ManagedRunner
 from ._base import ListResource
 from ._runner_base import RunnerResource
 
-__all__ = ["ManagedRunners"]
-
 
 class ManagedRunners(RunnerResource, ListResource[ManagedRunner]):
     """Managed runners open to your tier: list, get, live stats and history.
@@ -28,10 +26,6 @@ class ManagedRunners(RunnerResource, ListResource[ManagedRunner]):
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> ManagedRunner:
         """One managed runner by id.
-
-        Args:
-            runner_id: The runner.
-            deadline: Overall seconds for this call, retries included.
 
         Raises:
             ValueError: ``runner_id`` is empty.

@@ -12,13 +12,10 @@ from ._base import ListResource
 from ._checks import check_name, check_text
 from ._upload import FormFields, JsonSource, check_size, json_part
 
-__all__ = ["Templates"]
-
 
 def _form(
     name: str | NotGiven, description: str | NotGiven, body: JsonSource | NotGiven
 ) -> FormFields:
-    """The checked multipart fields of those given (``NOT_GIVEN`` ones left out)."""
     form: FormFields = ()
     if name is not NOT_GIVEN:
         form += (("name", check_name(name)),)
@@ -41,10 +38,6 @@ class Templates(ListResource[TemplateSummary]):
     ) -> Template:
         """One template, with its ``body``.
 
-        Args:
-            template_id: The template.
-            deadline: Overall seconds for this call, retries included.
-
         Raises:
             ValueError: ``template_id`` is empty.
             NotFoundError: No such template, or it is not yours.
@@ -66,7 +59,6 @@ class Templates(ListResource[TemplateSummary]):
             name: 1 to 100 characters.
             description: 1 to 500 characters.
             body: The ComfyUI workflow JSON: a dict, a path to a file, or bytes.
-            deadline: Overall seconds for this call.
 
         Raises:
             ValueError: A limit is broken, ``body`` is not a JSON object, or the upload is over
@@ -85,18 +77,10 @@ class Templates(ListResource[TemplateSummary]):
         body: JsonSource | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Template:
-        """Change some fields of a template; only those given are sent. Never retried.
-
-        Args:
-            template_id: The template.
-            name: 1 to 100 characters.
-            description: 1 to 500 characters.
-            body: The new ComfyUI workflow JSON: a dict, a path to a file, or bytes.
-            deadline: Overall seconds for this call.
+        """Change the fields given, within the limits of :meth:`create`. Never retried.
 
         Raises:
-            ValueError: Nothing to change, or a value breaks a documented limit (before
-                anything is sent).
+            ValueError: Nothing to change, or a value breaks a limit (before anything is sent).
             TypeError: ``body`` is neither a mapping, a path nor bytes.
             NotFoundError: No such template, or it is not yours.
         """

@@ -7,8 +7,6 @@ from .._converter import decode
 from ..models import User
 from ._base import Resource
 
-__all__ = ["UserResource"]
-
 
 class UserResource(Resource):
     """The account the token belongs to."""
@@ -17,9 +15,6 @@ class UserResource(Resource):
 
     async def get(self, *, deadline: float | NotGiven | None = NOT_GIVEN) -> User:
         """Fetch the caller's profile, tier included.
-
-        Args:
-            deadline: Overall seconds for this call, retries included (default: the client's).
 
         Raises:
             AuthenticationError: The token is missing, unknown or expired.

@@ -1,8 +1,5 @@
-"""``cc.workflows``: run ComfyUI workflows, follow them, and fetch what they made.
-
-The ``/v1/workflow`` endpoints, plus ``wait`` (poll until a terminal status) and
-``download_outputs`` (stream each output to disk from its signed URL, never with our token).
-"""
+"""``cc.workflows``: the ``/v1/workflow`` endpoints, plus ``wait`` (poll until a terminal status)
+and ``download_outputs`` (stream each output from its signed URL, never with our token)."""
 
 from __future__ import annotations
 
@@ -26,13 +23,11 @@ from ._base import FilteredListResource
 from ._checks import check_name, check_tags
 from ._upload import FormFields, JsonSource, check_size, file_part, load_json_object
 
-__all__ = ["Workflows"]
-
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _output_filename(output: WorkflowOutput, taken: set[str]) -> str:
-    """A safe local file name, not in ``taken``: the URL's last segment, else the output id."""
+    """A safe local file name not in ``taken``: the URL's last segment, else the output id."""
     base = URL(output.src).name if output.src else ""
     name = _SAFE_NAME.sub("_", base).strip("._") or _SAFE_NAME.sub("_", output.id).strip("._")
     name = name or "output"
@@ -61,10 +56,6 @@ class Workflows(FilteredListResource[WorkflowSummary]):
     ) -> Workflow:
         """Full detail of one workflow (with its error on failure).
 
-        Args:
-            workflow_id: The workflow.
-            deadline: Overall seconds for this call, retries included.
-
         Raises:
             ValueError: ``workflow_id`` is empty.
             NotFoundError: No such workflow, or it is not yours.
@@ -77,10 +68,6 @@ class Workflows(FilteredListResource[WorkflowSummary]):
     ) -> None:
         """Cancel gracefully; only ``queued`` or ``running`` workflows. Never retried.
 
-        Args:
-            workflow_id: The workflow.
-            deadline: Overall seconds for this call.
-
         Raises:
             ValueError: ``workflow_id`` is empty.
             BadRequestError: The workflow is in another status.
@@ -92,14 +79,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
     async def outputs(
         self, workflow_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> builtins.list[WorkflowOutput]:
-        """Signed output URLs of a completed workflow (they expire in about 5 minutes).
-
-        Args:
-            workflow_id: The workflow.
-            deadline: Overall seconds for this call, retries included.
-
-        Returns:
-            One :class:`WorkflowOutput` per output, each with its signed ``src``.
+        """The outputs of a completed workflow, with signed URLs that expire in about 5 minutes.
 
         Raises:
             ValueError: ``workflow_id`` is empty.
@@ -121,27 +101,19 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         files: Mapping[str, Any] | None = None,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> WorkflowSummary:
-        """Create and schedule a workflow. Never retried.
-
-        The placeholders are checked against ``params`` and ``files`` first, every problem
-        reported at once, before anything is uploaded.
+        """Create and schedule a workflow, and return its summary. Never retried.
 
         Args:
             name: 1 to 200 characters.
             workflow: The ComfyUI workflow JSON: a dict, a path to a file, or bytes.
             tags: The workflow runs only on a runner with all of them (at most 10).
             params: Values for ``$text`` and ``$choice`` placeholders, by name.
-            files: Uploads for ``$file`` placeholders, by name: a path, bytes or
-                ``(filename, bytes)``.
-            deadline: Overall seconds for this call.
-
-        Returns:
-            The new workflow's summary (status usually ``accepted``).
+            files: For ``$file`` placeholders, by name: a path, bytes or ``(filename, bytes)``.
 
         Raises:
-            PlaceholderError: The params or files do not fit the placeholders (a ValueError).
-            ValueError: Another argument breaks a documented limit, or the upload is over
-                50 MB (before anything is sent).
+            PlaceholderError: The params or files do not fit the placeholders (every problem at
+                once, before anything is uploaded; a ValueError).
+            ValueError: Another argument breaks a limit, or the upload is over 50 MB.
             TypeError: An argument is of the wrong type (before anything is sent).
         """
         obj, raw, filename = load_json_object(workflow, "workflow")
@@ -164,21 +136,12 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         poll_interval: float = 1.0,
         max_poll_interval: float = 15.0,
     ) -> Workflow:
-        """Poll until the workflow reaches a terminal status, and return it.
-
-        The interval grows by half each poll, from ``poll_interval`` up to
-        ``max_poll_interval``. A failed workflow is returned, not raised.
+        """Poll until the workflow is in a terminal status and return it (failed is not raised).
 
         Args:
-            workflow_id: The workflow.
-            deadline: Seconds for the whole wait, every poll included (``None``: no limit,
-                and each poll keeps the client's per-call deadline).
-            poll_interval: The first interval, in seconds.
+            deadline: Seconds for the whole wait (``None``: none; each poll has the client's).
+            poll_interval: The first interval in seconds; it grows by half each poll.
             max_poll_interval: The largest interval.
-
-        Returns:
-            The :class:`Workflow` in a terminal status (``completed``, ``failed``,
-            ``cancelled`` or ``invalid``).
 
         Raises:
             ValueError: ``workflow_id`` is empty, or a bad interval or ``deadline``.
@@ -217,18 +180,14 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         timeout: float | None = 300.0,
         deadline: float | None = None,
     ) -> builtins.list[Path]:
-        """Download every output of a completed workflow into ``directory``.
+        """Download every output of a completed workflow into ``directory`` (created if missing).
 
-        Each file streams from its signed URL without the API token; a URL that expired
-        meanwhile (403) is renewed once. No outputs (an empty list or a 404) gives an empty
-        list. A file that fails is never left half-written.
+        Each file streams from its signed URL without the API token, and is never left
+        half-written; an expired URL (403) is renewed once. No outputs (or a 404) gives ``[]``.
 
         Args:
-            workflow_id: The workflow.
-            directory: Where to write; created if missing.
             timeout: Seconds for each file's download (one attempt; ``None``: no limit).
-            deadline: Seconds for the whole call: the output list, every file and any renewal
-                (``None``: no limit beyond ``timeout`` per file).
+            deadline: Seconds for the whole call, the output list and renewals included.
 
         Returns:
             The paths written, in the order of the outputs.
