@@ -1,4 +1,5 @@
-"""What every resource shares: the :class:`Requester` it talks through, and the list methods.
+"""What resources share: the :class:`Requester` they talk through, the list methods, and the
+runners' stats, history and ``stats_many``.
 
 A resource checks its arguments before anything is sent and never imports the client: pacing,
 attempts, retries and the connection pool are the client's.
@@ -6,18 +7,21 @@ attempts, retries and the connection pool are the client's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import builtins
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from yarl import URL
 
 from .._config import NOT_GIVEN, NotGiven, RateLimit
-from .._converter import decode_page
-from .._core import RequestSpec, check_int, check_page_args
+from .._converter import decode, decode_list, decode_page
+from .._core import RequestSpec, check_id, check_int, check_page_args
 from .._pagination import DEFAULT_PREFETCH, Paginator
-from ..models import Page
+from ..models import Page, RunnerStats, WorkflowSummary
 from ._checks import check_status
+from ._fanout import DEFAULT_CONCURRENCY, StatsSweep
+from ._stats_result import ProgressCallback
 
 T = TypeVar("T")
 
@@ -100,7 +104,6 @@ class ListResource(Resource, Generic[T]):
 
         Args:
             per_page: Items per request, 1 to 100.
-            max_items: Stop after this many items.
             start_page: The page to start from (to resume a walk).
             prefetch: Pages fetched ahead once the total is known.
             strict: Raise :class:`ListChangedError` if the list changes during the walk.
@@ -108,8 +111,7 @@ class ListResource(Resource, Generic[T]):
             deadline: Seconds for each page request, retries included.
 
         Raises:
-            ValueError: An argument is out of range (before any request).
-            TypeError: A page argument is not an int.
+            ValueError: An argument is out of range (``TypeError``: not an int), before sending.
         """
         return self._walk(None, per_page, max_items, start_page, prefetch, strict, settle, deadline)
 
@@ -119,8 +121,7 @@ class ListResource(Resource, Generic[T]):
         """One page of the list, with the list's ``total``.
 
         Raises:
-            ValueError: ``page`` < 1 or ``per_page`` outside 1-100 (before any request).
-            TypeError: ``page`` or ``per_page`` is not an int.
+            ValueError: ``page`` < 1 or ``per_page`` outside 1-100 (``TypeError``: not an int).
             PermissionDeniedError: The list is closed to your tier (managed runners, free tier).
         """
         check_page_args(page, per_page)
@@ -212,3 +213,89 @@ class FilteredListResource(ListResource[T]):
         check_page_args(page, per_page)
         filters = {} if status is None else {"status": check_status(status)}
         return await self._read_page(page, per_page, filters, deadline)
+
+
+class RunnerResource(Resource):
+    """Base of the two runner resources."""
+
+    async def stats(
+        self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
+    ) -> RunnerStats:
+        """Live system stats, read from the runner's ComfyUI (``/system_stats``) at call time.
+
+        Raises:
+            ValueError: ``runner_id`` is empty.
+            NotFoundError: No such runner (or not yours, or not open to your tier).
+            ServerError: The runner could not be reached or its stats read (500).
+        """
+        return await self._fetch_stats(runner_id, deadline=deadline)
+
+    async def _fetch_stats(
+        self,
+        runner_id: str,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> RunnerStats:
+        """:meth:`stats` with every knob of :meth:`Requester.request`, for the sweeps."""
+        url = self._requester.url(self._segment, check_id(runner_id, "runner_id"), "stats")
+        data = await self._requester.request(
+            RequestSpec(method="GET", url=url),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            on_attempt=on_attempt,
+        )
+        return decode(data, RunnerStats)
+
+    async def history(
+        self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
+    ) -> builtins.list[WorkflowSummary]:
+        """Your last (at most 10) workflows run on this runner, newest first.
+
+        Raises:
+            ValueError: ``runner_id`` is empty.
+            NotFoundError: No such runner (or not yours, or not open to your tier).
+        """
+        rid = check_id(runner_id, "runner_id")
+        data = await self._call("GET", rid, "history", deadline=deadline)
+        return decode_list(data, WorkflowSummary)
+
+    def stats_many(
+        self,
+        runners: Iterable[Any] | AsyncIterable[Any],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        progress: ProgressCallback | None = None,
+    ) -> StatsSweep:
+        """Live stats of many runners, concurrently: a :class:`StatsSweep`, one result per runner.
+
+        A runner's failure is its result's ``.error``, retried once at the end of the sweep if
+        worth it (5xx, 429, no answer); only a failing source (a 403 list) ends the sweep, raised
+        after the results read before it.
+
+        Args:
+            runners: Runner ids or runner objects, from any sync or async iterable (a paginator).
+            timeout: Seconds for each attempt (``None``: the client's timeout).
+            deadline: Seconds for the whole sweep, listing included (cut off with
+                :class:`APITimeoutError`, as are the runners not done).
+            max_retries: At most ``1 + max_retries`` attempts per runner (``0``: no end try).
+            progress: Called as ``progress(counts, result)`` after each result.
+
+        Raises:
+            ValueError: ``concurrency`` < 1, or a bad ``timeout``/``deadline``/``max_retries``.
+        """
+        return StatsSweep(
+            self._fetch_stats,
+            runners,
+            concurrency=concurrency,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            progress=progress,
+        )

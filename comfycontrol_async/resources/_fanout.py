@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sized
-from contextlib import aclosing
-from typing import Final, Self
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Sized
+from contextlib import AbstractAsyncContextManager, aclosing
+from typing import Final
 
 import attrs
 
@@ -158,7 +158,7 @@ class _Engine:
             self.on_progress(counts, result)
 
 
-class StatsSweep:
+class StatsSweep(AsyncIterator[StatsResult], AbstractAsyncContextManager["StatsSweep"]):
     """The async iterator of :class:`StatsResult` that ``stats_many`` returns, in completion order.
 
     ``async with`` (or ``aclose()``) stops it early; so does dropping it after a ``break``.
@@ -206,14 +206,8 @@ class StatsSweep:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def __aenter__(self) -> Self:
-        return self
-
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    def __aiter__(self) -> Self:
-        return self
 
     async def __anext__(self) -> StatsResult:
         if self._closed:

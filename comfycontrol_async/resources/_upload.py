@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,19 +26,20 @@ def _read(path: Path, what: str) -> bytes:
 
 def load_json_object(source: JsonSource, what: str) -> tuple[dict[str, Any], bytes, str]:
     """The JSON object of a mapping, a path or bytes, its bytes as sent, and a part filename."""
-    if isinstance(source, Mapping):
-        obj = dict(source)
-        try:
-            return obj, json.dumps(obj, ensure_ascii=False).encode(), f"{what}.json"
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{what} is not JSON-serialisable: {err}") from None
-    if isinstance(source, bytes | bytearray):
-        raw, filename = bytes(source), f"{what}.json"
-    elif isinstance(source, str | os.PathLike):
-        path = Path(source)
-        raw, filename = _read(path, f"{what} file"), path.name
-    else:
-        raise TypeError(f"{what} must be a dict, a path or bytes, got {type(source).__name__}")
+    match source:
+        case Mapping():
+            obj = dict(source)
+            try:
+                return obj, json.dumps(obj, ensure_ascii=False).encode(), f"{what}.json"
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{what} is not JSON-serialisable: {err}") from None
+        case bytes() | bytearray():
+            raw, filename = bytes(source), f"{what}.json"
+        case str() | os.PathLike():
+            path = Path(source)
+            raw, filename = _read(path, f"{what} file"), path.name
+        case _:
+            raise TypeError(f"{what} must be a dict, a path or bytes, got {type(source).__name__}")
     try:
         obj = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
@@ -56,23 +57,18 @@ def json_part(name: str, source: JsonSource) -> Part:
 
 def file_part(name: str, value: object) -> Part:
     """A multipart file part from a path, bytes, or a ``(filename, bytes)`` pair."""
-    if isinstance(value, str | os.PathLike):
-        path = Path(value)
-        filename, data = path.name, _read(path, f"file for {name!r}")
-    elif isinstance(value, bytes | bytearray):
-        filename, data = name.lstrip("$#") or "upload", bytes(value)
-    elif (
-        isinstance(value, Sequence)
-        and len(value) == 2
-        and isinstance(value[0], str)
-        and isinstance(value[1], bytes | bytearray)
-    ):
-        filename, data = value[0], bytes(value[1])
-    else:
-        raise TypeError(
-            f"file for {name!r} must be a path, bytes or a (filename, bytes) pair, "
-            f"got {type(value).__name__}"
-        )
+    match value:
+        case str() | os.PathLike():
+            filename, data = Path(value).name, _read(Path(value), f"file for {name!r}")
+        case bytes() | bytearray():
+            filename, data = name.lstrip("$#") or "upload", bytes(value)
+        case (str() as filename, bytes() | bytearray() as raw):
+            data = bytes(raw)
+        case _:
+            raise TypeError(
+                f"file for {name!r} must be a path, bytes or a (filename, bytes) pair, "
+                f"got {type(value).__name__}"
+            )
     return name, (filename, data, "application/octet-stream")
 
 

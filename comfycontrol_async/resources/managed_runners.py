@@ -8,8 +8,7 @@ from .._config import NOT_GIVEN, NotGiven
 from .._converter import decode
 from .._core import check_id
 from ..models import ManagedRunner
-from ._base import ListResource
-from ._runner_base import RunnerResource
+from ._base import ListResource, RunnerResource
 
 
 class ManagedRunners(RunnerResource, ListResource[ManagedRunner]):

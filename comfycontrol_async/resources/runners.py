@@ -13,9 +13,8 @@ from .._converter import decode
 from .._core import check_id
 from .._redact import remember
 from ..models import Runner
-from ._base import FilteredListResource
+from ._base import FilteredListResource, RunnerResource
 from ._checks import check_endpoint, check_headers, check_name, check_status, check_tags
-from ._runner_base import RunnerResource
 
 _CHECKS: Final[dict[str, Callable[[object], Any]]] = {
     "name": check_name,

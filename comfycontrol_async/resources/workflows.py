@@ -41,10 +41,10 @@ def _output_filename(output: WorkflowOutput, taken: set[str]) -> str:
 
 
 class Workflows(FilteredListResource[WorkflowSummary]):
-    """Workflows: create (multipart, with placeholders), list, get, cancel, outputs, wait.
+    """Workflows: create (with placeholders), list, get, cancel, wait, outputs and their download.
 
-    ``list()`` and ``list_page()`` take ``status`` (``completed``, ``running``, ``queued``,
-    ``failed``, ``cancelled``).
+    ``list()`` and ``list_page()`` take ``status``: ``completed``, ``running``, ``queued``,
+    ``failed`` or ``cancelled``.
     """
 
     _segment: ClassVar[str] = "workflow"
@@ -86,10 +86,10 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             BadRequestError: The workflow has not completed.
             NotFoundError: No such workflow, or it is not yours.
         """
-        wid = check_id(workflow_id, "workflow_id")
-        return decode_list(
-            await self._call("GET", wid, "outputs", deadline=deadline), WorkflowOutput
+        data = await self._call(
+            "GET", check_id(workflow_id, "workflow_id"), "outputs", deadline=deadline
         )
+        return decode_list(data, WorkflowOutput)
 
     async def create(
         self,
@@ -111,10 +111,9 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             files: For ``$file`` placeholders, by name: a path, bytes or ``(filename, bytes)``.
 
         Raises:
-            PlaceholderError: The params or files do not fit the placeholders (every problem at
-                once, before anything is uploaded; a ValueError).
+            PlaceholderError: The params or files do not fit the placeholders (all problems).
             ValueError: Another argument breaks a limit, or the upload is over 50 MB.
-            TypeError: An argument is of the wrong type (before anything is sent).
+            TypeError: An argument is of the wrong type.
         """
         obj, raw, filename = load_json_object(workflow, "workflow")
         fields = validate_params(obj, params=params, files=files)
@@ -140,8 +139,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
 
         Args:
             deadline: Seconds for the whole wait (``None``: none; each poll has the client's).
-            poll_interval: The first interval in seconds; it grows by half each poll.
-            max_poll_interval: The largest interval.
+            poll_interval: The first interval; it grows by half each poll.
 
         Raises:
             ValueError: ``workflow_id`` is empty, or a bad interval or ``deadline``.
@@ -180,7 +178,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         timeout: float | None = 300.0,
         deadline: float | None = None,
     ) -> builtins.list[Path]:
-        """Download every output of a completed workflow into ``directory`` (created if missing).
+        """Download every output of a completed workflow into ``directory``; the paths, in order.
 
         Each file streams from its signed URL without the API token, and is never left
         half-written; an expired URL (403) is renewed once. No outputs (or a 404) gives ``[]``.
@@ -188,9 +186,6 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         Args:
             timeout: Seconds for each file's download (one attempt; ``None``: no limit).
             deadline: Seconds for the whole call, the output list and renewals included.
-
-        Returns:
-            The paths written, in the order of the outputs.
 
         Raises:
             ValueError: ``workflow_id`` is empty, or a bad ``timeout`` or ``deadline``.
@@ -224,12 +219,13 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         except NotFoundError:
             await self.get(wid)  # a workflow that does not exist is still an error
             return []
+        download = self._requester.download
         taken: set[str] = set()
         written: builtins.list[Path] = []
         for output in outputs:
             path = target / _output_filename(output, taken)
             try:
-                await self._requester.download(URL(output.src, encoded=True), path, timeout=timeout)
+                await download(URL(output.src, encoded=True), path, timeout=timeout)
             except APIStatusError as err:
                 # Signed URLs live about 5 minutes: an expired one answers 403 (or 401).
                 if err.status not in (401, 403):
@@ -237,8 +233,6 @@ class Workflows(FilteredListResource[WorkflowSummary]):
                 fresh = [o for o in await self.outputs(wid) if o.id == output.id]
                 if not fresh:
                     raise
-                await self._requester.download(
-                    URL(fresh[0].src, encoded=True), path, timeout=timeout
-                )
+                await download(URL(fresh[0].src, encoded=True), path, timeout=timeout)
             written.append(path)
         return written
