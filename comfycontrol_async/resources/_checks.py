@@ -1,13 +1,22 @@
-"""Checks of write arguments against the API's documented limits, before anything is sent.
-
-Each returns the value as the wire wants it or raises naming the argument; never a header value.
+"""Write arguments checked against the API's documented limits before anything is sent, and
+turned into multipart parts: JSON bodies must be objects, an upload at most 50 MB (API docs,
+"Conventions"). Each raises naming the argument, never showing a header value.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final
 
 from yarl import URL
+
+MAX_UPLOAD_BYTES: Final = 50 * 1024 * 1024
+Part = tuple[str, tuple[str, bytes, str]]
+FormFields = tuple[tuple[str, str | tuple[str, bytes, str]], ...]
+JsonSource = Mapping[str, Any] | str | os.PathLike[str] | bytes
 
 
 def check_text(value: object, what: str, low: int, high: int) -> str:
@@ -69,7 +78,6 @@ def check_headers(value: object) -> dict[str, str]:
     """A mapping of non-empty header names to string values without line breaks."""
     if not isinstance(value, Mapping):
         raise TypeError("headers must be a mapping of str to str")
-    headers: dict[str, str] = {}
     for name, item in value.items():
         if not isinstance(name, str) or not name.strip():
             raise ValueError("header names must be non-empty strings")
@@ -77,5 +85,74 @@ def check_headers(value: object) -> dict[str, str]:
             raise TypeError(f"the value of header {name!r} must be a str")
         if any(ch in item for ch in "\r\n"):
             raise ValueError(f"the value of header {name!r} contains a line break")
-        headers[name] = item
-    return headers
+    return dict(value)
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"{what} not found: {path}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{what} is a directory: {path}") from None
+
+
+def load_json_object(source: JsonSource, what: str) -> tuple[dict[str, Any], bytes, str]:
+    """The JSON object of a mapping, a path or bytes, its bytes as sent, and a part filename."""
+    match source:
+        case Mapping():
+            obj = dict(source)
+            try:
+                return obj, json.dumps(obj, ensure_ascii=False).encode(), f"{what}.json"
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{what} is not JSON-serialisable: {err}") from None
+        case bytes() | bytearray():
+            raw, filename = bytes(source), f"{what}.json"
+        case str() | os.PathLike():
+            path = Path(source)
+            raw, filename = _read(path, f"{what} file"), path.name
+        case _:
+            raise TypeError(f"{what} must be a dict, a path or bytes, got {type(source).__name__}")
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{what} is not valid JSON: {err}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{what} must be a JSON object, got {type(obj).__name__}")
+    return obj, raw, filename
+
+
+def json_part(name: str, source: JsonSource) -> Part:
+    """A multipart part holding the JSON object ``source`` (see :func:`load_json_object`)."""
+    _, raw, filename = load_json_object(source, name)
+    return name, (filename, raw, "application/json")
+
+
+def file_part(name: str, value: object) -> Part:
+    """A multipart file part from a path, bytes, or a ``(filename, bytes)`` pair."""
+    match value:
+        case str() | os.PathLike():
+            filename, data = Path(value).name, _read(Path(value), f"file for {name!r}")
+        case bytes() | bytearray():
+            filename, data = name.lstrip("$#") or "upload", bytes(value)
+        case (str() as filename, bytes() | bytearray() as raw):
+            data = bytes(raw)
+        case _:
+            raise TypeError(
+                f"file for {name!r} must be a path, bytes or a (filename, bytes) pair, "
+                f"got {type(value).__name__}"
+            )
+    return name, (filename, data, "application/octet-stream")
+
+
+def check_size(form: FormFields) -> FormFields:
+    """``form``, unless its parts add up to more than 50 MB (a ``ValueError``)."""
+    total = sum(
+        len(name) + (len(value.encode()) if isinstance(value, str) else len(value[1]))
+        for name, value in form
+    )
+    if total > MAX_UPLOAD_BYTES:
+        raise ValueError(
+            f"the upload is {total / 1e6:.1f} MB; the API accepts at most 50 MB per request"
+        )
+    return form

@@ -9,8 +9,7 @@ from .._converter import decode
 from .._core import check_id
 from ..models import Template, TemplateSummary
 from ._base import ListResource
-from ._checks import check_name, check_text
-from ._upload import FormFields, JsonSource, check_size, json_part
+from ._checks import FormFields, JsonSource, check_name, check_size, check_text, json_part
 
 
 def _form(

@@ -19,9 +19,9 @@ from .._core import check_id, check_seconds
 from .._exceptions import APIStatusError, APITimeoutError, NotFoundError
 from ..models import Workflow, WorkflowOutput, WorkflowSummary
 from ..placeholders import ParamValue, file_fields, validate_params
+from . import _checks
 from ._base import FilteredListResource
-from ._checks import check_name, check_tags
-from ._upload import FormFields, JsonSource, check_size, file_part, load_json_object
+from ._checks import FormFields, JsonSource
 
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -115,16 +115,16 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             ValueError: Another argument breaks a limit, or the upload is over 50 MB.
             TypeError: An argument is of the wrong type.
         """
-        obj, raw, filename = load_json_object(workflow, "workflow")
+        obj, raw, filename = _checks.load_json_object(workflow, "workflow")
         fields = validate_params(obj, params=params, files=files)
         form: FormFields = (
-            ("name", check_name(name, 200)),
+            ("name", _checks.check_name(name, 200)),
             ("workflow_json", (filename, raw, "application/json")),
-            *([("tags", ",".join(check_tags(tags)))] if tags else []),
+            *([("tags", ",".join(_checks.check_tags(tags)))] if tags else []),
             *fields.items(),
-            *(file_part(field, value) for field, value in file_fields(files or {}).items()),
+            *(_checks.file_part(field, value) for field, value in file_fields(files or {}).items()),
         )
-        data = await self._call("POST", form=check_size(form), deadline=deadline)
+        data = await self._call("POST", form=_checks.check_size(form), deadline=deadline)
         return decode(data, WorkflowSummary)
 
     async def wait(
