@@ -1,11 +1,5 @@
-"""What resources share: the :class:`Requester` they talk through, the list methods, and the
-runners' stats, history and ``stats_many``.
-
-A resource checks its arguments before anything is sent and never imports the client: pacing,
-attempts, retries and the connection pool are the client's.
-"""
-
-from __future__ import annotations
+"""What resources share: the :class:`Requester` they talk through (never the client itself), the
+list methods, and the runners' stats, history and ``stats_many``."""
 
 import builtins
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
@@ -103,7 +97,6 @@ class ListResource(Resource, Generic[T]):
         """Every item, newest first, as a :class:`Paginator` (see README, "Pagination").
 
         Args:
-            per_page: Items per request, 1 to 100.
             start_page: The page to start from (to resume a walk).
             prefetch: Pages fetched ahead once the total is known.
             strict: Raise :class:`ListChangedError` if the list changes during the walk.
@@ -111,7 +104,7 @@ class ListResource(Resource, Generic[T]):
             deadline: Seconds for each page request, retries included.
 
         Raises:
-            ValueError: An argument is out of range (``TypeError``: not an int), before sending.
+            ValueError: An argument is out of range (``TypeError``: not an int).
         """
         return self._walk(None, per_page, max_items, start_page, prefetch, strict, settle, deadline)
 
@@ -224,7 +217,6 @@ class RunnerResource(Resource):
         """Live system stats, read from the runner's ComfyUI (``/system_stats``) at call time.
 
         Raises:
-            ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner (or not yours, or not open to your tier).
             ServerError: The runner could not be reached or its stats read (500).
         """
@@ -256,7 +248,6 @@ class RunnerResource(Resource):
         """Your last (at most 10) workflows run on this runner, newest first.
 
         Raises:
-            ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner (or not yours, or not open to your tier).
         """
         rid = check_id(runner_id, "runner_id")
@@ -273,17 +264,14 @@ class RunnerResource(Resource):
         max_retries: int | NotGiven = NOT_GIVEN,
         progress: ProgressCallback | None = None,
     ) -> StatsSweep:
-        """Live stats of many runners, concurrently: a :class:`StatsSweep`, one result per runner.
+        """Live stats of many runners, concurrently (see README, "Capacity sweeps").
 
-        A runner's failure is its result's ``.error``, retried once at the end of the sweep if
-        worth it (5xx, 429, no answer); only a failing source (a 403 list) ends the sweep, raised
-        after the results read before it.
+        A failing source (a list that gets a 403) ends the sweep with its error, after the results.
 
         Args:
-            runners: Runner ids or runner objects, from any sync or async iterable (a paginator).
-            timeout: Seconds for each attempt (``None``: the client's timeout).
-            deadline: Seconds for the whole sweep, listing included (cut off with
-                :class:`APITimeoutError`, as are the runners not done).
+            runners: Runner ids or runner objects, from any sync or async iterable.
+            timeout: Seconds for each attempt (``None``: the client's).
+            deadline: Seconds for the whole sweep, listing included.
             max_retries: At most ``1 + max_retries`` attempts per runner (``0``: no end try).
             progress: Called as ``progress(counts, result)`` after each result.
 

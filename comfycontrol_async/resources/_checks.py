@@ -3,8 +3,6 @@ turned into multipart parts: JSON bodies must be objects, an upload at most 50 M
 "Conventions"). Each raises naming the argument, never showing a header value.
 """
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Iterable, Mapping

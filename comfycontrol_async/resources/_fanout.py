@@ -1,9 +1,5 @@
 """``stats_many``: live stats of many runners by a bounded pool of workers, one result per
-distinct runner in completion order; closing, cancelling or dropping the sweep cancels its tasks.
-Its policies are documented on ``stats_many``.
-"""
-
-from __future__ import annotations
+distinct runner in completion order; closing, cancelling or dropping the sweep cancels its tasks."""
 
 import asyncio
 import weakref
@@ -35,8 +31,7 @@ def _runner_id(item: object) -> str:
 
 @attrs.define(eq=False)
 class _Engine:
-    """One sweep's state; its task never holds the :class:`StatsSweep`, so a dropped sweep is
-    collected and cancels it."""
+    """One sweep's state; its task never holds the sweep, so a dropped sweep is collected."""
 
     fetch: FetchStats
     source: Iterable[object] | AsyncIterable[object]

@@ -1,8 +1,6 @@
 """What a sweep hands back, one try at a runner's stats (:func:`read_stats`) and the end-of-sweep
 retry policy (:func:`retry_later`), for ``stats_many`` and capacity."""
 
-from __future__ import annotations
-
 import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
@@ -15,8 +13,6 @@ from ..models import RunnerStats
 
 
 class FetchStats(Protocol):
-    """``RunnerResource._fetch_stats``."""
-
     def __call__(
         self,
         runner_id: str,
@@ -83,11 +79,8 @@ async def read_stats(
     max_retries: int | NotGiven,
     count: Callable[[], None] | None = None,
 ) -> StatsResult:
-    """One try at ``job``'s runner (fresh, or the failed first try), a failure in the result.
-
-    A first try has no retries; the end-of-sweep try gets ``max_retries - 1`` (the client's when
-    not given), none for a down runner. ``count()`` on every attempt.
-    """
+    """One try at ``job``'s runner (fresh, or the failed first try), a failure in the result;
+    only the end-of-sweep try has retries. ``count()`` on every attempt."""
     retries: int | NotGiven = 0
     failed = job.error
     # The API docs: a 500 on /stats means ComfyControl could not reach the runner or read its stats.
@@ -119,13 +112,11 @@ async def read_stats(
 
 
 def retry_later(job: StatsResult, result: StatsResult, max_retries: int | NotGiven) -> bool:
-    """Whether ``result``, the first try at ``job``, failed in a way that may recover.
-
-    Stats decode leniently: a ``ResponseValidationError`` is a 2xx that is not JSON at all.
-    """
+    """Whether ``result``, the first try at ``job``, failed in a way that may recover."""
     error = result.error
     if job.error is not None or error is None or max_retries == 0:
         return False
     if isinstance(error, APIStatusError):
         return error.status == 429 or error.status >= 500
+    # Stats decode leniently: a ResponseValidationError is a 2xx answer that is not JSON at all.
     return isinstance(error, APIConnectionError | ResponseValidationError)

@@ -1,7 +1,5 @@
 """``cc.managed_runners``: runners hosted by ComfyControl (``/v1/managed-runner``, Pro/Plus)."""
 
-from __future__ import annotations
-
 from typing import ClassVar
 
 from .._config import NOT_GIVEN, NotGiven
@@ -27,7 +25,6 @@ class ManagedRunners(RunnerResource, ListResource[ManagedRunner]):
         """One managed runner by id.
 
         Raises:
-            ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner open to your tier.
             PermissionDeniedError: The account's tier has no managed runners (free).
         """

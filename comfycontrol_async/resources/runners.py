@@ -1,7 +1,5 @@
 """``cc.runners``: your own ComfyUI servers, registered as runners (``/v1/runner``)."""
 
-from __future__ import annotations
-
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
@@ -61,7 +59,6 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
         """One of your runners by id.
 
         Raises:
-            ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner, or it is not yours.
         """
         data = await self._call("GET", check_id(runner_id, "runner_id"), deadline=deadline)
@@ -73,7 +70,6 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
         """Hard-stop the execution running on this runner now. Never retried.
 
         Raises:
-            ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner, or it is not yours.
             ServerError: The runner could not be reached (500).
         """
@@ -98,8 +94,8 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             tags: At most 10; workflows with tags run only on runners with all of them.
 
         Raises:
-            ValueError: An argument breaks a documented limit (before anything is sent).
-            TypeError: An argument is of the wrong type (before anything is sent).
+            ValueError: An argument breaks a documented limit.
+            TypeError: An argument is of the wrong type.
             PermissionDeniedError: Your tier's runner limit is reached.
         """
         optional = {k: v for k, v in {"headers": headers, "tags": tags}.items() if v is not None}
@@ -124,8 +120,8 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             status: ``active`` or ``disabled``.
 
         Raises:
-            ValueError: Nothing to change, or a value breaks a documented limit (before sending).
-            TypeError: A value is of the wrong type (before anything is sent).
+            ValueError: Nothing to change, or a value breaks a documented limit.
+            TypeError: A value is of the wrong type.
             NotFoundError: No such runner, or it is not yours.
         """
         body = _body(name=name, endpoint=endpoint, headers=headers, tags=tags, status=status)

@@ -1,7 +1,5 @@
 """``cc.templates``: stored ComfyUI workflows with placeholders (``/v1/template``)."""
 
-from __future__ import annotations
-
 from typing import ClassVar
 
 from .._config import NOT_GIVEN, NotGiven
@@ -38,7 +36,6 @@ class Templates(ListResource[TemplateSummary]):
         """One template, with its ``body``.
 
         Raises:
-            ValueError: ``template_id`` is empty.
             NotFoundError: No such template, or it is not yours.
         """
         data = await self._call("GET", check_id(template_id, "template_id"), deadline=deadline)
@@ -60,8 +57,7 @@ class Templates(ListResource[TemplateSummary]):
             body: The ComfyUI workflow JSON: a dict, a path to a file, or bytes.
 
         Raises:
-            ValueError: A limit is broken, ``body`` is not a JSON object, or the upload is over
-                50 MB (before anything is sent).
+            ValueError: A limit is broken, or ``body`` is not a JSON object or over 50 MB.
             TypeError: ``body`` is neither a mapping, a path nor bytes.
         """
         form = _form(name, description, body)
@@ -79,7 +75,7 @@ class Templates(ListResource[TemplateSummary]):
         """Change the fields given, within the limits of :meth:`create`. Never retried.
 
         Raises:
-            ValueError: Nothing to change, or a value breaks a limit (before anything is sent).
+            ValueError: Nothing to change, or a value breaks a limit.
             TypeError: ``body`` is neither a mapping, a path nor bytes.
             NotFoundError: No such template, or it is not yours.
         """

@@ -1,7 +1,5 @@
 """``cc.user``: the caller's own profile (``GET /v1/user``)."""
 
-from __future__ import annotations
-
 from .._config import NOT_GIVEN, NotGiven
 from .._converter import decode
 from ..models import User

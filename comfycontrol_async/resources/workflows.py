@@ -1,8 +1,6 @@
 """``cc.workflows``: the ``/v1/workflow`` endpoints, plus ``wait`` (poll until a terminal status)
 and ``download_outputs`` (stream each output from its signed URL, never with our token)."""
 
-from __future__ import annotations
-
 import asyncio
 import builtins
 import os
@@ -57,7 +55,6 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         """Full detail of one workflow (with its error on failure).
 
         Raises:
-            ValueError: ``workflow_id`` is empty.
             NotFoundError: No such workflow, or it is not yours.
         """
         data = await self._call("GET", check_id(workflow_id, "workflow_id"), deadline=deadline)
@@ -69,7 +66,6 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         """Cancel gracefully; only ``queued`` or ``running`` workflows. Never retried.
 
         Raises:
-            ValueError: ``workflow_id`` is empty.
             BadRequestError: The workflow is in another status.
             NotFoundError: No such workflow, or it is not yours.
         """
@@ -82,7 +78,6 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         """The outputs of a completed workflow, with signed URLs that expire in about 5 minutes.
 
         Raises:
-            ValueError: ``workflow_id`` is empty.
             BadRequestError: The workflow has not completed.
             NotFoundError: No such workflow, or it is not yours.
         """
@@ -142,7 +137,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             poll_interval: The first interval; it grows by half each poll.
 
         Raises:
-            ValueError: ``workflow_id`` is empty, or a bad interval or ``deadline``.
+            ValueError: A bad interval or ``deadline``.
             APITimeoutError: ``deadline`` passed first; the message names the last status.
             NotFoundError: No such workflow, or it is not yours.
         """
@@ -180,15 +175,14 @@ class Workflows(FilteredListResource[WorkflowSummary]):
     ) -> builtins.list[Path]:
         """Download every output of a completed workflow into ``directory``; the paths, in order.
 
-        Each file streams from its signed URL without the API token, and is never left
-        half-written; an expired URL (403) is renewed once. No outputs (or a 404) gives ``[]``.
+        No outputs (or a 404) gives ``[]``; see README, "Downloads".
 
         Args:
-            timeout: Seconds for each file's download (one attempt; ``None``: no limit).
+            timeout: Seconds for each file (one attempt; ``None``: no limit).
             deadline: Seconds for the whole call, the output list and renewals included.
 
         Raises:
-            ValueError: ``workflow_id`` is empty, or a bad ``timeout`` or ``deadline``.
+            ValueError: A bad ``timeout`` or ``deadline``.
             BadRequestError: The workflow has not completed.
             NotFoundError: No such workflow, or it is not yours.
             APITimeoutError: A file took longer than ``timeout``, or ``deadline`` passed.
