@@ -1,8 +1,8 @@
-"""What resources share: the :class:`Requester` they talk through (never the client itself), the
-list methods, and the runners' stats, history and ``stats_many``."""
+"""What resources share: the :class:`Requester` (never the client), list methods, runner stats."""
 
 import builtins
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -46,8 +46,6 @@ class Requester(Protocol):
 
 
 class Resource:
-    """Base of ``cc.runners``, ``cc.managed_runners`` and the others."""
-
     _segment: ClassVar[str]  # the path segment under /v1
 
     def __init__(self, requester: Requester) -> None:
@@ -158,12 +156,8 @@ class ListResource(Resource, Generic[T]):
         if rate is not None and type(prefetch) is int and prefetch > 0:
             # Under pacing a wide window only queues fetches ahead of the client's other work.
             prefetch = min(prefetch, max(1, rate.requests // 4))
-
-        async def fetch(page: int, size: int) -> Page[T]:
-            return await self._read_page(page, size, filters, deadline)
-
         return Paginator(
-            fetch,
+            partial(self._read_page, filters=filters, deadline=deadline),
             per_page=per_page,
             max_items=max_items,
             start_page=start_page,
@@ -209,8 +203,6 @@ class FilteredListResource(ListResource[T]):
 
 
 class RunnerResource(Resource):
-    """Base of the two runner resources."""
-
     async def stats(
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> RunnerStats:

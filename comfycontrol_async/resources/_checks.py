@@ -1,7 +1,4 @@
-"""Write arguments checked against the API's documented limits before anything is sent, and
-turned into multipart parts: JSON bodies must be objects, an upload at most 50 MB (API docs,
-"Conventions"). Each raises naming the argument, never showing a header value.
-"""
+"""Write arguments and upload parts, checked against the API's documented limits before sending."""
 
 import json
 import os
@@ -12,7 +9,6 @@ from typing import Any, Final
 from yarl import URL
 
 MAX_UPLOAD_BYTES: Final = 50 * 1024 * 1024
-Part = tuple[str, tuple[str, bytes, str]]
 FormFields = tuple[tuple[str, str | tuple[str, bytes, str]], ...]
 JsonSource = Mapping[str, Any] | str | os.PathLike[str] | bytes
 
@@ -29,7 +25,6 @@ def check_text(value: object, what: str, low: int, high: int) -> str:
 
 
 def check_name(value: object, high: int = 100) -> str:
-    """A name of 1 to ``high`` characters."""
     return check_text(value, "name", 1, high)
 
 
@@ -73,7 +68,7 @@ def check_tags(value: object) -> list[str]:
 
 
 def check_headers(value: object) -> dict[str, str]:
-    """A mapping of non-empty header names to string values without line breaks."""
+    """A mapping of non-empty header names to one-line string values (never shown in errors)."""
     if not isinstance(value, Mapping):
         raise TypeError("headers must be a mapping of str to str")
     for name, item in value.items():
@@ -107,8 +102,7 @@ def load_json_object(source: JsonSource, what: str) -> tuple[dict[str, Any], byt
         case bytes() | bytearray():
             raw, filename = bytes(source), f"{what}.json"
         case str() | os.PathLike():
-            path = Path(source)
-            raw, filename = _read(path, f"{what} file"), path.name
+            raw, filename = _read(Path(source), f"{what} file"), Path(source).name
         case _:
             raise TypeError(f"{what} must be a dict, a path or bytes, got {type(source).__name__}")
     try:
@@ -120,13 +114,7 @@ def load_json_object(source: JsonSource, what: str) -> tuple[dict[str, Any], byt
     return obj, raw, filename
 
 
-def json_part(name: str, source: JsonSource) -> Part:
-    """A multipart part holding the JSON object ``source`` (see :func:`load_json_object`)."""
-    _, raw, filename = load_json_object(source, name)
-    return name, (filename, raw, "application/json")
-
-
-def file_part(name: str, value: object) -> Part:
+def file_part(name: str, value: object) -> tuple[str, tuple[str, bytes, str]]:
     """A multipart file part from a path, bytes, or a ``(filename, bytes)`` pair."""
     match value:
         case str() | os.PathLike():

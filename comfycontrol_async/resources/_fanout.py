@@ -1,5 +1,4 @@
-"""``stats_many``: live stats of many runners by a bounded pool of workers, one result per
-distinct runner in completion order; closing, cancelling or dropping the sweep cancels its tasks."""
+"""``stats_many``: live stats of many runners by a bounded pool of workers, in completion order."""
 
 import asyncio
 import weakref
@@ -19,14 +18,15 @@ from ._stats_result import SweepProgress as SweepProgress
 DEFAULT_CONCURRENCY: Final = 32
 
 
-def _runner_id(item: object) -> str:
+def _job_or_error(item: object) -> StatsResult:
     ident = item.runner_id if isinstance(item, StatsResult) else getattr(item, "id", item)
     if isinstance(ident, str):
-        return ident
-    raise TypeError(
+        return StatsResult(runner_id=ident, runner=None if isinstance(item, str) else item)
+    error = TypeError(
         "stats_many takes runner ids (str) or runner objects with an .id, "
         f"got {type(item).__name__}"
     )
+    return StatsResult(runner_id=repr(item)[:80], error=error)
 
 
 @attrs.define(eq=False)
@@ -42,9 +42,7 @@ class _Engine:
     on_progress: ProgressCallback | None
     progress: SweepProgress
     results: asyncio.Queue[StatsResult | None] = attrs.Factory(asyncio.Queue)
-    queue: asyncio.Queue[StatsResult | None] = attrs.Factory(
-        lambda self: asyncio.Queue(self.concurrency), takes_self=True
-    )
+    queue: asyncio.Queue[StatsResult | None] = attrs.field(init=False)  # made by run()
     later: list[StatsResult] = attrs.Factory(list)  # failed first tries, to try again at the end
     seen: set[str] = attrs.Factory(set)
     duplicates: int = 0
@@ -52,6 +50,7 @@ class _Engine:
     error: BaseException | None = None
 
     async def run(self) -> None:
+        self.queue = asyncio.Queue(self.concurrency)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._produce())
@@ -98,17 +97,14 @@ class _Engine:
         try:
             async with aclosing(self._items()) as items:
                 async for item in items:
-                    try:
-                        rid = _runner_id(item)
-                    except TypeError as err:
-                        self._emit(StatsResult(runner_id=repr(item)[:80], error=err))
-                        continue
-                    if rid in self.seen:
+                    job = _job_or_error(item)
+                    if job.error is not None:
+                        self._emit(job)
+                    elif job.runner_id in self.seen:
                         self.duplicates += 1
-                        continue
-                    self.seen.add(rid)
-                    runner = None if isinstance(item, str) else item
-                    await self.queue.put(StatsResult(runner_id=rid, runner=runner))
+                    else:
+                        self.seen.add(job.runner_id)
+                        await self.queue.put(job)
         except Exception as err:  # the source failed (a list that 403s) or the deadline passed
             self.error = err
         finally:
@@ -213,7 +209,6 @@ class StatsSweep(AsyncIterator[StatsResult], AbstractAsyncContextManager["StatsS
             if engine.deadline is not None:
                 engine.deadline_at = loop.time() + engine.deadline
             self._task = loop.create_task(engine.run(), name="stats_many")
-            # Dropped without aclose() (a `break` out of `async for`): cancel at once.
             weakref.finalize(self, self._task.cancel)
         try:
             result = await engine.results.get()

@@ -1,9 +1,8 @@
-"""What a sweep hands back, one try at a runner's stats (:func:`read_stats`) and the end-of-sweep
-retry policy (:func:`retry_later`), for ``stats_many`` and capacity."""
+"""What a sweep hands back, one try at a runner's stats, and the end-of-sweep retry policy."""
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
@@ -11,17 +10,8 @@ from .._config import NOT_GIVEN, NotGiven
 from .._exceptions import APIConnectionError, APIStatusError, ResponseValidationError, ServerError
 from ..models import RunnerStats
 
-
-class FetchStats(Protocol):
-    def __call__(
-        self,
-        runner_id: str,
-        *,
-        timeout: float | NotGiven | None = ...,
-        deadline: float | NotGiven | None = ...,
-        max_retries: int | NotGiven = ...,
-        on_attempt: Callable[[], None] | None = ...,
-    ) -> Coroutine[Any, Any, RunnerStats]: ...
+# ``RunnerResource._fetch_stats``: (runner_id, *, timeout, deadline, max_retries, on_attempt).
+FetchStats = Callable[..., Coroutine[Any, Any, RunnerStats]]
 
 
 @attrs.frozen(kw_only=True)
@@ -94,8 +84,7 @@ async def read_stats(
         if count is not None:
             count()
 
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    started = asyncio.get_running_loop().time()
     stats = error = None
     try:
         stats = await fetch(
@@ -107,7 +96,7 @@ async def read_stats(
         )
     except Exception as err:  # every failure is this runner's result, never the batch's
         error = err
-    elapsed = job.elapsed + (loop.time() - started)
+    elapsed = job.elapsed + (asyncio.get_running_loop().time() - started)
     return attrs.evolve(job, stats=stats, error=error, elapsed=elapsed, attempts=attempts)
 
 

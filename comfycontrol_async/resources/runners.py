@@ -41,10 +41,9 @@ def _body(**fields: object) -> dict[str, Any]:
 
 
 class Runners(RunnerResource, FilteredListResource[Runner]):
-    """Your own runners: register, list, get, update, live stats, history and interrupt.
+    """Your own runners; ``list(status=...)``: ``active`` or ``disabled``.
 
-    ``list()`` and ``list_page()`` take ``status`` (``active`` or ``disabled``). A runner's
-    header values and endpoint user-info, sent or received, never show in errors, logs or reprs.
+    Their header values and endpoint user-info never show in errors, logs or reprs.
     """
 
     _segment: ClassVar[str] = "runner"
@@ -94,8 +93,7 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             tags: At most 10; workflows with tags run only on runners with all of them.
 
         Raises:
-            ValueError: An argument breaks a documented limit.
-            TypeError: An argument is of the wrong type.
+            ValueError: An argument breaks a documented limit (``TypeError``: a wrong type).
             PermissionDeniedError: Your tier's runner limit is reached.
         """
         optional = {k: v for k, v in {"headers": headers, "tags": tags}.items() if v is not None}
@@ -120,8 +118,7 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             status: ``active`` or ``disabled``.
 
         Raises:
-            ValueError: Nothing to change, or a value breaks a documented limit.
-            TypeError: A value is of the wrong type.
+            ValueError: Nothing to change, or a bad value (``TypeError``: a wrong type).
             NotFoundError: No such runner, or it is not yours.
         """
         body = _body(name=name, endpoint=endpoint, headers=headers, tags=tags, status=status)

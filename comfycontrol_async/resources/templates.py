@@ -7,7 +7,7 @@ from .._converter import decode
 from .._core import check_id
 from ..models import Template, TemplateSummary
 from ._base import ListResource
-from ._checks import FormFields, JsonSource, check_name, check_size, check_text, json_part
+from ._checks import FormFields, JsonSource, check_name, check_size, check_text, load_json_object
 
 
 def _form(
@@ -19,7 +19,8 @@ def _form(
     if description is not NOT_GIVEN:
         form += (("description", check_text(description, "description", 1, 500)),)
     if body is not NOT_GIVEN:
-        form += (json_part("body", body),)
+        _, raw, filename = load_json_object(body, "body")
+        form += (("body", (filename, raw, "application/json")),)
     return check_size(form)
 
 

@@ -1,5 +1,4 @@
-"""``cc.workflows``: the ``/v1/workflow`` endpoints, plus ``wait`` (poll until a terminal status)
-and ``download_outputs`` (stream each output from its signed URL, never with our token)."""
+"""``cc.workflows``: the ``/v1/workflow`` endpoints, plus ``wait`` and ``download_outputs``."""
 
 import asyncio
 import builtins
@@ -41,8 +40,7 @@ def _output_filename(output: WorkflowOutput, taken: set[str]) -> str:
 class Workflows(FilteredListResource[WorkflowSummary]):
     """Workflows: create (with placeholders), list, get, cancel, wait, outputs and their download.
 
-    ``list()`` and ``list_page()`` take ``status``: ``completed``, ``running``, ``queued``,
-    ``failed`` or ``cancelled``.
+    ``list(status=...)``: ``completed``, ``running``, ``queued``, ``failed`` or ``cancelled``.
     """
 
     _segment: ClassVar[str] = "workflow"
@@ -81,9 +79,8 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             BadRequestError: The workflow has not completed.
             NotFoundError: No such workflow, or it is not yours.
         """
-        data = await self._call(
-            "GET", check_id(workflow_id, "workflow_id"), "outputs", deadline=deadline
-        )
+        wid = check_id(workflow_id, "workflow_id")
+        data = await self._call("GET", wid, "outputs", deadline=deadline)
         return decode_list(data, WorkflowOutput)
 
     async def create(
@@ -107,8 +104,8 @@ class Workflows(FilteredListResource[WorkflowSummary]):
 
         Raises:
             PlaceholderError: The params or files do not fit the placeholders (all problems).
-            ValueError: Another argument breaks a limit, or the upload is over 50 MB.
-            TypeError: An argument is of the wrong type.
+            ValueError: Another argument breaks a limit (``TypeError``: a wrong type), or the
+                upload is over 50 MB.
         """
         obj, raw, filename = _checks.load_json_object(workflow, "workflow")
         fields = validate_params(obj, params=params, files=files)
@@ -173,9 +170,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         timeout: float | None = 300.0,
         deadline: float | None = None,
     ) -> builtins.list[Path]:
-        """Download every output of a completed workflow into ``directory``; the paths, in order.
-
-        No outputs (or a 404) gives ``[]``; see README, "Downloads".
+        """Download a completed workflow's outputs into ``directory``; the paths, ``[]`` if none.
 
         Args:
             timeout: Seconds for each file (one attempt; ``None``: no limit).
