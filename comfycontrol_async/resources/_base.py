@@ -1,6 +1,5 @@
 """What resources share: the :class:`Requester` (never the client), list methods, runner stats."""
 
-import builtins
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
@@ -236,7 +235,7 @@ class RunnerResource(Resource):
 
     async def history(
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
-    ) -> builtins.list[WorkflowSummary]:
+    ) -> list[WorkflowSummary]:
         """Your last (at most 10) workflows run on this runner, newest first.
 
         Raises:

@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -10,8 +10,19 @@ from .._config import NOT_GIVEN, NotGiven
 from .._exceptions import APIConnectionError, APIStatusError, ResponseValidationError, ServerError
 from ..models import RunnerStats
 
-# ``RunnerResource._fetch_stats``: (runner_id, *, timeout, deadline, max_retries, on_attempt).
-FetchStats = Callable[..., Coroutine[Any, Any, RunnerStats]]
+
+class FetchStats(Protocol):
+    """``RunnerResource._fetch_stats``."""
+
+    def __call__(
+        self,
+        runner_id: str,
+        *,
+        timeout: float | NotGiven | None,
+        deadline: float | NotGiven | None,
+        max_retries: int | NotGiven,
+        on_attempt: Callable[[], None] | None,
+    ) -> Coroutine[Any, Any, RunnerStats]: ...
 
 
 @attrs.frozen(kw_only=True)

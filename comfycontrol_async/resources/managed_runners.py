@@ -10,10 +10,7 @@ from ._base import ListResource, RunnerResource
 
 
 class ManagedRunners(RunnerResource, ListResource[ManagedRunner]):
-    """Managed runners open to your tier: list, get, live stats and history.
-
-    Free accounts get :class:`PermissionDeniedError` (403) from every one of these endpoints.
-    """
+    """Managed runners open to your tier; a free account gets :class:`PermissionDeniedError`."""
 
     _segment: ClassVar[str] = "managed-runner"
     _list_key: ClassVar[str] = "runners"

@@ -41,10 +41,7 @@ def _body(**fields: object) -> dict[str, Any]:
 
 
 class Runners(RunnerResource, FilteredListResource[Runner]):
-    """Your own runners; ``list(status=...)``: ``active`` or ``disabled``.
-
-    Their header values and endpoint user-info never show in errors, logs or reprs.
-    """
+    """Your own runners (``status``: ``active``, ``disabled``); their credentials never show."""
 
     _segment: ClassVar[str] = "runner"
     _list_key: ClassVar[str] = "runners"

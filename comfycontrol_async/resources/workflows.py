@@ -1,7 +1,6 @@
 """``cc.workflows``: the ``/v1/workflow`` endpoints, plus ``wait`` and ``download_outputs``."""
 
 import asyncio
-import builtins
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -38,10 +37,7 @@ def _output_filename(output: WorkflowOutput, taken: set[str]) -> str:
 
 
 class Workflows(FilteredListResource[WorkflowSummary]):
-    """Workflows: create (with placeholders), list, get, cancel, wait, outputs and their download.
-
-    ``list(status=...)``: ``completed``, ``running``, ``queued``, ``failed`` or ``cancelled``.
-    """
+    """Workflows; ``status``: ``completed``, ``running``, ``queued``, ``failed``, ``cancelled``."""
 
     _segment: ClassVar[str] = "workflow"
     _list_key: ClassVar[str] = "workflows"
@@ -72,7 +68,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
 
     async def outputs(
         self, workflow_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
-    ) -> builtins.list[WorkflowOutput]:
+    ) -> list[WorkflowOutput]:
         """The outputs of a completed workflow, with signed URLs that expire in about 5 minutes.
 
         Raises:
@@ -169,7 +165,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         *,
         timeout: float | None = 300.0,
         deadline: float | None = None,
-    ) -> builtins.list[Path]:
+    ) -> list[Path]:
         """Download a completed workflow's outputs into ``directory``; the paths, ``[]`` if none.
 
         Args:
@@ -199,9 +195,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
                 url=str(self._requester.url(self._segment, wid, "outputs")),
             ) from None
 
-    async def _download_all(
-        self, wid: str, target: Path, timeout: float | None
-    ) -> builtins.list[Path]:
+    async def _download_all(self, wid: str, target: Path, timeout: float | None) -> list[Path]:
         await asyncio.to_thread(target.mkdir, parents=True, exist_ok=True)
         try:
             outputs = await self.outputs(wid)
@@ -210,7 +204,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             return []
         download = self._requester.download
         taken: set[str] = set()
-        written: builtins.list[Path] = []
+        written: list[Path] = []
         for output in outputs:
             path = target / _output_filename(output, taken)
             try:
