@@ -38,7 +38,7 @@ class Requester(Protocol):
         max_retries: int | NotGiven = NOT_GIVEN,
         on_attempt: Callable[[], None] | None = None,
     ) -> Any:
-        """The parsed JSON of one logical request; ``on_attempt()`` on every attempt sent."""
+        """The parsed JSON of one request (``None``: empty body); ``on_attempt()`` per attempt."""
 
     async def download(self, url: URL, path: Path, *, timeout: float | None) -> None:
         """Stream ``url`` into ``path`` without the API token, in one attempt."""

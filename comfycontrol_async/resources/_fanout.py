@@ -42,7 +42,9 @@ class _Engine:
     on_progress: ProgressCallback | None
     progress: SweepProgress
     results: asyncio.Queue[StatsResult | None] = attrs.Factory(asyncio.Queue)
-    queue: asyncio.Queue[StatsResult | None] = attrs.field(init=False)  # made by run()
+    queue: asyncio.Queue[StatsResult | None] = attrs.Factory(
+        lambda self: asyncio.Queue(self.concurrency), takes_self=True
+    )
     later: list[StatsResult] = attrs.Factory(list)  # failed first tries, to try again at the end
     seen: set[str] = attrs.Factory(set)
     duplicates: int = 0
@@ -50,7 +52,6 @@ class _Engine:
     error: BaseException | None = None
 
     async def run(self) -> None:
-        self.queue = asyncio.Queue(self.concurrency)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._produce())

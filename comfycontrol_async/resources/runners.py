@@ -41,7 +41,7 @@ def _body(**fields: object) -> dict[str, Any]:
 
 
 class Runners(RunnerResource, FilteredListResource[Runner]):
-    """Your own runners (``status``: ``active``, ``disabled``); their credentials never show."""
+    """Your own runners (``status``: ``active``, ``disabled``); header values are kept secret."""
 
     _segment: ClassVar[str] = "runner"
     _list_key: ClassVar[str] = "runners"

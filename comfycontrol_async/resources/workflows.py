@@ -166,7 +166,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         timeout: float | None = 300.0,
         deadline: float | None = None,
     ) -> list[Path]:
-        """Download a completed workflow's outputs into ``directory``; the paths, ``[]`` if none.
+        """Download a completed workflow's outputs into ``directory`` (made if missing); the paths.
 
         Args:
             timeout: Seconds for each file (one attempt; ``None``: no limit).
