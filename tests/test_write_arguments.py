@@ -9,15 +9,13 @@ from typing import Any
 import pytest
 
 from comfycontrol_async.resources._checks import (
+    MAX_UPLOAD_BYTES,
     check_endpoint,
     check_headers,
     check_name,
+    check_size,
     check_tags,
     check_text,
-)
-from comfycontrol_async.resources._upload import (
-    MAX_UPLOAD_BYTES,
-    check_size,
     file_part,
     load_json_object,
 )

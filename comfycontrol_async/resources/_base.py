@@ -1,41 +1,33 @@
-"""What every resource shares: the :class:`Requester` it talks through, and the list methods.
+"""What resources share: the :class:`Requester` (never the client), list methods, runner stats."""
 
-A resource checks its arguments (``ValueError`` before anything is sent), hands a
-:class:`RequestSpec` to its requester and decodes the answer. It never imports the client:
-pacing, attempts, retries and the connection pool are the client's.
-"""
-
-from __future__ import annotations
-
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from yarl import URL
 
 from .._config import NOT_GIVEN, NotGiven, RateLimit
-from .._converter import decode_page
-from .._core import RequestSpec, check_int, check_page_args
+from .._converter import decode, decode_list, decode_page
+from .._core import RequestSpec, check_id, check_int, check_page_args
 from .._pagination import DEFAULT_PREFETCH, Paginator
-from ..models import Page
+from ..models import Page, RunnerStats, WorkflowSummary
 from ._checks import check_status
+from ._fanout import DEFAULT_CONCURRENCY, StatsSweep
+from ._stats_result import ProgressCallback
 
 T = TypeVar("T")
 
 
 class Requester(Protocol):
-    """The part of the client a resource uses.
-
-    ``timeout`` is per attempt, ``deadline`` for the whole call (attempts, backoff and pacing
-    waits); ``NOT_GIVEN`` keeps the client's setting.
-    """
+    """The part of the client a resource uses (``NOT_GIVEN``: the client's setting)."""
 
     @property
     def rate_limit(self) -> RateLimit | None:
         """The client's pacing, or ``None`` when it is off."""
 
     def url(self, *segments: str) -> URL:
-        """The absolute URL of an endpoint; each segment is encoded as one segment."""
+        """The absolute URL of an endpoint, each segment encoded as one."""
 
     async def request(
         self,
@@ -46,24 +38,14 @@ class Requester(Protocol):
         max_retries: int | NotGiven = NOT_GIVEN,
         on_attempt: Callable[[], None] | None = None,
     ) -> Any:
-        """The parsed JSON of one logical request (``None`` for an empty body).
-
-        ``on_attempt`` is called once for every attempt sent.
-        """
+        """The parsed JSON of one request (``None``: empty body); ``on_attempt()`` per attempt."""
 
     async def download(self, url: URL, path: Path, *, timeout: float | None) -> None:
-        """Stream ``url`` into ``path`` without the API token, in one attempt of ``timeout``."""
+        """Stream ``url`` into ``path`` without the API token, in one attempt."""
 
 
 class Resource:
-    """Base of ``cc.runners``, ``cc.managed_runners`` and the others.
-
-    Args:
-        requester: What sends the requests: the client's, or any object with its shape.
-    """
-
-    #: The resource's path segment under ``/v1``.
-    _segment: ClassVar[str]
+    _segment: ClassVar[str]  # the path segment under /v1
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -81,7 +63,6 @@ class Resource:
         form: tuple[tuple[str, str | tuple[str, bytes, str]], ...] | None = None,
         expect_body: bool = True,
     ) -> Any:
-        """The parsed answer of one request to ``/v1/<_segment>/<segments>``."""
         spec = RequestSpec(
             method=method,
             url=self._requester.url(self._segment, *segments),
@@ -110,49 +91,34 @@ class ListResource(Resource, Generic[T]):
         settle: bool = False,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Paginator[T]:
-        """Every item of the list, newest first, page after page.
-
-        Returns a paginator at once (no ``await``) for ``async for``, ``.collect()`` or
-        ``.pages()``; ``async with`` closes it early. Nothing is sent until it is iterated.
+        """Every item, newest first, as a :class:`Paginator` (see README, "Pagination").
 
         Args:
-            per_page: Items per request, 1 to 100.
-            max_items: Stop after this many items (``None``: all of them).
             start_page: The page to start from (to resume a walk).
-            prefetch: Pages fetched ahead concurrently once the total is known (0: none).
+            prefetch: Pages fetched ahead once the total is known.
             strict: Raise :class:`ListChangedError` if the list changes during the walk.
-            settle: After the walk, re-read the head of the list for items added meanwhile.
-            deadline: Overall seconds for each page request, retries included.
+            settle: Re-read the list's head after the walk for items added meanwhile.
+            deadline: Seconds for each page request, retries included.
 
         Raises:
-            ValueError: An argument is out of range (raised here, before any request).
-            TypeError: A page argument is not an int.
+            ValueError: An argument is out of range (``TypeError``: not an int).
         """
         return self._walk(None, per_page, max_items, start_page, prefetch, strict, settle, deadline)
 
     async def list_page(
         self, *, page: int = 1, per_page: int = 100, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> Page[T]:
-        """One page of the list.
-
-        Args:
-            page: The page number, from 1.
-            per_page: Items per page, 1 to 100.
-            deadline: Overall seconds for this call, retries included.
-
-        Returns:
-            The :class:`Page`: its items and the list's ``total``.
+        """One page of the list, with the list's ``total``.
 
         Raises:
-            ValueError: ``page`` < 1 or ``per_page`` outside 1-100 (before any request).
-            TypeError: ``page`` or ``per_page`` is not an int.
+            ValueError: ``page`` < 1 or ``per_page`` outside 1-100 (``TypeError``: not an int).
             PermissionDeniedError: The list is closed to your tier (managed runners, free tier).
         """
         check_page_args(page, per_page)
         return await self._read_page(page, per_page, {}, deadline)
 
     def _received(self, item: T) -> T:
-        """Hook for every item received; Runners registers their credentials as secrets."""
+        """Hook for every item received (Runners registers credentials as secrets)."""
         return item
 
     async def _read_page(
@@ -187,15 +153,10 @@ class ListResource(Resource, Generic[T]):
             check_int("max_items", max_items, 0)
         rate = self._requester.rate_limit
         if rate is not None and type(prefetch) is int and prefetch > 0:
-            # Under pacing, a wide window would only queue fetches at the client-wide limiter
-            # ahead of the client's other work: a quarter of the window's requests is plenty.
+            # Under pacing a wide window only queues fetches ahead of the client's other work.
             prefetch = min(prefetch, max(1, rate.requests // 4))
-
-        async def fetch(page: int, size: int) -> Page[T]:
-            return await self._read_page(page, size, filters, deadline)
-
         return Paginator(
-            fetch,
+            partial(self._read_page, filters=filters, deadline=deadline),
             per_page=per_page,
             max_items=max_items,
             start_page=start_page,
@@ -221,19 +182,7 @@ class FilteredListResource(ListResource[T]):
         settle: bool = False,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Paginator[T]:
-        """:meth:`ListResource.list`, of the items in ``status`` when given.
-
-        Args:
-            status: Only items in this status (runners: ``active``, ``disabled``; workflows:
-                ``completed``, ``running``, ``queued``, ``failed``, ``cancelled``).
-            per_page: Items per request, 1 to 100.
-            max_items: Stop after this many items (``None``: all of them).
-            start_page: The page to start from (to resume a walk).
-            prefetch: Pages fetched ahead concurrently once the total is known (0: none).
-            strict: Raise :class:`ListChangedError` if the list changes during the walk.
-            settle: After the walk, re-read the head of the list for items added meanwhile.
-            deadline: Overall seconds for each page request, retries included.
-        """
+        """:meth:`ListResource.list` of the items in ``status`` (see the class) when given."""
         return self._walk(
             status, per_page, max_items, start_page, prefetch, strict, settle, deadline
         )
@@ -246,14 +195,86 @@ class FilteredListResource(ListResource[T]):
         status: str | None = None,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Page[T]:
-        """:meth:`ListResource.list_page`, of the items in ``status`` when given.
-
-        Args:
-            page: The page number, from 1.
-            per_page: Items per page, 1 to 100.
-            status: Only items in this status (see :meth:`list`).
-            deadline: Overall seconds for this call, retries included.
-        """
+        """:meth:`ListResource.list_page` of the items in ``status`` when given."""
         check_page_args(page, per_page)
         filters = {} if status is None else {"status": check_status(status)}
         return await self._read_page(page, per_page, filters, deadline)
+
+
+class RunnerResource(Resource):
+    async def stats(
+        self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
+    ) -> RunnerStats:
+        """Live system stats, read from the runner's ComfyUI (``/system_stats``) at call time.
+
+        Raises:
+            NotFoundError: No such runner (or not yours, or not open to your tier).
+            ServerError: The runner could not be reached or its stats read (500).
+        """
+        return await self._fetch_stats(runner_id, deadline=deadline)
+
+    async def _fetch_stats(
+        self,
+        runner_id: str,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> RunnerStats:
+        """:meth:`stats` with every knob of :meth:`Requester.request`, for the sweeps."""
+        url = self._requester.url(self._segment, check_id(runner_id, "runner_id"), "stats")
+        data = await self._requester.request(
+            RequestSpec(method="GET", url=url),
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            on_attempt=on_attempt,
+        )
+        return decode(data, RunnerStats)
+
+    async def history(
+        self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
+    ) -> list[WorkflowSummary]:
+        """Your last (at most 10) workflows run on this runner, newest first.
+
+        Raises:
+            NotFoundError: No such runner (or not yours, or not open to your tier).
+        """
+        rid = check_id(runner_id, "runner_id")
+        data = await self._call("GET", rid, "history", deadline=deadline)
+        return decode_list(data, WorkflowSummary)
+
+    def stats_many(
+        self,
+        runners: Iterable[Any] | AsyncIterable[Any],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        progress: ProgressCallback | None = None,
+    ) -> StatsSweep:
+        """Live stats of many runners, concurrently (see README, "Capacity sweeps").
+
+        A failing source (a list that gets a 403) ends the sweep with its error, after the results.
+
+        Args:
+            runners: Runner ids or runner objects, from any sync or async iterable.
+            timeout: Seconds for each attempt (``None``: the client's).
+            deadline: Seconds for the whole sweep, listing included.
+            max_retries: At most ``1 + max_retries`` attempts per runner (``0``: no end try).
+            progress: Called as ``progress(counts, result)`` after each result.
+
+        Raises:
+            ValueError: ``concurrency`` < 1, or a bad ``timeout``/``deadline``/``max_retries``.
+        """
+        return StatsSweep(
+            self._fetch_stats,
+            runners,
+            concurrency=concurrency,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            progress=progress,
+        )

@@ -1,56 +1,37 @@
-"""``stats_many``: live stats of many runners at once, each runner accounted for exactly once.
-
-It reads runners from any source, drops duplicates, reads them with a bounded pool of workers and
-yields one :class:`StatsResult` per runner in completion order; closing, cancelling or dropping the
-sweep cancels its tasks. Its two policies are documented on ``stats_many``.
-"""
-
-from __future__ import annotations
+"""``stats_many``: live stats of many runners by a bounded pool of workers, in completion order."""
 
 import asyncio
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sized
-from contextlib import aclosing
-from types import TracebackType
-from typing import Final, Self
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Sized
+from contextlib import AbstractAsyncContextManager, aclosing
+from typing import Final
 
 import attrs
 
 from .._config import NOT_GIVEN, NotGiven
 from .._core import check_count, check_seconds
 from .._exceptions import APITimeoutError
-from ._stats_result import (
-    FetchStats,
-    ProgressCallback,
-    StatsResult,
-    SweepProgress,
-    read_stats,
-    retry_later,
-)
-
-__all__ = ["DEFAULT_CONCURRENCY", "ProgressCallback", "StatsResult", "StatsSweep", "SweepProgress"]
+from ._stats_result import FetchStats, ProgressCallback, read_stats, retry_later
+from ._stats_result import StatsResult as StatsResult
+from ._stats_result import SweepProgress as SweepProgress
 
 DEFAULT_CONCURRENCY: Final = 32
 
 
-def _runner_id(item: object) -> str:
-    if isinstance(item, str):
-        return item
-    ident = getattr(item, "id", None)
+def _job_or_error(item: object) -> StatsResult:
+    ident = item.runner_id if isinstance(item, StatsResult) else getattr(item, "id", item)
     if isinstance(ident, str):
-        return ident
-    if isinstance(item, StatsResult):
-        return item.runner_id
-    raise TypeError(
+        return StatsResult(runner_id=ident, runner=None if isinstance(item, str) else item)
+    error = TypeError(
         "stats_many takes runner ids (str) or runner objects with an .id, "
         f"got {type(item).__name__}"
     )
+    return StatsResult(runner_id=repr(item)[:80], error=error)
 
 
 @attrs.define(eq=False)
 class _Engine:
-    """The state and task of one sweep. The task holds the engine, never the
-    :class:`StatsSweep`, so a sweep the caller drops (a ``break``) is collected and cancels it."""
+    """One sweep's state; its task never holds the sweep, so a dropped sweep is collected."""
 
     fetch: FetchStats
     source: Iterable[object] | AsyncIterable[object]
@@ -76,7 +57,6 @@ class _Engine:
                 group.create_task(self._produce())
                 for _ in range(self.concurrency):
                     group.create_task(self._work())
-            # The end-of-sweep try, for the runners that failed in a way worth retrying.
             jobs = iter(self.later)
             async with asyncio.TaskGroup() as group:
                 for _ in range(min(self.concurrency, len(self.later))):
@@ -118,17 +98,14 @@ class _Engine:
         try:
             async with aclosing(self._items()) as items:
                 async for item in items:
-                    try:
-                        rid = _runner_id(item)
-                    except TypeError as err:
-                        self._emit(StatsResult(runner_id=repr(item)[:80], error=err))
-                        continue
-                    if rid in self.seen:
+                    job = _job_or_error(item)
+                    if job.error is not None:
+                        self._emit(job)
+                    elif job.runner_id in self.seen:
                         self.duplicates += 1
-                        continue
-                    self.seen.add(rid)
-                    runner = None if isinstance(item, str) else item
-                    await self.queue.put(StatsResult(runner_id=rid, runner=runner))
+                    else:
+                        self.seen.add(job.runner_id)
+                        await self.queue.put(job)
         except Exception as err:  # the source failed (a list that 403s) or the deadline passed
             self.error = err
         finally:
@@ -156,11 +133,7 @@ class _Engine:
                 self._emit(attrs.evolve(job, error=job.error or error))
                 return
         result = await read_stats(
-            self.fetch,
-            job,
-            timeout=self.timeout,
-            deadline=remaining,
-            max_retries=self.max_retries,
+            self.fetch, job, timeout=self.timeout, deadline=remaining, max_retries=self.max_retries
         )
         if retry_later(job, result, self.max_retries):
             self.later.append(result)
@@ -177,12 +150,10 @@ class _Engine:
             self.on_progress(counts, result)
 
 
-class StatsSweep:
-    """An async iterator of :class:`StatsResult`, in completion order.
+class StatsSweep(AsyncIterator[StatsResult], AbstractAsyncContextManager["StatsSweep"]):
+    """The async iterator of :class:`StatsResult` that ``stats_many`` returns, in completion order.
 
-    Made by ``stats_many``. Use it with ``async for``; use ``async with`` (or ``aclose()``) to
-    stop early deterministically. Breaking out of ``async for`` and dropping the sweep also
-    cancels its tasks at once (they are cancelled when the sweep object is collected).
+    ``async with`` (or ``aclose()``) stops it early; so does dropping it after a ``break``.
 
     Attributes:
         progress: The running counts (done, ok, failed, total when known).
@@ -208,8 +179,7 @@ class StatsSweep:
             raise TypeError(
                 "stats_many takes an iterable or async iterable of runner ids or runners"
             )
-        total = len(source) if isinstance(source, Sized) else None
-        self.progress = SweepProgress(total=total)
+        self.progress = SweepProgress(total=len(source) if isinstance(source, Sized) else None)
         self._engine = _Engine(
             fetch, source, concurrency, timeout, deadline, max_retries, progress, self.progress
         )
@@ -228,19 +198,8 @@ class StatsSweep:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    def __aiter__(self) -> Self:
-        return self
 
     async def __anext__(self) -> StatsResult:
         if self._closed:
@@ -251,7 +210,6 @@ class StatsSweep:
             if engine.deadline is not None:
                 engine.deadline_at = loop.time() + engine.deadline
             self._task = loop.create_task(engine.run(), name="stats_many")
-            # Dropped without aclose() (a `break` out of `async for`): cancel at once.
             weakref.finalize(self, self._task.cancel)
         try:
             result = await engine.results.get()

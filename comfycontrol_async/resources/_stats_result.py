@@ -1,9 +1,4 @@
-"""What a sweep hands back (:class:`StatsResult`, :class:`SweepProgress`), one try at a runner's
-stats as a result (:func:`read_stats`) and the end-of-sweep retry policy (:func:`retry_later`),
-for ``stats_many`` and capacity.
-"""
-
-from __future__ import annotations
+"""What a sweep hands back, one try at a runner's stats, and the end-of-sweep retry policy."""
 
 import asyncio
 from collections.abc import Callable, Coroutine
@@ -15,27 +10,18 @@ from .._config import NOT_GIVEN, NotGiven
 from .._exceptions import APIConnectionError, APIStatusError, ResponseValidationError, ServerError
 from ..models import RunnerStats
 
-__all__ = [
-    "FetchStats",
-    "ProgressCallback",
-    "StatsResult",
-    "SweepProgress",
-    "read_stats",
-    "retry_later",
-]
-
 
 class FetchStats(Protocol):
-    """``RunnerResource._fetch_stats``: one runner's stats, one call."""
+    """``RunnerResource._fetch_stats``."""
 
     def __call__(
         self,
         runner_id: str,
         *,
-        timeout: float | NotGiven | None = ...,
-        deadline: float | NotGiven | None = ...,
-        max_retries: int | NotGiven = ...,
-        on_attempt: Callable[[], None] | None = ...,
+        timeout: float | NotGiven | None,
+        deadline: float | NotGiven | None,
+        max_retries: int | NotGiven,
+        on_attempt: Callable[[], None] | None,
     ) -> Coroutine[Any, Any, RunnerStats]: ...
 
 
@@ -45,14 +31,11 @@ class StatsResult:
 
     Attributes:
         runner_id: The runner's id.
-        runner: The model object given for it, if one was (``None`` for a bare id).
-        stats: The stats when the call succeeded, else ``None``.
-        error: The typed error when it failed (``APIStatusError``, ``APIConnectionError``,
-            ``APITimeoutError``, ``ResponseValidationError``; ``ValueError`` for a bad id),
-            else ``None``.
+        runner: The model object given for it (``None`` for a bare id).
+        stats: The stats when the call succeeded.
+        error: The typed API error (or ``ValueError`` for a bad id) when it failed.
         elapsed: Seconds spent in calls for it, both tries included.
-        attempts: HTTP attempts sent for it (0 if none was sent); a down runner (500) shows
-            2, never more.
+        attempts: HTTP attempts sent for it; a down runner (500) shows 2, never more.
     """
 
     runner_id: str
@@ -76,8 +59,7 @@ class SweepProgress:
         done: Results produced so far.
         ok: Of which succeeded.
         failed: Of which failed.
-        total: Runners to expect, when known (a sized source, an exhausted one, or a paginator
-            that has read its first page), else ``None``.
+        total: Runners to expect, once known (a sized or exhausted source, a paginator's total).
     """
 
     done: int = 0
@@ -98,12 +80,8 @@ async def read_stats(
     max_retries: int | NotGiven,
     count: Callable[[], None] | None = None,
 ) -> StatsResult:
-    """One try at ``job``'s runner, added to ``job`` (a fresh result, or the failed first try that
-    this end-of-sweep try repeats); a failure is the result's. ``count()`` on every attempt.
-
-    A first try has no retries: its retry is the end-of-sweep try, which gets ``max_retries - 1``
-    (the client's retries when not given), none for a down runner (so it costs two requests).
-    """
+    """One try at ``job``'s runner (fresh, or the failed first try), a failure in the result;
+    only the end-of-sweep try has retries. ``count()`` on every attempt."""
     retries: int | NotGiven = 0
     failed = job.error
     # The API docs: a 500 on /stats means ComfyControl could not reach the runner or read its stats.
@@ -117,8 +95,7 @@ async def read_stats(
         if count is not None:
             count()
 
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    started = asyncio.get_running_loop().time()
     stats = error = None
     try:
         stats = await fetch(
@@ -130,20 +107,16 @@ async def read_stats(
         )
     except Exception as err:  # every failure is this runner's result, never the batch's
         error = err
-    elapsed = job.elapsed + (loop.time() - started)
+    elapsed = job.elapsed + (asyncio.get_running_loop().time() - started)
     return attrs.evolve(job, stats=stats, error=error, elapsed=elapsed, attempts=attempts)
 
 
 def retry_later(job: StatsResult, result: StatsResult, max_retries: int | NotGiven) -> bool:
-    """Whether ``result``, the first try at ``job``, failed in a way worth one more try at the
-    end of the sweep: the runner or the way to it may recover (5xx, 429, no answer).
-
-    Stats decode leniently, so a ``ResponseValidationError`` only comes from a 2xx answer that is
-    not JSON at all (cut short, a proxy's page), which the client also retries.
-    """
+    """Whether ``result``, the first try at ``job``, failed in a way that may recover."""
     error = result.error
     if job.error is not None or error is None or max_retries == 0:
         return False
     if isinstance(error, APIStatusError):
         return error.status == 429 or error.status >= 500
+    # Stats decode leniently: a ResponseValidationError is a 2xx answer that is not JSON at all.
     return isinstance(error, APIConnectionError | ResponseValidationError)

@@ -1,24 +1,16 @@
 """``cc.managed_runners``: runners hosted by ComfyControl (``/v1/managed-runner``, Pro/Plus)."""
 
-from __future__ import annotations
-
 from typing import ClassVar
 
 from .._config import NOT_GIVEN, NotGiven
 from .._converter import decode
 from .._core import check_id
 from ..models import ManagedRunner
-from ._base import ListResource
-from ._runner_base import RunnerResource
-
-__all__ = ["ManagedRunners"]
+from ._base import ListResource, RunnerResource
 
 
 class ManagedRunners(RunnerResource, ListResource[ManagedRunner]):
-    """Managed runners open to your tier: list, get, live stats and history.
-
-    Free accounts get :class:`PermissionDeniedError` (403) from every one of these endpoints.
-    """
+    """Managed runners open to your tier; a free account gets :class:`PermissionDeniedError`."""
 
     _segment: ClassVar[str] = "managed-runner"
     _list_key: ClassVar[str] = "runners"
@@ -29,12 +21,7 @@ class ManagedRunners(RunnerResource, ListResource[ManagedRunner]):
     ) -> ManagedRunner:
         """One managed runner by id.
 
-        Args:
-            runner_id: The runner.
-            deadline: Overall seconds for this call, retries included.
-
         Raises:
-            ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner open to your tier.
             PermissionDeniedError: The account's tier has no managed runners (free).
         """

@@ -1,7 +1,5 @@
 """``cc.runners``: your own ComfyUI servers, registered as runners (``/v1/runner``)."""
 
-from __future__ import annotations
-
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Final
@@ -13,11 +11,8 @@ from .._converter import decode
 from .._core import check_id
 from .._redact import remember
 from ..models import Runner
-from ._base import FilteredListResource
+from ._base import FilteredListResource, RunnerResource
 from ._checks import check_endpoint, check_headers, check_name, check_status, check_tags
-from ._runner_base import RunnerResource
-
-__all__ = ["Runners"]
 
 _CHECKS: Final[dict[str, Callable[[object], Any]]] = {
     "name": check_name,
@@ -29,31 +24,24 @@ _CHECKS: Final[dict[str, Callable[[object], Any]]] = {
 
 
 def _remember_credentials(endpoint: str | None, headers: Mapping[str, str] | None) -> None:
-    """Register a runner's header values and endpoint user-info as secrets."""
     values = list(headers.values()) if headers else []
     if endpoint:
         with contextlib.suppress(TypeError, ValueError):
             url = URL(endpoint)
-            # The password when there is one; else a lone user name is the credential itself
-            # (``https://<token>@host``).
+            # A lone user name is the credential itself (``https://<token>@host``).
             values.append(url.password or url.user or "")
     remember(values)
 
 
 def _body(**fields: object) -> dict[str, Any]:
-    """The checked JSON body of the fields given; its credentials are secrets from now on."""
+    """The checked JSON body of the fields given; its credentials become secrets."""
     body = {key: _CHECKS[key](value) for key, value in fields.items() if value is not NOT_GIVEN}
     _remember_credentials(body.get("endpoint"), body.get("headers"))
     return body
 
 
 class Runners(RunnerResource, FilteredListResource[Runner]):
-    """Your own runners: register, list, get, update, live stats, history and interrupt.
-
-    ``list()`` and ``list_page()`` take ``status`` (``active`` or ``disabled``). A runner's
-    header values and the user-info of its endpoint, sent or received, are registered as
-    secrets: no error, log line or repr the SDK makes shows them afterwards.
-    """
+    """Your own runners (``status``: ``active``, ``disabled``); header values are kept secret."""
 
     _segment: ClassVar[str] = "runner"
     _list_key: ClassVar[str] = "runners"
@@ -66,12 +54,7 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
     async def get(self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN) -> Runner:
         """One of your runners by id.
 
-        Args:
-            runner_id: The runner.
-            deadline: Overall seconds for this call, retries included.
-
         Raises:
-            ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner, or it is not yours.
         """
         data = await self._call("GET", check_id(runner_id, "runner_id"), deadline=deadline)
@@ -82,12 +65,7 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
     ) -> None:
         """Hard-stop the execution running on this runner now. Never retried.
 
-        Args:
-            runner_id: The runner.
-            deadline: Overall seconds for this call.
-
         Raises:
-            ValueError: ``runner_id`` is empty.
             NotFoundError: No such runner, or it is not yours.
             ServerError: The runner could not be reached (500).
         """
@@ -109,21 +87,16 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
             name: 1 to 100 characters.
             endpoint: The server's http(s) URL, as ComfyControl will reach it.
             headers: Headers ComfyControl sends to it (its credentials, e.g. a Bearer token).
-            tags: At most 10 tags; workflows with tags run only on runners with all of them.
-            deadline: Overall seconds for this call.
+            tags: At most 10; workflows with tags run only on runners with all of them.
 
         Raises:
-            ValueError: An argument breaks a documented limit (before anything is sent).
-            TypeError: An argument is of the wrong type (before anything is sent).
+            ValueError: An argument breaks a documented limit (``TypeError``: a wrong type).
             PermissionDeniedError: Your tier's runner limit is reached.
         """
-        optional = {"headers": headers, "tags": tags}
-        body = _body(
-            name=name, endpoint=endpoint, **{k: v for k, v in optional.items() if v is not None}
-        )
-        return self._received(
-            decode(await self._call("POST", json=body, deadline=deadline), Runner)
-        )
+        optional = {k: v for k, v in {"headers": headers, "tags": tags}.items() if v is not None}
+        body = _body(name=name, endpoint=endpoint, **optional)
+        data = await self._call("POST", json=body, deadline=deadline)
+        return self._received(decode(data, Runner))
 
     async def update(
         self,
@@ -136,27 +109,18 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
         status: str | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Runner:
-        """Change some fields of a runner; only the fields given are sent. Never retried.
+        """Change the fields given, within the limits of :meth:`create`. Never retried.
 
         Args:
-            runner_id: The runner.
-            name: 1 to 100 characters.
-            endpoint: The server's http(s) URL.
-            headers: Replace the headers ComfyControl sends to it.
-            tags: Replace its tags (at most 10).
             status: ``active`` or ``disabled``.
-            deadline: Overall seconds for this call.
 
         Raises:
-            ValueError: Nothing to change, or a value breaks a documented limit (before
-                anything is sent).
-            TypeError: A value is of the wrong type (before anything is sent).
+            ValueError: Nothing to change, or a bad value (``TypeError``: a wrong type).
             NotFoundError: No such runner, or it is not yours.
         """
         body = _body(name=name, endpoint=endpoint, headers=headers, tags=tags, status=status)
         if not body:
             raise ValueError("update() needs at least one field to change")
         rid = check_id(runner_id, "runner_id")
-        return self._received(
-            decode(await self._call("PUT", rid, json=body, deadline=deadline), Runner)
-        )
+        data = await self._call("PUT", rid, json=body, deadline=deadline)
+        return self._received(decode(data, Runner))

@@ -1,7 +1,5 @@
 """``cc.templates``: stored ComfyUI workflows with placeholders (``/v1/template``)."""
 
-from __future__ import annotations
-
 from typing import ClassVar
 
 from .._config import NOT_GIVEN, NotGiven
@@ -9,23 +7,20 @@ from .._converter import decode
 from .._core import check_id
 from ..models import Template, TemplateSummary
 from ._base import ListResource
-from ._checks import check_name, check_text
-from ._upload import FormFields, JsonSource, check_size, json_part
-
-__all__ = ["Templates"]
+from ._checks import FormFields, JsonSource, check_name, check_size, check_text, load_json_object
 
 
 def _form(
     name: str | NotGiven, description: str | NotGiven, body: JsonSource | NotGiven
 ) -> FormFields:
-    """The checked multipart fields of those given (``NOT_GIVEN`` ones left out)."""
     form: FormFields = ()
     if name is not NOT_GIVEN:
         form += (("name", check_name(name)),)
     if description is not NOT_GIVEN:
         form += (("description", check_text(description, "description", 1, 500)),)
     if body is not NOT_GIVEN:
-        form += (json_part("body", body),)
+        _, raw, filename = load_json_object(body, "body")
+        form += (("body", (filename, raw, "application/json")),)
     return check_size(form)
 
 
@@ -41,12 +36,7 @@ class Templates(ListResource[TemplateSummary]):
     ) -> Template:
         """One template, with its ``body``.
 
-        Args:
-            template_id: The template.
-            deadline: Overall seconds for this call, retries included.
-
         Raises:
-            ValueError: ``template_id`` is empty.
             NotFoundError: No such template, or it is not yours.
         """
         data = await self._call("GET", check_id(template_id, "template_id"), deadline=deadline)
@@ -66,11 +56,9 @@ class Templates(ListResource[TemplateSummary]):
             name: 1 to 100 characters.
             description: 1 to 500 characters.
             body: The ComfyUI workflow JSON: a dict, a path to a file, or bytes.
-            deadline: Overall seconds for this call.
 
         Raises:
-            ValueError: A limit is broken, ``body`` is not a JSON object, or the upload is over
-                50 MB (before anything is sent).
+            ValueError: A limit is broken, or ``body`` is not a JSON object or over 50 MB.
             TypeError: ``body`` is neither a mapping, a path nor bytes.
         """
         form = _form(name, description, body)
@@ -85,18 +73,10 @@ class Templates(ListResource[TemplateSummary]):
         body: JsonSource | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Template:
-        """Change some fields of a template; only those given are sent. Never retried.
-
-        Args:
-            template_id: The template.
-            name: 1 to 100 characters.
-            description: 1 to 500 characters.
-            body: The new ComfyUI workflow JSON: a dict, a path to a file, or bytes.
-            deadline: Overall seconds for this call.
+        """Change the fields given, within the limits of :meth:`create`. Never retried.
 
         Raises:
-            ValueError: Nothing to change, or a value breaks a documented limit (before
-                anything is sent).
+            ValueError: Nothing to change, or a value breaks a limit.
             TypeError: ``body`` is neither a mapping, a path nor bytes.
             NotFoundError: No such template, or it is not yours.
         """

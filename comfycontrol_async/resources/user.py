@@ -1,13 +1,9 @@
 """``cc.user``: the caller's own profile (``GET /v1/user``)."""
 
-from __future__ import annotations
-
 from .._config import NOT_GIVEN, NotGiven
 from .._converter import decode
 from ..models import User
 from ._base import Resource
-
-__all__ = ["UserResource"]
 
 
 class UserResource(Resource):
@@ -17,9 +13,6 @@ class UserResource(Resource):
 
     async def get(self, *, deadline: float | NotGiven | None = NOT_GIVEN) -> User:
         """Fetch the caller's profile, tier included.
-
-        Args:
-            deadline: Overall seconds for this call, retries included (default: the client's).
 
         Raises:
             AuthenticationError: The token is missing, unknown or expired.

@@ -1,13 +1,6 @@
-"""``cc.workflows``: run ComfyUI workflows, follow them, and fetch what they made.
-
-The ``/v1/workflow`` endpoints, plus ``wait`` (poll until a terminal status) and
-``download_outputs`` (stream each output to disk from its signed URL, never with our token).
-"""
-
-from __future__ import annotations
+"""``cc.workflows``: the ``/v1/workflow`` endpoints, plus ``wait`` and ``download_outputs``."""
 
 import asyncio
-import builtins
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -22,17 +15,15 @@ from .._core import check_id, check_seconds
 from .._exceptions import APIStatusError, APITimeoutError, NotFoundError
 from ..models import Workflow, WorkflowOutput, WorkflowSummary
 from ..placeholders import ParamValue, file_fields, validate_params
+from . import _checks
 from ._base import FilteredListResource
-from ._checks import check_name, check_tags
-from ._upload import FormFields, JsonSource, check_size, file_part, load_json_object
-
-__all__ = ["Workflows"]
+from ._checks import FormFields, JsonSource
 
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _output_filename(output: WorkflowOutput, taken: set[str]) -> str:
-    """A safe local file name, not in ``taken``: the URL's last segment, else the output id."""
+    """A safe local file name not in ``taken``: the URL's last segment, else the output id."""
     base = URL(output.src).name if output.src else ""
     name = _SAFE_NAME.sub("_", base).strip("._") or _SAFE_NAME.sub("_", output.id).strip("._")
     name = name or "output"
@@ -46,11 +37,7 @@ def _output_filename(output: WorkflowOutput, taken: set[str]) -> str:
 
 
 class Workflows(FilteredListResource[WorkflowSummary]):
-    """Workflows: create (multipart, with placeholders), list, get, cancel, outputs, wait.
-
-    ``list()`` and ``list_page()`` take ``status`` (``completed``, ``running``, ``queued``,
-    ``failed``, ``cancelled``).
-    """
+    """Workflows; ``status``: ``completed``, ``running``, ``queued``, ``failed``, ``cancelled``."""
 
     _segment: ClassVar[str] = "workflow"
     _list_key: ClassVar[str] = "workflows"
@@ -61,12 +48,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
     ) -> Workflow:
         """Full detail of one workflow (with its error on failure).
 
-        Args:
-            workflow_id: The workflow.
-            deadline: Overall seconds for this call, retries included.
-
         Raises:
-            ValueError: ``workflow_id`` is empty.
             NotFoundError: No such workflow, or it is not yours.
         """
         data = await self._call("GET", check_id(workflow_id, "workflow_id"), deadline=deadline)
@@ -77,12 +59,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
     ) -> None:
         """Cancel gracefully; only ``queued`` or ``running`` workflows. Never retried.
 
-        Args:
-            workflow_id: The workflow.
-            deadline: Overall seconds for this call.
-
         Raises:
-            ValueError: ``workflow_id`` is empty.
             BadRequestError: The workflow is in another status.
             NotFoundError: No such workflow, or it is not yours.
         """
@@ -91,25 +68,16 @@ class Workflows(FilteredListResource[WorkflowSummary]):
 
     async def outputs(
         self, workflow_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
-    ) -> builtins.list[WorkflowOutput]:
-        """Signed output URLs of a completed workflow (they expire in about 5 minutes).
-
-        Args:
-            workflow_id: The workflow.
-            deadline: Overall seconds for this call, retries included.
-
-        Returns:
-            One :class:`WorkflowOutput` per output, each with its signed ``src``.
+    ) -> list[WorkflowOutput]:
+        """The outputs of a completed workflow, with signed URLs that expire in about 5 minutes.
 
         Raises:
-            ValueError: ``workflow_id`` is empty.
             BadRequestError: The workflow has not completed.
             NotFoundError: No such workflow, or it is not yours.
         """
         wid = check_id(workflow_id, "workflow_id")
-        return decode_list(
-            await self._call("GET", wid, "outputs", deadline=deadline), WorkflowOutput
-        )
+        data = await self._call("GET", wid, "outputs", deadline=deadline)
+        return decode_list(data, WorkflowOutput)
 
     async def create(
         self,
@@ -121,39 +89,30 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         files: Mapping[str, Any] | None = None,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> WorkflowSummary:
-        """Create and schedule a workflow. Never retried.
-
-        The placeholders are checked against ``params`` and ``files`` first, every problem
-        reported at once, before anything is uploaded.
+        """Create and schedule a workflow, and return its summary. Never retried.
 
         Args:
             name: 1 to 200 characters.
             workflow: The ComfyUI workflow JSON: a dict, a path to a file, or bytes.
             tags: The workflow runs only on a runner with all of them (at most 10).
             params: Values for ``$text`` and ``$choice`` placeholders, by name.
-            files: Uploads for ``$file`` placeholders, by name: a path, bytes or
-                ``(filename, bytes)``.
-            deadline: Overall seconds for this call.
-
-        Returns:
-            The new workflow's summary (status usually ``accepted``).
+            files: For ``$file`` placeholders, by name: a path, bytes or ``(filename, bytes)``.
 
         Raises:
-            PlaceholderError: The params or files do not fit the placeholders (a ValueError).
-            ValueError: Another argument breaks a documented limit, or the upload is over
-                50 MB (before anything is sent).
-            TypeError: An argument is of the wrong type (before anything is sent).
+            PlaceholderError: The params or files do not fit the placeholders (all problems).
+            ValueError: Another argument breaks a limit (``TypeError``: a wrong type), or the
+                upload is over 50 MB.
         """
-        obj, raw, filename = load_json_object(workflow, "workflow")
+        obj, raw, filename = _checks.load_json_object(workflow, "workflow")
         fields = validate_params(obj, params=params, files=files)
         form: FormFields = (
-            ("name", check_name(name, 200)),
+            ("name", _checks.check_name(name, 200)),
             ("workflow_json", (filename, raw, "application/json")),
-            *([("tags", ",".join(check_tags(tags)))] if tags else []),
+            *([("tags", ",".join(_checks.check_tags(tags)))] if tags else []),
             *fields.items(),
-            *(file_part(field, value) for field, value in file_fields(files or {}).items()),
+            *(_checks.file_part(field, value) for field, value in file_fields(files or {}).items()),
         )
-        data = await self._call("POST", form=check_size(form), deadline=deadline)
+        data = await self._call("POST", form=_checks.check_size(form), deadline=deadline)
         return decode(data, WorkflowSummary)
 
     async def wait(
@@ -164,24 +123,14 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         poll_interval: float = 1.0,
         max_poll_interval: float = 15.0,
     ) -> Workflow:
-        """Poll until the workflow reaches a terminal status, and return it.
-
-        The interval grows by half each poll, from ``poll_interval`` up to
-        ``max_poll_interval``. A failed workflow is returned, not raised.
+        """Poll until the workflow is in a terminal status and return it (failed is not raised).
 
         Args:
-            workflow_id: The workflow.
-            deadline: Seconds for the whole wait, every poll included (``None``: no limit,
-                and each poll keeps the client's per-call deadline).
-            poll_interval: The first interval, in seconds.
-            max_poll_interval: The largest interval.
-
-        Returns:
-            The :class:`Workflow` in a terminal status (``completed``, ``failed``,
-            ``cancelled`` or ``invalid``).
+            deadline: Seconds for the whole wait (``None``: none; each poll has the client's).
+            poll_interval: The first interval; it grows by half each poll.
 
         Raises:
-            ValueError: ``workflow_id`` is empty, or a bad interval or ``deadline``.
+            ValueError: A bad interval or ``deadline``.
             APITimeoutError: ``deadline`` passed first; the message names the last status.
             NotFoundError: No such workflow, or it is not yours.
         """
@@ -216,25 +165,15 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         *,
         timeout: float | None = 300.0,
         deadline: float | None = None,
-    ) -> builtins.list[Path]:
-        """Download every output of a completed workflow into ``directory``.
-
-        Each file streams from its signed URL without the API token; a URL that expired
-        meanwhile (403) is renewed once. No outputs (an empty list or a 404) gives an empty
-        list. A file that fails is never left half-written.
+    ) -> list[Path]:
+        """Download a completed workflow's outputs into ``directory`` (made if missing); the paths.
 
         Args:
-            workflow_id: The workflow.
-            directory: Where to write; created if missing.
-            timeout: Seconds for each file's download (one attempt; ``None``: no limit).
-            deadline: Seconds for the whole call: the output list, every file and any renewal
-                (``None``: no limit beyond ``timeout`` per file).
-
-        Returns:
-            The paths written, in the order of the outputs.
+            timeout: Seconds for each file (one attempt; ``None``: no limit).
+            deadline: Seconds for the whole call, the output list and renewals included.
 
         Raises:
-            ValueError: ``workflow_id`` is empty, or a bad ``timeout`` or ``deadline``.
+            ValueError: A bad ``timeout`` or ``deadline``.
             BadRequestError: The workflow has not completed.
             NotFoundError: No such workflow, or it is not yours.
             APITimeoutError: A file took longer than ``timeout``, or ``deadline`` passed.
@@ -256,21 +195,20 @@ class Workflows(FilteredListResource[WorkflowSummary]):
                 url=str(self._requester.url(self._segment, wid, "outputs")),
             ) from None
 
-    async def _download_all(
-        self, wid: str, target: Path, timeout: float | None
-    ) -> builtins.list[Path]:
+    async def _download_all(self, wid: str, target: Path, timeout: float | None) -> list[Path]:
         await asyncio.to_thread(target.mkdir, parents=True, exist_ok=True)
         try:
             outputs = await self.outputs(wid)
         except NotFoundError:
             await self.get(wid)  # a workflow that does not exist is still an error
             return []
+        download = self._requester.download
         taken: set[str] = set()
-        written: builtins.list[Path] = []
+        written: list[Path] = []
         for output in outputs:
             path = target / _output_filename(output, taken)
             try:
-                await self._requester.download(URL(output.src, encoded=True), path, timeout=timeout)
+                await download(URL(output.src, encoded=True), path, timeout=timeout)
             except APIStatusError as err:
                 # Signed URLs live about 5 minutes: an expired one answers 403 (or 401).
                 if err.status not in (401, 403):
@@ -278,8 +216,6 @@ class Workflows(FilteredListResource[WorkflowSummary]):
                 fresh = [o for o in await self.outputs(wid) if o.id == output.id]
                 if not fresh:
                     raise
-                await self._requester.download(
-                    URL(fresh[0].src, encoded=True), path, timeout=timeout
-                )
+                await download(URL(fresh[0].src, encoded=True), path, timeout=timeout)
             written.append(path)
         return written
