@@ -1,7 +1,5 @@
-"""The client-side cache of runners' static facts (GPU model, total VRAM and RAM, ComfyUI
-version), each with the time it was seen, and of the runner each of your workflows was scheduled
-on. :func:`find_runners` uses it to rule out runners without a stats request.
-"""
+"""The client-side cache of runners' static facts (GPUs, total VRAM and RAM, ComfyUI version) and
+of your workflows' runners, with which :func:`find_runners` rules runners out for free."""
 
 from __future__ import annotations
 
@@ -17,8 +15,6 @@ import attrs
 
 from ._report import CapacityRow, plain
 
-__all__ = ["FactsCache", "RunnerFacts"]
-
 _FORMAT: Final = "comfycontrol-runner-facts"
 _VERSION: Final = 1
 
@@ -28,11 +24,9 @@ class RunnerFacts:
     """What a runner is, as last seen.
 
     Attributes:
-        device_names: Its devices' names, main first.
-        gpu_vram_totals: Total VRAM of each GPU, in bytes.
         seen_at: When these facts were read (Unix time).
-        last_vram_free: The largest free VRAM of one GPU at ``seen_at``: not a static fact,
-            only a hint for the order of reads, never a reason to rule a runner out.
+        last_vram_free: The largest free VRAM of one GPU at ``seen_at``: only a hint for the
+            order of reads, never a reason to rule a runner out.
     """
 
     runner_id: str
@@ -69,10 +63,8 @@ class RunnerFacts:
 
 
 class FactsCache:
-    """Runners' static facts and your workflows' runners, kept across calls (and runs).
-
-    ``cc.find_runners`` uses the client's own cache unless given one; :meth:`save` and
-    :meth:`load` keep one between runs (see the README).
+    """Runners' static facts and your workflows' runners, kept across calls (``cc.find_runners``
+    uses the client's unless given one) and runs (:meth:`save`, :meth:`load`).
 
     Args:
         clock: Wall-clock seconds (Unix time) used to stamp and age entries.

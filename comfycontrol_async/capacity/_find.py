@@ -1,6 +1,4 @@
-"""``find_runners``: "where can this job run now?" for a fraction of a full sweep's requests
-(the rate limit is the wall, so a faster answer is one that spends fewer requests).
-"""
+"""``find_runners``: where can this job run now, for a fraction of a full sweep's requests."""
 
 from __future__ import annotations
 
@@ -18,20 +16,10 @@ from ..resources._stats_result import StatsResult, read_stats, retry_later
 from ..resources.managed_runners import ManagedRunners
 from ..resources.runners import Runners
 from ..resources.workflows import Workflows
+from . import _report
 from ._facts import FactsCache
-from ._report import (
-    CapacityReport,
-    CapacityRow,
-    RunnerKind,
-    aged,
-    fits,
-    parse_size,
-    plain,
-    row_from_result,
-)
+from ._report import CapacityReport, CapacityRow, RunnerKind
 from ._sweep import list_runners, runner_kinds
-
-__all__ = ["FoundRunners", "RuledOut", "find_runners"]
 
 DEFAULT_FACTS_MAX_AGE: Final = 7 * 86400.0
 #: Workflow detail reads spent per search to learn where your queued/running workflows are.
@@ -53,18 +41,14 @@ class FoundRunners:
     """The answer of :func:`find_runners`.
 
     Attributes:
-        rows: The fitting runners, best first (fewest of your workflows queued or running on
-            them, then most free VRAM on one GPU), at most ``limit``; each row carries the age
-            of its figures.
-        requests: API requests spent: list pages (a page the client had to retry counts
-            once), workflow list pages and detail reads, and every stats attempt.
-        checked: Every runner whose stats it asked for, in the order the answers came
-            (failures included; a runner tried again at the end comes when that try ends).
-        ruled_out: Runners it did not need to ask, each with the reason.
-        complete: Whether it considered every runner that could fit: true when fewer than
-            ``limit`` fit, as every plausible runner was then read.
-        listing_errors: Why some runners could not be listed, if any.
-        elapsed: Seconds the search took.
+        rows: At most ``limit`` fitting runners, best first (fewest of your workflows on them,
+            then most free VRAM on one GPU), each with the age of its figures.
+        requests: API requests spent: list pages (a retried page counts once), workflow reads,
+            every stats attempt.
+        checked: Every runner whose stats it asked for, failures included, in the order the
+            answers came (a runner retried at the end: when that try ends).
+        complete: Whether it considered every runner that could fit (true when fewer than
+            ``limit`` fit).
     """
 
     rows: tuple[CapacityRow, ...]
@@ -81,7 +65,7 @@ class FoundRunners:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready); runners checked as ids."""
-        data = attrs.asdict(self, value_serializer=plain)
+        data = attrs.asdict(self, value_serializer=_report.plain)
         return data | {"rows": [r.to_dict() for r in self.rows], "elapsed": round(self.elapsed, 3)}
 
 
@@ -115,22 +99,17 @@ async def find_runners(
     runners and big GPUs first, and retries a failed runner at the end only if still needed.
 
     Args:
-        managed: The managed runners resource to search, or ``None``.
-        own: Your own runners resource to search (active ones), or ``None``.
-        workflows: The workflows resource: your queued and running workflows tell which runners
-            are busy (``None``: do not look).
+        own: Your own runners to search (the active ones), or ``None``.
+        workflows: Your queued and running workflows tell which runners are busy (``None``: skip).
         cache: The static facts cache, read and updated.
-        min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on a single GPU.
-        tags: The runner must have all of these tags.
-        device_type: The runner must have a device of this type (``cuda``, ``cpu``...).
-        limit: How many fitting runners are wanted.
-        concurrency: At most this many stats requests in flight (fewer as ``limit`` nears).
-        timeout: Seconds for each attempt (the client's if not given).
-        deadline: Seconds for the whole search, listing included; what was found by then is
-            returned, with ``complete`` false.
-        max_retries: A runner's attempts in all are at most ``1 + max_retries`` when given;
-            not given, its end-of-search try gets the client's retries (a 500 gets none).
-        facts_max_age: Static facts older than this many seconds are not used to rule out.
+        min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on one GPU.
+        device_type: A device type the runner must have (``cuda``, ``cpu``...).
+        concurrency: Most stats requests in flight (fewer as ``limit`` nears).
+        timeout: Seconds per attempt (the client's if not given).
+        deadline: Seconds for the whole search, listing included (then ``complete`` is false).
+        max_retries: Attempts per runner are at most ``1 + max_retries``; not given, the
+            end-of-search try gets the client's retries (a 500 gets none).
+        facts_max_age: Seconds after which facts are not used to rule out.
         clock: Wall-clock seconds for the rows' ``read_at`` and the cache.
 
     Raises:
@@ -146,7 +125,7 @@ async def find_runners(
     check_seconds("timeout", timeout)
     if not isinstance(max_retries, NotGiven):
         check_count("max_retries", max_retries, zero=True)
-    need = None if min_vram_free is None else parse_size(min_vram_free)
+    need = None if min_vram_free is None else _report.parse_size(min_vram_free)
     wanted = frozenset(tags or ())
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -157,7 +136,7 @@ async def find_runners(
         nonlocal requests
         requests += 1
 
-    # 1. Who is there (a request per hundred runners), and who is busy with your work.
+    # 1. Who is there, and who is busy with your work.
     listed: list[_Candidate] = []
     listing_errors: list[str] = []
     depths: dict[str, int] | None = None
@@ -208,17 +187,15 @@ async def find_runners(
         ruled_out.append(RuledOut(runner_id=rid, kind=c.kind, name=name, reason=reason))
 
     def pop_best() -> _Candidate:
-        # A runner never read is guessed from those read that share its tags: fleets tag by
-        # GPU model and tier, so the tightest of its tags' largest GPUs bounds it. A guess
-        # only orders the reads, it never rules a runner out.
+        # A runner never read is guessed from its tags (fleets tag by GPU model and tier): the
+        # tightest of its tags' largest GPUs. A guess orders the reads, never rules one out.
         largest: dict[str, int] = {}
         for known in cache.runners():
             for tag in known.tags:
                 largest[tag] = max(largest.get(tag, 0), known.best_vram_total)
 
         def promise(c: _Candidate) -> tuple[int, int, int]:
-            # Idle first; then known big enough with room when last read, guessed big enough,
-            # known big enough but busy when last read, unknown, guessed too small.
+            # Idle first; then known with room, guessed big enough, known, unknown, guessed small.
             busy = 1 if c.queue_depth else 0
             facts = cache.get(c.job.runner_id, max_age=facts_max_age)
             if facts is not None:
@@ -271,7 +248,7 @@ async def find_runners(
                 for task in done:
                     c = in_flight.pop(task)
                     result = task.result()
-                    row = row_from_result(c.kind, result, read_at=clock())
+                    row = _report.row_from_result(c.kind, result, read_at=clock())
                     row = attrs.evolve(row, queue_depth=c.queue_depth)
                     cache.remember(row)
                     if retry_later(c.job, result, max_retries):
@@ -279,7 +256,7 @@ async def find_runners(
                         later.append(c)
                         continue
                     checked.append(row)
-                    if fits(row, need, device_type):
+                    if _report.fits(row, need, device_type):
                         found.append(row)
     finally:
         unread = bool(in_flight)  # the limit was met while these were asked: never read
@@ -287,15 +264,15 @@ async def find_runners(
             task.cancel()
         await asyncio.gather(*in_flight, return_exceptions=True)
     # Runners to retry at the end but not reached (the limit was met first) are checked too.
-    checked.extend(row_from_result(c.kind, c.job, read_at=clock()) for c in later)
+    checked.extend(_report.row_from_result(c.kind, c.job, read_at=clock()) for c in later)
     if cut and not listing_errors:
         listing_errors.append(str(APITimeoutError(f"the search's deadline of {deadline} s passed")))
     now = clock()
     rows = sorted(found, key=lambda r: (r.queue_depth or 0, -(r.best_vram_free or 0)))
     return FoundRunners(
-        rows=tuple(aged(r, now) for r in rows[:limit]),
+        rows=tuple(_report.aged(r, now) for r in rows[:limit]),
         requests=requests,
-        checked=tuple(aged(r, now) for r in checked),
+        checked=tuple(_report.aged(r, now) for r in checked),
         ruled_out=tuple(ruled_out),
         complete=not (cut or listing_errors or pending or later or unread),
         listing_errors=tuple(listing_errors),
@@ -304,7 +281,7 @@ async def find_runners(
 
 
 async def _counted_items(listing: Any, count: Callable[[], None]) -> AsyncIterator[Any]:
-    """Walk a paginator's items, counting one request per page."""
+    """A paginator's items, counting one request per page."""
     async with listing:
         async for page in listing.pages():
             count()

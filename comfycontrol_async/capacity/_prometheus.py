@@ -17,10 +17,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._report import CapacityReport
 
-__all__ = ["to_prometheus"]
-
 _MIB = 1024 * 1024
-# Per runner: the row's attribute -> the metric's name after ``comfycontrol_runner_``, its help.
+# The row's attribute -> the metric's name after ``comfycontrol_runner_``, its help.
 _PER_RUNNER = {
     "ok": ("up", "1 if the runner's stats were read."),
     "ram_free": ("ram_free_bytes", "Free system RAM."),
@@ -82,10 +80,8 @@ def to_prometheus(report: CapacityReport) -> str:
         errors.add_metric([error_type], count)
     families = [*fb.values(), *per_runner.values(), errors]
 
-    class _Report:
+    class _Report(CollectorRegistry):
         def collect(self) -> Iterator[Any]:
             return iter(families)
 
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Report())
-    return generate_latest(registry).decode()
+    return generate_latest(_Report()).decode()

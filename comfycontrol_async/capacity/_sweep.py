@@ -1,6 +1,4 @@
-"""The capacity helpers that read a fleet: a full :func:`sweep`, a live :func:`watch_capacity`,
-and the runner listing they share with ``find_runners``.
-"""
+"""What reads a fleet: :func:`sweep`, :func:`watch_capacity` and the listing they share."""
 
 from __future__ import annotations
 
@@ -20,15 +18,7 @@ from ..resources._stats_result import ProgressCallback, StatsResult, read_stats
 from ..resources.managed_runners import ManagedRunners
 from ..resources.runners import Runners
 from ._facts import FactsCache
-from ._report import (
-    CapacityReport,
-    CapacityRow,
-    RunnerKind,
-    parse_size,
-    row_from_result,
-)
-
-__all__ = ["list_runners", "runner_kinds", "sweep", "watch_capacity"]
+from ._report import CapacityReport, CapacityRow, RunnerKind, parse_size, row_from_result
 
 _T = TypeVar("_T")
 
@@ -65,25 +55,20 @@ async def sweep(
     progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.time,
 ) -> CapacityReport:
-    """List runners and read their live stats in one pipeline; return the report.
-
-    Stats start while later pages are still being fetched; every runner listed is one row.
+    """List runners and read their live stats in one pipeline (a row per runner listed).
 
     Args:
-        managed: The managed runners resource to sweep (``cc.managed_runners``), or ``None``.
-        own: Your own runners resource to sweep (``cc.runners``; active ones), or ``None``.
-        tags: Only runners with all of these tags (filtered as they are listed).
+        own: Your own runners to sweep (the active ones), or ``None``.
+        tags: Only runners with all of these tags.
         concurrency: Stats calls in flight at once, per kind.
-        timeout: Seconds for each attempt (the client's timeout if not given).
+        timeout: Seconds per attempt (the client's if not given).
         deadline: Seconds for the whole sweep, listing included.
-        max_retries: A runner's attempts in all are at most ``1 + max_retries`` when given
-            (see ``stats_many``).
+        max_retries: Attempts per runner are at most ``1 + max_retries`` (see ``stats_many``).
         progress: Called as ``progress(counts, result)`` after each runner.
         clock: Wall-clock seconds for the rows' ``read_at`` and the report's ``made_at``.
 
     Returns:
-        The report. If listing a kind failed or ran out of time after some of its runners
-        were listed, those runners are in it and ``listing_errors`` says what is missing.
+        The report; if a kind's listing failed after some runners, ``listing_errors`` says so.
 
     Raises:
         ValueError: Neither ``managed`` nor ``own``.
@@ -124,8 +109,7 @@ async def sweep(
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one_kind(kind, res)) for kind, res in kinds]
     except BaseExceptionGroup as failed:
-        # One kind failed (e.g. a 403 listing managed runners) and the other was cancelled:
-        # raise the typed error itself, as documented, not the group around it.
+        # One kind failed (e.g. a 403) and the other was cancelled: raise the typed error.
         raise failed.exceptions[0] from None
     rows = [row for task in tasks for row in task.result()]
     return CapacityReport.from_rows(
@@ -149,22 +133,19 @@ async def watch_capacity(
 ) -> AsyncIterator[CapacityReport]:
     """Yield capacity reports forever, refreshing within ``share`` of the client's rate.
 
-    The watch keeps its requests under ``share`` of the rate with a limiter of its own (the
-    client's still paces everything together) and reads the stalest and most promising runners
-    first, so a row is never older than about ``fleet size / (share x rate)`` plus a window.
-    Stopping the loop (``break``) or cancelling the task ends it cleanly: nothing is left running.
+    A limiter of its own keeps the watch under ``share`` of the rate (the client's still paces
+    all); it reads the stalest, most promising runners first, so a row is never older than about
+    ``fleet size / (share x rate)`` plus a window. ``break`` or cancelling ends it cleanly.
 
     Args:
-        managed: The managed runners resource to watch, or ``None``.
-        own: Your own runners resource to watch (active ones), or ``None``.
+        own: Your own runners to watch (the active ones), or ``None``.
         rate: The client's rate (the documented 40 per 10 s when ``None``).
         share: The part of ``rate`` the watch may use, in (0, 1].
-        tags: Only runners with all of these tags.
-        min_vram_free: What "most promising" means: runners whose largest GPU can hold this
-            are read first among equally stale ones (the largest GPUs first without it).
+        min_vram_free: Among equally stale runners, those whose largest GPU can hold this are
+            read first (the largest GPUs first without it).
         batch: Runners read per report (the watch's requests per window by default).
-        relist_every: Seconds between two listings of the runners (new and removed ones).
-        timeout: Seconds for each attempt (the client's if not given).
+        relist_every: Seconds between two listings of the runners.
+        timeout: Seconds per attempt (the client's if not given).
         cache: Static facts cache to read and update (a new one if not given).
         clock: Wall-clock seconds for ``read_at``, ``made_at`` and the rows' ages.
 
@@ -189,7 +170,6 @@ async def watch_capacity(
     need = None if min_vram_free is None else parse_size(min_vram_free)
     wanted = frozenset(tags or ())
     facts = cache if cache is not None else FactsCache(clock=clock)
-    # The watch's own limiter: at most `allowed` of its requests in any window of the rate.
     budget = Pacer(RateLimit(requests=allowed, per_seconds=base.per_seconds, jitter=0.0))
     loop = asyncio.get_running_loop()
     resources = dict(kinds)
