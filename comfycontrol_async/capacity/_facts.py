@@ -21,12 +21,11 @@ _VERSION: Final = 1
 
 @attrs.frozen(kw_only=True)
 class RunnerFacts:
-    """What a runner is, as last seen.
+    """What a runner is, as last seen at ``seen_at`` (Unix time).
 
     Attributes:
-        seen_at: When these facts were read (Unix time).
-        last_vram_free: The largest free VRAM of one GPU at ``seen_at``: only a hint for the
-            order of reads, never a reason to rule a runner out.
+        last_vram_free: The largest free VRAM of one GPU then: a hint for the order of reads,
+            never a reason to rule a runner out.
     """
 
     runner_id: str

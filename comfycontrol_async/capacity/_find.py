@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from typing import Any, Final
 
 import attrs
@@ -41,14 +42,11 @@ class FoundRunners:
     """The answer of :func:`find_runners`.
 
     Attributes:
-        rows: At most ``limit`` fitting runners, best first (fewest of your workflows on them,
-            then most free VRAM on one GPU), each with the age of its figures.
-        requests: API requests spent: list pages (a retried page counts once), workflow reads,
-            every stats attempt.
-        checked: Every runner whose stats it asked for, failures included, in the order the
-            answers came (a runner retried at the end: when that try ends).
-        complete: Whether it considered every runner that could fit (true when fewer than
-            ``limit`` fit).
+        rows: At most ``limit`` fitting runners, fewest of your workflows on them first, then
+            most free VRAM on one GPU.
+        requests: API requests spent (a retried page counts once, every stats attempt counts).
+        checked: Every runner whose stats it asked for, in the order the answers came.
+        complete: Whether it considered every runner that could fit (true when fewer fit).
     """
 
     rows: tuple[CapacityRow, ...]
@@ -100,17 +98,12 @@ async def find_runners(
 
     Args:
         own: Your own runners to search (the active ones), or ``None``.
-        workflows: Your queued and running workflows tell which runners are busy (``None``: skip).
-        cache: The static facts cache, read and updated.
+        workflows: Read to learn which runners your queued and running workflows keep busy.
         min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on one GPU.
-        device_type: A device type the runner must have (``cuda``, ``cpu``...).
-        concurrency: Most stats requests in flight (fewer as ``limit`` nears).
         timeout: Seconds per attempt (the client's if not given).
         deadline: Seconds for the whole search, listing included (then ``complete`` is false).
-        max_retries: Attempts per runner are at most ``1 + max_retries``; not given, the
-            end-of-search try gets the client's retries (a 500 gets none).
+        max_retries: At most ``1 + max_retries`` attempts per runner (see ``stats_many``).
         facts_max_age: Seconds after which facts are not used to rule out.
-        clock: Wall-clock seconds for the rows' ``read_at`` and the cache.
 
     Raises:
         ValueError: Bad arguments, or neither ``managed`` nor ``own``.
@@ -166,19 +159,16 @@ async def find_runners(
         rid, runner = c.job.runner_id, c.job.runner
         if depths is not None:
             c.queue_depth = depths.get(rid, 0)
-        missing = wanted.difference(runner.tags or ())
         facts = cache.get(rid, max_age=facts_max_age)
         seen = "" if facts is None else f"seen {cache.age(facts):.0f} s ago"
-        if missing:
+        if missing := wanted.difference(runner.tags or ()):
             reason = f"lacks the tags {', '.join(sorted(missing))}"
-        elif facts is not None and need is not None and facts.best_vram_total < need:
+        elif facts and need is not None and facts.best_vram_total < need:
             reason = (
                 f"its largest GPU has {facts.best_vram_total} bytes of VRAM in all, "
                 f"less than the {need} asked ({seen})"
             )
-        elif (
-            facts is not None and device_type is not None and device_type not in facts.device_types
-        ):
+        elif facts and device_type is not None and device_type not in facts.device_types:
             reason = f"has no {device_type} device ({seen})"
         else:
             pending.append(c)
@@ -217,6 +207,7 @@ async def find_runners(
         return None if deadline_at is None else deadline_at - loop.time()
 
     resources = dict(kinds)
+    read = partial(read_stats, timeout=timeout, max_retries=max_retries, count=count)
     found: list[CapacityRow] = []
     checked: list[CapacityRow] = []
     later: list[_Candidate] = []
@@ -227,15 +218,8 @@ async def find_runners(
             while len(found) < limit and not cut:
                 while queue and len(in_flight) < min(concurrency, limit - len(found)):
                     c = pop_best() if first else queue.pop(0)
-                    read = read_stats(
-                        resources[c.kind]._fetch_stats,
-                        c.job,
-                        timeout=timeout,
-                        deadline=remaining(),
-                        max_retries=max_retries,
-                        count=count,
-                    )
-                    in_flight[loop.create_task(read)] = c
+                    job = read(resources[c.kind]._fetch_stats, c.job, deadline=remaining())
+                    in_flight[loop.create_task(job)] = c
                 if not in_flight:
                     break
                 left = remaining()

@@ -1,11 +1,9 @@
 """A capacity report in the Prometheus text format, for an existing Prometheus/Grafana.
 
-GPU memory uses the names and units of NVIDIA's DCGM exporter (``DCGM_FI_DEV_FB_FREE``, ``_USED``
-and ``_TOTAL``, in MiB, labels ``gpu``, ``device``, ``modelName``, ``Hostname``), so dashboards
-made for DCGM work on a ComfyControl fleet; per runner, ``comfycontrol_runner_up``,
-``_ram_free_bytes``, ``_ram_total_bytes``, ``_queue_depth`` and ``_stats_age_seconds``, and
-``comfycontrol_stats_read_errors`` by error type. The text format itself is
-``prometheus_client``'s (the ``prometheus`` extra), imported only here.
+GPU memory has the names, units and labels of NVIDIA's DCGM exporter (``DCGM_FI_DEV_FB_FREE``,
+``_USED``, ``_TOTAL`` in MiB; ``gpu``, ``device``, ``modelName``, ``Hostname``), so DCGM dashboards
+work; per runner, ``comfycontrol_runner_up``, ``_ram_free_bytes``, ``_ram_total_bytes``,
+``_queue_depth``, ``_stats_age_seconds``; ``comfycontrol_stats_read_errors`` by error type.
 """
 
 from __future__ import annotations

@@ -76,12 +76,10 @@ class CapacityRow:
 
     Attributes:
         runner_type: ``pro``/``plus`` for managed runners, ``None`` for your own.
-        vram_free: Free VRAM summed over its GPUs (``None`` if unknown).
         best_vram_free: The largest free VRAM of one GPU (what one job can use).
         error: Why its stats could not be read (``status``: the HTTP status, if any).
         elapsed: Seconds spent reading its stats; ``attempts``: HTTP requests spent.
-        read_at: When its figures were read (Unix time), ``None`` if never.
-        age: Seconds from ``read_at`` to the making of its report.
+        age: Seconds from ``read_at`` (Unix time) to the making of its report.
         queue_depth: Your own queued and running workflows on it, when known.
     """
 
@@ -183,7 +181,6 @@ def fits(row: CapacityRow, need: int | None, device_type: str | None = None) -> 
 
 
 def aged(row: CapacityRow, now: float) -> CapacityRow:
-    """The row with its ``age`` at ``now``."""
     return attrs.evolve(row, age=None if row.read_at is None else max(0.0, now - row.read_at))
 
 
@@ -345,6 +342,26 @@ class CapacityReport:
         )
         untagged = [r for r in eligible if not r.tags]
         misfits = sum(1 for r in untagged if not fits(r, need))
+        # Tag sets: ``wanted`` and those between it and a fitting tagged runner's tags (<= 2**10
+        # each: at most 10 tags); any other set leaves only untagged runners, as ``wanted`` does.
+        tagged = [r for r in eligible if r.tags]
+        sizes = Counter(frozenset(r.tags) for r in tagged)
+        misfit_sets = {frozenset(r.tags) for r in tagged if not fits(r, need)}
+        seeds = set() if misfits else {wanted, *(frozenset(r.tags) for r in fitting if r.tags)}
+        candidates = {
+            wanted.union(chosen)
+            for tagset in seeds
+            for size in range(len(tagset - wanted) + 1)
+            for chosen in itertools.combinations(sorted(tagset - wanted), size)
+        }
+        options = []
+        for candidate in candidates:
+            if any(candidate <= bad for bad in misfit_sets):
+                continue
+            runners = len(untagged) + sum(n for tagset, n in sizes.items() if candidate <= tagset)
+            if runners:
+                options.append(TagSetOption(tags=tuple(sorted(candidate)), runners=runners))
+        options.sort(key=lambda o: (-len(o.tags), -o.runners, o.tags))
         warnings = []
         if misfits:
             warnings.append(
@@ -358,7 +375,7 @@ class CapacityReport:
             fitting=tuple(fitting),
             share=len(fitting) / len(eligible) if eligible else 0.0,
             untagged=len(untagged),
-            tag_sets=() if misfits else _tag_sets(eligible, wanted, need),
+            tag_sets=tuple(options),
             warnings=tuple(warnings),
         )
 
@@ -408,33 +425,3 @@ class RouteAdvice:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready); runners as ids."""
         return attrs.asdict(self, value_serializer=plain)
-
-
-def _tag_sets(
-    eligible: tuple[CapacityRow, ...], wanted: frozenset[str], need: int | None
-) -> tuple[TagSetOption, ...]:
-    """Every tag set S holding ``wanted`` whose eligible runners all fit (untagged ones do).
-
-    Candidates: ``wanted`` and the sets between it and a fitting tagged runner's tags (<= 2**10
-    each: a runner has at most 10 tags); any other S leaves only untagged runners, as ``wanted``.
-    """
-    tagged = [r for r in eligible if r.tags]
-    untagged = len(eligible) - len(tagged)
-    sizes = Counter(frozenset(r.tags) for r in tagged)
-    misfit_sets = {frozenset(r.tags) for r in tagged if not fits(r, need)}
-    seeds = {wanted, *(frozenset(r.tags) for r in tagged if fits(r, need))}
-    candidates = {
-        wanted.union(chosen)
-        for tagset in seeds
-        for size in range(len(tagset - wanted) + 1)
-        for chosen in itertools.combinations(sorted(tagset - wanted), size)
-    }
-    options = []
-    for candidate in candidates:
-        if any(candidate <= bad for bad in misfit_sets):
-            continue
-        runners = untagged + sum(n for tagset, n in sizes.items() if candidate <= tagset)
-        if runners:
-            options.append(TagSetOption(tags=tuple(sorted(candidate)), runners=runners))
-    options.sort(key=lambda o: (-len(o.tags), -o.runners, o.tags))
-    return tuple(options)

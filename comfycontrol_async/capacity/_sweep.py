@@ -59,13 +59,11 @@ async def sweep(
 
     Args:
         own: Your own runners to sweep (the active ones), or ``None``.
-        tags: Only runners with all of these tags.
         concurrency: Stats calls in flight at once, per kind.
         timeout: Seconds per attempt (the client's if not given).
         deadline: Seconds for the whole sweep, listing included.
-        max_retries: Attempts per runner are at most ``1 + max_retries`` (see ``stats_many``).
+        max_retries: At most ``1 + max_retries`` attempts per runner (see ``stats_many``).
         progress: Called as ``progress(counts, result)`` after each runner.
-        clock: Wall-clock seconds for the rows' ``read_at`` and the report's ``made_at``.
 
     Returns:
         The report; if a kind's listing failed after some runners, ``listing_errors`` says so.
@@ -144,10 +142,7 @@ async def watch_capacity(
         min_vram_free: Among equally stale runners, those whose largest GPU can hold this are
             read first (the largest GPUs first without it).
         batch: Runners read per report (the watch's requests per window by default).
-        relist_every: Seconds between two listings of the runners.
         timeout: Seconds per attempt (the client's if not given).
-        cache: Static facts cache to read and update (a new one if not given).
-        clock: Wall-clock seconds for ``read_at``, ``made_at`` and the rows' ages.
 
     Yields:
         A report of every runner read so far, after each round of ``batch`` reads.
