@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from functools import partial
 from typing import Any, Final
 
 import attrs
@@ -207,7 +206,6 @@ async def find_runners(
         return None if deadline_at is None else deadline_at - loop.time()
 
     resources = dict(kinds)
-    read = partial(read_stats, timeout=timeout, max_retries=max_retries, count=count)
     found: list[CapacityRow] = []
     checked: list[CapacityRow] = []
     later: list[_Candidate] = []
@@ -218,8 +216,15 @@ async def find_runners(
             while len(found) < limit and not cut:
                 while queue and len(in_flight) < min(concurrency, limit - len(found)):
                     c = pop_best() if first else queue.pop(0)
-                    job = read(resources[c.kind]._fetch_stats, c.job, deadline=remaining())
-                    in_flight[loop.create_task(job)] = c
+                    read = read_stats(
+                        resources[c.kind]._fetch_stats,
+                        c.job,
+                        timeout=timeout,
+                        deadline=remaining(),
+                        max_retries=max_retries,
+                        count=count,
+                    )
+                    in_flight[loop.create_task(read)] = c
                 if not in_flight:
                     break
                 left = remaining()
