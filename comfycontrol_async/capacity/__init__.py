@@ -6,7 +6,6 @@ the resources they read, never the client.
 from __future__ import annotations
 
 from ._facts import FactsCache, RunnerFacts
-from ._find import FoundRunners, RuledOut, find_runners
 from ._report import (
     CapacityReport,
     CapacityRow,
@@ -18,7 +17,7 @@ from ._report import (
     parse_size,
     row_from_result,
 )
-from ._sweep import sweep, watch_capacity
+from ._sweep import FoundRunners, RuledOut, find_runners, sweep, watch_capacity
 
 __all__ = [
     "CapacityReport",

@@ -67,12 +67,10 @@ def to_prometheus(report: CapacityReport) -> str:
             device_label = name.split(" ", 1)[0] or device.type or ""
             labels = [str(index), device_label, device.model or name, host, row.runner_id, row.kind]
             free, total = device.vram_free, device.vram_total
-            if free is not None:
-                fb["free"].add_metric(labels, free / _MIB)
-            if total is not None:
-                fb["total"].add_metric(labels, total / _MIB)
-            if free is not None and total is not None:
-                fb["used"].add_metric(labels, (total - free) / _MIB)
+            used = None if free is None or total is None else total - free
+            for part, value in (("free", free), ("used", used), ("total", total)):
+                if value is not None:
+                    fb[part].add_metric(labels, value / _MIB)
     failed = Counter(row.error_type or "unknown" for row in report.rows if not row.ok)
     for error_type, count in sorted(failed.items()):
         errors.add_metric([error_type], count)

@@ -320,10 +320,7 @@ class CapacityReport:
         return {"summary": self.summary(), "runners": [r.to_dict() for r in self.rows]}
 
     def route(
-        self,
-        *,
-        tags: Sequence[str] = (),
-        min_vram_free: int | str | None = None,
+        self, *, tags: Sequence[str] = (), min_vram_free: int | str | None = None
     ) -> RouteAdvice:
         """Which runners of this report ComfyControl may pick for a workflow with ``tags`` (its
         tag set, never a runner id, decides), and which of them fit.
