@@ -63,11 +63,8 @@ class RunnerFacts:
 
 class FactsCache:
     """Runners' static facts and your workflows' runners, kept across calls (``cc.find_runners``
-    uses the client's unless given one) and runs (:meth:`save`, :meth:`load`).
-
-    Args:
-        clock: Wall-clock seconds (Unix time) used to stamp and age entries.
-    """
+    uses the client's unless given one) and runs (:meth:`save`, :meth:`load`); ``clock`` gives
+    the Unix time that stamps and ages entries."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

@@ -37,12 +37,11 @@ def to_prometheus(report: CapacityReport) -> str:
             "pip install 'comfycontrol-async[prometheus]'"
         ) from err
 
-    gpu_labels = ["gpu", "device", "modelName", "Hostname", "runner_id", "kind"]
     fb = {
         part: GaugeMetricFamily(
             f"DCGM_FI_DEV_FB_{part.upper()}",
             f"{part.title()} frame buffer, MiB.",
-            labels=gpu_labels,
+            labels=["gpu", "device", "modelName", "Hostname", "runner_id", "kind"],
         )
         for part in ("free", "used", "total")
     }

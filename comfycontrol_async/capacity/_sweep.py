@@ -68,7 +68,6 @@ async def sweep(
     Args:
         own: Your own runners to sweep (the active ones), or ``None``.
         concurrency: Stats calls in flight at once, per kind.
-        timeout: Seconds per attempt (the client's if not given).
         deadline: Seconds for the whole sweep, listing included.
         max_retries: At most ``1 + max_retries`` attempts per runner (see ``stats_many``).
         progress: Called as ``progress(counts, result)`` after each runner.
@@ -150,7 +149,6 @@ async def watch_capacity(
         min_vram_free: Among equally stale runners, those whose largest GPU can hold this are
             read first (the largest GPUs first without it).
         batch: Runners read per report (the watch's requests per window by default).
-        timeout: Seconds per attempt (the client's if not given).
 
     Yields:
         A report of every runner read so far, after each round of ``batch`` reads.
@@ -307,7 +305,6 @@ async def find_runners(
         own: Your own runners to search (the active ones), or ``None``.
         workflows: Read to learn which runners your queued and running workflows keep busy.
         min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on one GPU.
-        timeout: Seconds per attempt (the client's if not given).
         deadline: Seconds for the whole search, listing included (then ``complete`` is false).
         max_retries: At most ``1 + max_retries`` attempts per runner (see ``stats_many``).
         facts_max_age: Seconds after which facts are not used to rule out.
