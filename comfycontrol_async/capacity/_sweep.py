@@ -138,9 +138,8 @@ async def watch_capacity(
 ) -> AsyncIterator[CapacityReport]:
     """Yield capacity reports forever, refreshing within ``share`` of the client's rate.
 
-    A limiter of its own keeps the watch under ``share`` of the rate (the client's still paces
-    all); it reads the stalest, most promising runners first, so a row is never older than about
-    ``fleet size / (share x rate)`` plus a window. ``break`` or cancelling ends it cleanly.
+    Its own limiter keeps it under ``share`` of the rate, stalest runners first, so a row is never
+    older than about ``fleet size / (share x rate)`` plus a window; ``break`` ends it cleanly.
 
     Args:
         own: Your own runners to watch (the active ones), or ``None``.
@@ -296,10 +295,8 @@ async def find_runners(
     facts_max_age: float = DEFAULT_FACTS_MAX_AGE,
     clock: Callable[[], float] = time.time,
 ) -> FoundRunners:
-    """Find up to ``limit`` runners that can take a job now, spending as few requests as possible.
-
-    It rules out for free the runners whose tags or known facts (``cache``) cannot fit, asks idle
-    runners and big GPUs first, and retries a failed runner at the end only if still needed.
+    """Find up to ``limit`` runners that can take a job now, for as few requests as possible
+    (how: README, "Where can this job run now?").
 
     Args:
         own: Your own runners to search (the active ones), or ``None``.
