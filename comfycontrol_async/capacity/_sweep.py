@@ -136,7 +136,8 @@ async def watch_capacity(
     cache: FactsCache | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[CapacityReport]:
-    """Yield capacity reports forever, refreshing within ``share`` of the client's rate.
+    """Yield a report of every runner read so far after each round of ``batch`` reads, forever,
+    within ``share`` of the client's rate.
 
     Its own limiter keeps it under ``share`` of the rate, stalest runners first, so a row is never
     older than about ``fleet size / (share x rate)`` plus a window; ``break`` ends it cleanly.
@@ -148,9 +149,6 @@ async def watch_capacity(
         min_vram_free: Among equally stale runners, those whose largest GPU can hold this are
             read first (the largest GPUs first without it).
         batch: Runners read per report (the watch's requests per window by default).
-
-    Yields:
-        A report of every runner read so far, after each round of ``batch`` reads.
 
     Raises:
         ValueError: Bad arguments, or neither ``managed`` nor ``own``.
@@ -331,7 +329,7 @@ async def find_runners(
         requests += 1
 
     # 1. Who is there, and who is busy with your work.
-    listed: list[_Candidate] = []
+    listed: list[tuple[RunnerKind, Any]] = []
     listing_errors: list[str] = []
     depths: dict[str, int] | None = None
     cut = False
@@ -341,8 +339,7 @@ async def find_runners(
                 before = len(listed)
                 try:
                     async for runner in _counted_items(list_runners(resource), count):
-                        job = StatsResult(runner_id=str(runner.id), runner=runner)
-                        listed.append(_Candidate(kind, job))
+                        listed.append((kind, runner))
                 except ComfyControlError as err:
                     if len(listed) == before:
                         raise
@@ -356,10 +353,8 @@ async def find_runners(
     # 2. Rule out for free who cannot fit.
     pending: list[_Candidate] = []
     ruled_out: list[RuledOut] = []
-    for c in listed:
-        rid, runner = c.job.runner_id, c.job.runner
-        if depths is not None:
-            c.queue_depth = depths.get(rid, 0)
+    for kind, runner in listed:
+        rid = str(runner.id)
         facts = cache.get(rid, max_age=facts_max_age)
         seen = "" if facts is None else f"seen {cache.age(facts):.0f} s ago"
         if missing := wanted.difference(runner.tags or ()):
@@ -372,10 +367,11 @@ async def find_runners(
         elif facts and device_type is not None and device_type not in facts.device_types:
             reason = f"has no {device_type} device ({seen})"
         else:
-            pending.append(c)
+            job = StatsResult(runner_id=rid, runner=runner)
+            pending.append(_Candidate(kind, job, None if depths is None else depths.get(rid, 0)))
             continue
         name = getattr(runner, "name", None)
-        ruled_out.append(RuledOut(runner_id=rid, kind=c.kind, name=name, reason=reason))
+        ruled_out.append(RuledOut(runner_id=rid, kind=kind, name=name, reason=reason))
 
     def pop_best() -> _Candidate:
         # A runner never read is guessed from its tags (fleets tag by GPU model and tier): the
