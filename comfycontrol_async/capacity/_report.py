@@ -254,10 +254,8 @@ class CapacityReport:
     def by_gpu_model(self) -> list[GpuModelTotals]:
         """Free and total VRAM per GPU model, most free VRAM first."""
         groups: dict[str, list[tuple[str, DeviceCapacity]]] = {}
-        for row in self.rows:
-            for d in row.devices:
-                if d.is_gpu:
-                    groups.setdefault(d.model or d.name or "unknown", []).append((row.runner_id, d))
+        for rid, d in ((r.runner_id, d) for r in self.rows for d in r.devices if d.is_gpu):
+            groups.setdefault(d.model or d.name or "unknown", []).append((rid, d))
         totals = [
             GpuModelTotals(
                 model=model,
