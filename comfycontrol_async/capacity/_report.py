@@ -281,7 +281,6 @@ class CapacityReport:
 
         Args:
             min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on one GPU.
-            tags: Tags the runner must all have.
             device_type: A device type the runner must have (``cuda``, ``cpu``...).
             min_ram_free: Bytes (or a size) of free system RAM.
         """

@@ -63,7 +63,8 @@ async def sweep(
     progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.time,
 ) -> CapacityReport:
-    """List runners and read their live stats in one pipeline (a row per runner listed).
+    """List runners and read their live stats in one pipeline: a row per runner listed (what
+    could not be listed is in the report's ``listing_errors``).
 
     Args:
         own: Your own runners to sweep (the active ones), or ``None``.
@@ -71,9 +72,6 @@ async def sweep(
         deadline: Seconds for the whole sweep, listing included.
         max_retries: At most ``1 + max_retries`` attempts per runner (see ``stats_many``).
         progress: Called as ``progress(counts, result)`` after each runner.
-
-    Returns:
-        The report; if a kind's listing failed after some runners, ``listing_errors`` says so.
 
     Raises:
         ValueError: Neither ``managed`` nor ``own``.
