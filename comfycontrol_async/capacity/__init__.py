@@ -1,14 +1,11 @@
-"""Fleet capacity: "which of my runners can take a 40 GB job right now?".
-
-:func:`sweep` (``cc.capacity()``) reads every runner; :func:`find_runners` finds a few that fit
-for few requests; :meth:`CapacityReport.route` says which tag sets reach them;
-:func:`watch_capacity` keeps a live view. They take the resources they read, never the client.
+"""Fleet capacity: :func:`sweep` reads every runner, :func:`find_runners` a few that fit,
+:meth:`CapacityReport.route` finds tag sets, :func:`watch_capacity` keeps a live view. They take
+the resources they read, never the client.
 """
 
 from __future__ import annotations
 
 from ._facts import FactsCache, RunnerFacts
-from ._find import FoundRunners, RuledOut, find_runners
 from ._report import (
     CapacityReport,
     CapacityRow,
@@ -20,7 +17,7 @@ from ._report import (
     parse_size,
     row_from_result,
 )
-from ._sweep import sweep, watch_capacity
+from ._sweep import FoundRunners, RuledOut, find_runners, sweep, watch_capacity
 
 __all__ = [
     "CapacityReport",

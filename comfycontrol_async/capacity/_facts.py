@@ -1,7 +1,5 @@
-"""The client-side cache of runners' static facts (GPU model, total VRAM and RAM, ComfyUI
-version), each with the time it was seen, and of the runner each of your workflows was scheduled
-on. :func:`find_runners` uses it to rule out runners without a stats request.
-"""
+"""The client-side cache of runners' static facts (GPUs, total VRAM and RAM, ComfyUI version) and
+of your workflows' runners, with which :func:`find_runners` rules runners out for free."""
 
 from __future__ import annotations
 
@@ -17,22 +15,17 @@ import attrs
 
 from ._report import CapacityRow, plain
 
-__all__ = ["FactsCache", "RunnerFacts"]
-
 _FORMAT: Final = "comfycontrol-runner-facts"
 _VERSION: Final = 1
 
 
 @attrs.frozen(kw_only=True)
 class RunnerFacts:
-    """What a runner is, as last seen.
+    """What a runner is, as last seen at ``seen_at`` (Unix time).
 
     Attributes:
-        device_names: Its devices' names, main first.
-        gpu_vram_totals: Total VRAM of each GPU, in bytes.
-        seen_at: When these facts were read (Unix time).
-        last_vram_free: The largest free VRAM of one GPU at ``seen_at``: not a static fact,
-            only a hint for the order of reads, never a reason to rule a runner out.
+        last_vram_free: The largest free VRAM of one GPU then: a hint for the order of reads,
+            never a reason to rule a runner out.
     """
 
     runner_id: str
@@ -69,14 +62,9 @@ class RunnerFacts:
 
 
 class FactsCache:
-    """Runners' static facts and your workflows' runners, kept across calls (and runs).
-
-    ``cc.find_runners`` uses the client's own cache unless given one; :meth:`save` and
-    :meth:`load` keep one between runs (see the README).
-
-    Args:
-        clock: Wall-clock seconds (Unix time) used to stamp and age entries.
-    """
+    """Runners' static facts and your workflows' runners, kept across calls (``cc.find_runners``
+    uses the client's unless given one) and runs (:meth:`save`, :meth:`load`); ``clock`` gives
+    the Unix time that stamps and ages entries."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

@@ -1,11 +1,9 @@
 """A capacity report in the Prometheus text format, for an existing Prometheus/Grafana.
 
-GPU memory uses the names and units of NVIDIA's DCGM exporter (``DCGM_FI_DEV_FB_FREE``, ``_USED``
-and ``_TOTAL``, in MiB, labels ``gpu``, ``device``, ``modelName``, ``Hostname``), so dashboards
-made for DCGM work on a ComfyControl fleet; per runner, ``comfycontrol_runner_up``,
-``_ram_free_bytes``, ``_ram_total_bytes``, ``_queue_depth`` and ``_stats_age_seconds``, and
-``comfycontrol_stats_read_errors`` by error type. The text format itself is
-``prometheus_client``'s (the ``prometheus`` extra), imported only here.
+GPU memory has the names, units and labels of NVIDIA's DCGM exporter (``DCGM_FI_DEV_FB_FREE``,
+``_USED``, ``_TOTAL`` in MiB; ``gpu``, ``device``, ``modelName``, ``Hostname``), so DCGM dashboards
+work; per runner, ``comfycontrol_runner_up``, ``_ram_free_bytes``, ``_ram_total_bytes``,
+``_queue_depth``, ``_stats_age_seconds``; ``comfycontrol_stats_read_errors`` by error type.
 """
 
 from __future__ import annotations
@@ -17,10 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._report import CapacityReport
 
-__all__ = ["to_prometheus"]
-
 _MIB = 1024 * 1024
-# Per runner: the row's attribute -> the metric's name after ``comfycontrol_runner_``, its help.
+# The row's attribute -> the metric's name after ``comfycontrol_runner_``, its help.
 _PER_RUNNER = {
     "ok": ("up", "1 if the runner's stats were read."),
     "ram_free": ("ram_free_bytes", "Free system RAM."),
@@ -41,12 +37,11 @@ def to_prometheus(report: CapacityReport) -> str:
             "pip install 'comfycontrol-async[prometheus]'"
         ) from err
 
-    gpu_labels = ["gpu", "device", "modelName", "Hostname", "runner_id", "kind"]
     fb = {
         part: GaugeMetricFamily(
             f"DCGM_FI_DEV_FB_{part.upper()}",
             f"{part.title()} frame buffer, MiB.",
-            labels=gpu_labels,
+            labels=["gpu", "device", "modelName", "Hostname", "runner_id", "kind"],
         )
         for part in ("free", "used", "total")
     }
@@ -71,21 +66,17 @@ def to_prometheus(report: CapacityReport) -> str:
             device_label = name.split(" ", 1)[0] or device.type or ""
             labels = [str(index), device_label, device.model or name, host, row.runner_id, row.kind]
             free, total = device.vram_free, device.vram_total
-            if free is not None:
-                fb["free"].add_metric(labels, free / _MIB)
-            if total is not None:
-                fb["total"].add_metric(labels, total / _MIB)
-            if free is not None and total is not None:
-                fb["used"].add_metric(labels, (total - free) / _MIB)
+            used = None if free is None or total is None else total - free
+            for part, value in (("free", free), ("used", used), ("total", total)):
+                if value is not None:
+                    fb[part].add_metric(labels, value / _MIB)
     failed = Counter(row.error_type or "unknown" for row in report.rows if not row.ok)
     for error_type, count in sorted(failed.items()):
         errors.add_metric([error_type], count)
     families = [*fb.values(), *per_runner.values(), errors]
 
-    class _Report:
+    class _Report(CollectorRegistry):
         def collect(self) -> Iterator[Any]:
             return iter(families)
 
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Report())
-    return generate_latest(registry).decode()
+    return generate_latest(_Report()).decode()

@@ -1,6 +1,4 @@
-"""The capacity report and what it answers, without I/O: a :class:`CapacityRow` per runner,
-:class:`CapacityReport` (totals, ``select``, ``to_dict``), tag routing (:class:`RouteAdvice`).
-"""
+"""The capacity report and what it answers, without I/O: rows, totals, ``select``, routing."""
 
 from __future__ import annotations
 
@@ -18,21 +16,6 @@ from ..resources._stats_result import StatsResult
 
 RunnerKind = Literal["managed", "own"]
 
-__all__ = [
-    "CapacityReport",
-    "CapacityRow",
-    "DeviceCapacity",
-    "GpuModelTotals",
-    "RouteAdvice",
-    "RunnerKind",
-    "TagSetOption",
-    "aged",
-    "fits",
-    "parse_size",
-    "plain",
-    "row_from_result",
-]
-
 _UNITS: Final = {"": 1, "b": 1} | {
     prefix + suffix: base ** (power + 1)
     for power, prefix in enumerate("kmgt")
@@ -42,9 +25,7 @@ _SIZE: Final = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
 
 def parse_size(value: str | int | float) -> int:
-    """Bytes from ``24GiB``, ``40GB``, ``512 MiB``, or a plain number of bytes.
-
-    ``GB`` is 10^9 bytes and ``GiB`` 2^30, as their names say.
+    """Bytes from ``24GiB`` (2^30 each), ``40GB`` (10^9 each), ``512 MiB`` or a number of bytes.
 
     Raises:
         ValueError: The text is not a size.
@@ -91,21 +72,14 @@ class DeviceCapacity:
 class CapacityRow:
     """One runner in a capacity report: its identity, and its capacity or its error.
 
-    Sizes are in bytes. VRAM counts GPU devices only: ComfyUI reports system RAM as the "VRAM"
-    of ``cpu`` and ``mps`` devices.
+    Sizes are in bytes; VRAM counts GPUs only (ComfyUI reports RAM as VRAM of ``cpu``/``mps``).
 
     Attributes:
         runner_type: ``pro``/``plus`` for managed runners, ``None`` for your own.
-        devices: Its devices, main first.
-        vram_free: Free VRAM summed over its GPUs (``None`` if unknown).
-        best_vram_free: The largest free VRAM of a single GPU (what one job can use).
-        error: A short description of the failure, when stats could not be read.
-        error_type: The error's class name.
-        status: The HTTP status of the failure, if it was an API answer.
-        elapsed: Seconds spent reading its stats.
-        attempts: HTTP requests spent on its stats.
-        read_at: When its figures were read (Unix time), ``None`` if never.
-        age: Seconds between ``read_at`` and the making of the report it belongs to.
+        best_vram_free: The largest free VRAM of one GPU (what one job can use).
+        error: Why its stats could not be read (``status``: the HTTP status, if any).
+        elapsed: Seconds spent reading its stats; ``attempts``: HTTP requests spent.
+        age: Seconds from ``read_at`` (Unix time) to the making of its report.
         queue_depth: Your own queued and running workflows on it, when known.
     """
 
@@ -198,8 +172,7 @@ def row_from_result(
 
 
 def fits(row: CapacityRow, need: int | None, device_type: str | None = None) -> bool:
-    """Whether the row was read, one of its GPUs has ``need`` bytes free (a job runs on one
-    device) and it has a device of ``device_type``."""
+    """Read, ``need`` bytes free on one GPU (a job runs on one) and a ``device_type`` device."""
     return (
         row.ok
         and (need is None or (row.best_vram_free or 0) >= need)
@@ -208,7 +181,6 @@ def fits(row: CapacityRow, need: int | None, device_type: str | None = None) -> 
 
 
 def aged(row: CapacityRow, now: float) -> CapacityRow:
-    """The row with its ``age`` at ``now``."""
     return attrs.evolve(row, age=None if row.read_at is None else max(0.0, now - row.read_at))
 
 
@@ -217,11 +189,9 @@ class CapacityReport:
     """The capacity of a fleet at one moment: a row per runner, and the totals.
 
     Attributes:
-        rows: One row per runner swept, sorted by free VRAM (largest first), failures last.
-        elapsed: Seconds the sweep took.
+        rows: Most free VRAM on one GPU first, failures last.
         made_at: When the report was made (Unix time); rows' ``age`` is counted to it.
-        listing_errors: Why some runners could not be listed (the sweep's deadline passed, a
-            page failed after others were read); empty when every runner was listed.
+        listing_errors: Why some runners could not be listed; empty when all were.
     """
 
     rows: tuple[CapacityRow, ...]
@@ -245,12 +215,8 @@ class CapacityReport:
         )
         if made_at is not None:
             ordered = [aged(r, made_at) for r in ordered]
-        return cls(
-            rows=tuple(ordered),
-            elapsed=elapsed,
-            made_at=made_at,
-            listing_errors=tuple(listing_errors),
-        )
+        listing = tuple(listing_errors)
+        return cls(rows=tuple(ordered), elapsed=elapsed, made_at=made_at, listing_errors=listing)
 
     @property
     def complete(self) -> bool:
@@ -288,10 +254,8 @@ class CapacityReport:
     def by_gpu_model(self) -> list[GpuModelTotals]:
         """Free and total VRAM per GPU model, most free VRAM first."""
         groups: dict[str, list[tuple[str, DeviceCapacity]]] = {}
-        for row in self.rows:
-            for d in row.devices:
-                if d.is_gpu:
-                    groups.setdefault(d.model or d.name or "unknown", []).append((row.runner_id, d))
+        for rid, d in ((r.runner_id, d) for r in self.rows for d in r.devices if d.is_gpu):
+            groups.setdefault(d.model or d.name or "unknown", []).append((rid, d))
         totals = [
             GpuModelTotals(
                 model=model,
@@ -313,17 +277,12 @@ class CapacityReport:
         kind: RunnerKind | None = None,
         min_ram_free: int | str | None = None,
     ) -> list[CapacityRow]:
-        """The runners that can take a job, most free VRAM first.
+        """The runners that can take a job (never a failed one), most free VRAM first.
 
         Args:
-            min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on a single GPU.
-            tags: The runner must have all of these tags.
-            device_type: The runner must have a device of this type (``cuda``, ``cpu``...).
-            kind: Only ``managed`` or only ``own`` runners.
-            min_ram_free: Bytes (or a size string) of free system RAM.
-
-        Returns:
-            Matching rows; failed runners never match.
+            min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on one GPU.
+            device_type: A device type the runner must have (``cuda``, ``cpu``...).
+            min_ram_free: Bytes (or a size) of free system RAM.
         """
         need = None if min_vram_free is None else parse_size(min_vram_free)
         need_ram = None if min_ram_free is None else parse_size(min_ram_free)
@@ -358,20 +317,13 @@ class CapacityReport:
         return {"summary": self.summary(), "runners": [r.to_dict() for r in self.rows]}
 
     def route(
-        self,
-        *,
-        tags: Sequence[str] = (),
-        min_vram_free: int | str | None = None,
+        self, *, tags: Sequence[str] = (), min_vram_free: int | str | None = None
     ) -> RouteAdvice:
-        """Which runners ComfyControl may pick for a workflow with ``tags``, and which fit.
-
-        A workflow cannot be sent to a runner by id: what you choose is its tag set. The answer
-        only knows the runners in this report.
+        """Which runners of this report ComfyControl may pick for a workflow with ``tags`` (its
+        tag set, never a runner id, decides), and which of them fit.
 
         Args:
-            tags: The workflow's tags.
-            min_vram_free: What the job needs free on one GPU (bytes, ``"40GB"``, ``"24GiB"``);
-                ``None``: any runner whose stats were read fits.
+            min_vram_free: What the job needs free on one GPU; ``None``: any readable runner fits.
         """
         if isinstance(tags, str):
             raise ValueError("tags must be a list of tags, not one string")
@@ -384,6 +336,26 @@ class CapacityReport:
         )
         untagged = [r for r in eligible if not r.tags]
         misfits = sum(1 for r in untagged if not fits(r, need))
+        # Tag sets: ``wanted`` and those between it and a fitting tagged runner's tags (<= 2**10
+        # each: at most 10 tags); any other set leaves only untagged runners, as ``wanted`` does.
+        tagged = [r for r in eligible if r.tags]
+        sizes = Counter(frozenset(r.tags) for r in tagged)
+        misfit_sets = {frozenset(r.tags) for r in tagged if not fits(r, need)}
+        seeds = set() if misfits else {wanted, *(frozenset(r.tags) for r in fitting if r.tags)}
+        candidates = {
+            wanted.union(chosen)
+            for tagset in seeds
+            for size in range(len(tagset - wanted) + 1)
+            for chosen in itertools.combinations(sorted(tagset - wanted), size)
+        }
+        options = []
+        for candidate in candidates:
+            if any(candidate <= bad for bad in misfit_sets):
+                continue
+            runners = len(untagged) + sum(n for tagset, n in sizes.items() if candidate <= tagset)
+            if runners:
+                options.append(TagSetOption(tags=tuple(sorted(candidate)), runners=runners))
+        options.sort(key=lambda o: (-len(o.tags), -o.runners, o.tags))
         warnings = []
         if misfits:
             warnings.append(
@@ -397,7 +369,7 @@ class CapacityReport:
             fitting=tuple(fitting),
             share=len(fitting) / len(eligible) if eligible else 0.0,
             untagged=len(untagged),
-            tag_sets=() if misfits else _tag_sets(eligible, wanted, need),
+            tag_sets=tuple(options),
             warnings=tuple(warnings),
         )
 
@@ -415,12 +387,7 @@ class CapacityReport:
 
 @attrs.frozen(kw_only=True)
 class TagSetOption:
-    """A tag set that routes the job only to runners that fit.
-
-    Attributes:
-        tags: The tag set, sorted.
-        runners: How many runners of the report ComfyControl may pick for it (all fit).
-    """
+    """A tag set (sorted) that routes the job only to runners that fit, and how many it reaches."""
 
     tags: tuple[str, ...]
     runners: int
@@ -431,18 +398,13 @@ class RouteAdvice:
     """Where a workflow with ``tags`` may run, and what fits there now.
 
     Attributes:
-        tags: The workflow's tags, sorted.
-        min_vram_free: Bytes free on one GPU the job needs (``None``: any readable runner).
-        eligible: The runners ComfyControl may pick: every runner having all of ``tags``, and
-            every untagged runner. A runner whose stats could not be read is eligible and does
-            not fit (nothing says it would).
+        eligible: The runners ComfyControl may pick: those with all of ``tags`` and the untagged
+            ones (one whose stats could not be read is eligible and does not fit).
         fitting: Those of them that fit now, best first.
         share: ``len(fitting) / len(eligible)`` (0.0 when nothing is eligible).
-        untagged: How many of the eligible runners have no tags.
         tag_sets: Tag sets (each holding ``tags``) under which every eligible runner fits, most
-            specific first (most tags, then most runners, then by name).
-        warnings: What the user should know, e.g. untagged runners that do not fit dilute every
-            tag set, so no tag set can keep the job off them.
+            tags first, then most runners, then by name.
+        warnings: E.g. untagged runners that do not fit: no tag set keeps the job off them.
     """
 
     tags: tuple[str, ...]
@@ -457,36 +419,3 @@ class RouteAdvice:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready); runners as ids."""
         return attrs.asdict(self, value_serializer=plain)
-
-
-def _tag_sets(
-    eligible: tuple[CapacityRow, ...], wanted: frozenset[str], need: int | None
-) -> tuple[TagSetOption, ...]:
-    """Every tag set S holding ``wanted`` whose eligible runners all fit (untagged ones do).
-
-    The candidates are ``wanted`` itself and the sets between ``wanted`` and a fitting tagged
-    runner's tags (at most 2**10 each: a runner has at most 10 tags); any other S would leave
-    only untagged runners, which ``wanted`` already says. Runners are grouped by tag set first,
-    which keeps this small on real fleets.
-    """
-    tagged = [r for r in eligible if r.tags]
-    untagged = len(eligible) - len(tagged)
-    sizes = Counter(frozenset(r.tags) for r in tagged)
-    misfit_sets = {frozenset(r.tags) for r in tagged if not fits(r, need)}
-    # The requested tags alone are a candidate, even when only untagged runners take them.
-    seeds = {wanted, *(frozenset(r.tags) for r in tagged if fits(r, need))}
-    candidates = {
-        wanted.union(chosen)
-        for tagset in seeds
-        for size in range(len(tagset - wanted) + 1)
-        for chosen in itertools.combinations(sorted(tagset - wanted), size)
-    }
-    options = []
-    for candidate in candidates:
-        if any(candidate <= bad for bad in misfit_sets):
-            continue
-        runners = untagged + sum(n for tagset, n in sizes.items() if candidate <= tagset)
-        if runners:
-            options.append(TagSetOption(tags=tuple(sorted(candidate)), runners=runners))
-    options.sort(key=lambda o: (-len(o.tags), -o.runners, o.tags))
-    return tuple(options)

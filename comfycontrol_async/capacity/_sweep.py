@@ -1,6 +1,5 @@
-"""The capacity helpers that read a fleet: a full :func:`sweep`, a live :func:`watch_capacity`,
-and the runner listing they share with ``find_runners``.
-"""
+"""What reads a fleet: :func:`sweep`, :func:`find_runners` (a few runners that fit, for few
+requests) and :func:`watch_capacity`, and the listing they share."""
 
 from __future__ import annotations
 
@@ -9,28 +8,27 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
+
+import attrs
 
 from .._config import NOT_GIVEN, NotGiven, RateLimit
 from .._core import check_count, check_seconds
-from .._exceptions import ComfyControlError
+from .._exceptions import APITimeoutError, ComfyControlError
 from .._ratelimit import Pacer
 from ..resources._fanout import DEFAULT_CONCURRENCY
-from ..resources._stats_result import ProgressCallback, StatsResult, read_stats
+from ..resources._stats_result import ProgressCallback, StatsResult, read_stats, retry_later
 from ..resources.managed_runners import ManagedRunners
 from ..resources.runners import Runners
+from ..resources.workflows import Workflows
+from . import _report
 from ._facts import FactsCache
-from ._report import (
-    CapacityReport,
-    CapacityRow,
-    RunnerKind,
-    parse_size,
-    row_from_result,
-)
-
-__all__ = ["list_runners", "runner_kinds", "sweep", "watch_capacity"]
+from ._report import CapacityReport, CapacityRow, RunnerKind
 
 _T = TypeVar("_T")
+DEFAULT_FACTS_MAX_AGE: Final = 7 * 86400.0
+#: Workflow detail reads spent per search to learn where your queued/running workflows are.
+MAX_WORKFLOW_LOOKUPS: Final = 20
 
 Resource = ManagedRunners | Runners
 
@@ -65,25 +63,15 @@ async def sweep(
     progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.time,
 ) -> CapacityReport:
-    """List runners and read their live stats in one pipeline; return the report.
-
-    Stats start while later pages are still being fetched; every runner listed is one row.
+    """List runners and read their live stats in one pipeline: a row per runner listed (what
+    could not be listed is in the report's ``listing_errors``).
 
     Args:
-        managed: The managed runners resource to sweep (``cc.managed_runners``), or ``None``.
-        own: Your own runners resource to sweep (``cc.runners``; active ones), or ``None``.
-        tags: Only runners with all of these tags (filtered as they are listed).
+        own: Your own runners to sweep (the active ones), or ``None``.
         concurrency: Stats calls in flight at once, per kind.
-        timeout: Seconds for each attempt (the client's timeout if not given).
         deadline: Seconds for the whole sweep, listing included.
-        max_retries: A runner's attempts in all are at most ``1 + max_retries`` when given
-            (see ``stats_many``).
+        max_retries: At most ``1 + max_retries`` attempts per runner (see ``stats_many``).
         progress: Called as ``progress(counts, result)`` after each runner.
-        clock: Wall-clock seconds for the rows' ``read_at`` and the report's ``made_at``.
-
-    Returns:
-        The report. If listing a kind failed or ran out of time after some of its runners
-        were listed, those runners are in it and ``listing_errors`` says what is missing.
 
     Raises:
         ValueError: Neither ``managed`` nor ``own``.
@@ -113,7 +101,7 @@ async def sweep(
         ):
             try:
                 async for result in results:
-                    rows.append(row_from_result(kind, result, read_at=clock()))
+                    rows.append(_report.row_from_result(kind, result, read_at=clock()))
             except ComfyControlError as err:
                 if not rows and not results.progress.done:
                     raise  # nothing of this kind was listed: the error is the answer
@@ -124,8 +112,7 @@ async def sweep(
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one_kind(kind, res)) for kind, res in kinds]
     except BaseExceptionGroup as failed:
-        # One kind failed (e.g. a 403 listing managed runners) and the other was cancelled:
-        # raise the typed error itself, as documented, not the group around it.
+        # One kind failed (e.g. a 403) and the other was cancelled: raise the typed error.
         raise failed.exceptions[0] from None
     rows = [row for task in tasks for row in task.result()]
     return CapacityReport.from_rows(
@@ -147,29 +134,19 @@ async def watch_capacity(
     cache: FactsCache | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[CapacityReport]:
-    """Yield capacity reports forever, refreshing within ``share`` of the client's rate.
+    """Yield a report of every runner read so far after each round of ``batch`` reads, forever,
+    within ``share`` of the client's rate.
 
-    The watch keeps its requests under ``share`` of the rate with a limiter of its own (the
-    client's still paces everything together) and reads the stalest and most promising runners
-    first, so a row is never older than about ``fleet size / (share x rate)`` plus a window.
-    Stopping the loop (``break``) or cancelling the task ends it cleanly: nothing is left running.
+    Its own limiter keeps it under ``share`` of the rate, stalest runners first, so a row is never
+    older than about ``fleet size / (share x rate)`` plus a window; ``break`` ends it cleanly.
 
     Args:
-        managed: The managed runners resource to watch, or ``None``.
-        own: Your own runners resource to watch (active ones), or ``None``.
+        own: Your own runners to watch (the active ones), or ``None``.
         rate: The client's rate (the documented 40 per 10 s when ``None``).
         share: The part of ``rate`` the watch may use, in (0, 1].
-        tags: Only runners with all of these tags.
-        min_vram_free: What "most promising" means: runners whose largest GPU can hold this
-            are read first among equally stale ones (the largest GPUs first without it).
+        min_vram_free: Among equally stale runners, those whose largest GPU can hold this are
+            read first (the largest GPUs first without it).
         batch: Runners read per report (the watch's requests per window by default).
-        relist_every: Seconds between two listings of the runners (new and removed ones).
-        timeout: Seconds for each attempt (the client's if not given).
-        cache: Static facts cache to read and update (a new one if not given).
-        clock: Wall-clock seconds for ``read_at``, ``made_at`` and the rows' ages.
-
-    Yields:
-        A report of every runner read so far, after each round of ``batch`` reads.
 
     Raises:
         ValueError: Bad arguments, or neither ``managed`` nor ``own``.
@@ -186,10 +163,9 @@ async def watch_capacity(
     if batch is None:
         batch = allowed
     check_count("batch", batch)
-    need = None if min_vram_free is None else parse_size(min_vram_free)
+    need = None if min_vram_free is None else _report.parse_size(min_vram_free)
     wanted = frozenset(tags or ())
     facts = cache if cache is not None else FactsCache(clock=clock)
-    # The watch's own limiter: at most `allowed` of its requests in any window of the rate.
     budget = Pacer(RateLimit(requests=allowed, per_seconds=base.per_seconds, jitter=0.0))
     loop = asyncio.get_running_loop()
     resources = dict(kinds)
@@ -232,7 +208,7 @@ async def watch_capacity(
         fetch, job = resources[kind]._fetch_stats, StatsResult(runner_id=rid, runner=runner)
         # A down runner is asked again on its next turn, not at once: one request a round.
         result = await paced(lambda: read_stats(fetch, job, timeout=timeout, max_retries=0))
-        rows[rid] = row = row_from_result(kind, result, read_at=clock())
+        rows[rid] = row = _report.row_from_result(kind, result, read_at=clock())
         facts.remember(row)
 
     while True:
@@ -249,3 +225,274 @@ async def watch_capacity(
         )
         if not turn:
             await asyncio.sleep(base.per_seconds)  # an empty fleet: look again later
+
+
+@attrs.frozen(kw_only=True)
+class RuledOut:
+    """A runner :func:`find_runners` did not need to ask, and why."""
+
+    runner_id: str
+    kind: RunnerKind
+    name: str | None
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class FoundRunners:
+    """The answer of :func:`find_runners`.
+
+    Attributes:
+        rows: At most ``limit`` fitting runners, fewest of your workflows on them first, then
+            most free VRAM on one GPU.
+        requests: API requests spent (a retried page counts once, every stats attempt counts).
+        checked: Every runner whose stats it asked for, in the order the answers came.
+        complete: Whether it considered every runner that could fit (true when fewer fit).
+    """
+
+    rows: tuple[CapacityRow, ...]
+    requests: int
+    checked: tuple[CapacityRow, ...]
+    ruled_out: tuple[RuledOut, ...]
+    complete: bool
+    listing_errors: tuple[str, ...] = ()
+    elapsed: float = 0.0
+
+    def report(self) -> CapacityReport:
+        """The runners checked as a (partial) :class:`CapacityReport`, e.g. for ``route``."""
+        return CapacityReport.from_rows(self.checked, elapsed=self.elapsed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready); runners checked as ids."""
+        data = attrs.asdict(self, value_serializer=_report.plain)
+        return data | {"rows": [r.to_dict() for r in self.rows], "elapsed": round(self.elapsed, 3)}
+
+
+@attrs.define
+class _Candidate:
+    kind: RunnerKind
+    job: StatsResult  # a fresh result, or its failed first read
+    queue_depth: int | None = None
+
+
+async def find_runners(
+    *,
+    managed: ManagedRunners | None = None,
+    own: Runners | None = None,
+    workflows: Workflows | None = None,
+    cache: FactsCache,
+    min_vram_free: int | str | None = None,
+    tags: Sequence[str] | None = None,
+    device_type: str | None = None,
+    limit: int = 5,
+    concurrency: int = 8,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_retries: int | NotGiven = NOT_GIVEN,
+    facts_max_age: float = DEFAULT_FACTS_MAX_AGE,
+    clock: Callable[[], float] = time.time,
+) -> FoundRunners:
+    """Find up to ``limit`` runners that can take a job now, for as few requests as possible
+    (how: README, "Where can this job run now?").
+
+    Args:
+        own: Your own runners to search (the active ones), or ``None``.
+        workflows: Read to learn which runners your queued and running workflows keep busy.
+        min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on one GPU.
+        deadline: Seconds for the whole search, listing included (then ``complete`` is false).
+        max_retries: At most ``1 + max_retries`` attempts per runner (see ``stats_many``).
+        facts_max_age: Seconds after which facts are not used to rule out.
+
+    Raises:
+        ValueError: Bad arguments, or neither ``managed`` nor ``own``.
+        PermissionDeniedError: Managed runners were asked for on a tier without them.
+    """
+    kinds = runner_kinds("find_runners", managed, own)
+    check_count("limit", limit)
+    check_count("concurrency", concurrency)
+    if isinstance(tags, str):
+        raise ValueError("tags must be a list of tags, not one string")
+    check_seconds("deadline", deadline)
+    check_seconds("timeout", timeout)
+    if not isinstance(max_retries, NotGiven):
+        check_count("max_retries", max_retries, zero=True)
+    need = None if min_vram_free is None else _report.parse_size(min_vram_free)
+    wanted = frozenset(tags or ())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    deadline_at = None if deadline is None else started + deadline
+    requests = 0
+
+    def count() -> None:
+        nonlocal requests
+        requests += 1
+
+    # 1. Who is there, and who is busy with your work.
+    listed: list[tuple[RunnerKind, Any]] = []
+    listing_errors: list[str] = []
+    depths: dict[str, int] | None = None
+    cut = False
+    try:
+        async with asyncio.timeout_at(deadline_at):
+            for kind, resource in kinds:
+                before = len(listed)
+                try:
+                    async for runner in _counted_items(list_runners(resource), count):
+                        listed.append((kind, runner))
+                except ComfyControlError as err:
+                    if len(listed) == before:
+                        raise
+                    listing_errors.append(f"{kind} runners: {err.message}")
+            if workflows is not None:
+                depths = await _queue_depths(workflows, cache, count)
+    except TimeoutError:
+        cut = True
+        listing_errors.append(f"the search's deadline of {deadline} s passed while listing")
+
+    # 2. Rule out for free who cannot fit.
+    pending: list[_Candidate] = []
+    ruled_out: list[RuledOut] = []
+    for kind, runner in listed:
+        rid = str(runner.id)
+        facts = cache.get(rid, max_age=facts_max_age)
+        seen = "" if facts is None else f"seen {cache.age(facts):.0f} s ago"
+        if missing := wanted.difference(runner.tags or ()):
+            reason = f"lacks the tags {', '.join(sorted(missing))}"
+        elif facts and need is not None and facts.best_vram_total < need:
+            reason = (
+                f"its largest GPU has {facts.best_vram_total} bytes of VRAM in all, "
+                f"less than the {need} asked ({seen})"
+            )
+        elif facts and device_type is not None and device_type not in facts.device_types:
+            reason = f"has no {device_type} device ({seen})"
+        else:
+            job = StatsResult(runner_id=rid, runner=runner)
+            pending.append(_Candidate(kind, job, None if depths is None else depths.get(rid, 0)))
+            continue
+        name = getattr(runner, "name", None)
+        ruled_out.append(RuledOut(runner_id=rid, kind=kind, name=name, reason=reason))
+
+    def pop_best() -> _Candidate:
+        # A runner never read is guessed from its tags (fleets tag by GPU model and tier): the
+        # tightest of its tags' largest GPUs. A guess orders the reads, never rules one out.
+        largest: dict[str, int] = {}
+        for known in cache.runners():
+            for tag in known.tags:
+                largest[tag] = max(largest.get(tag, 0), known.best_vram_total)
+
+        def promise(c: _Candidate) -> tuple[int, int, int]:
+            # Idle first; then known with room, guessed big enough, known, unknown, guessed small.
+            busy = 1 if c.queue_depth else 0
+            facts = cache.get(c.job.runner_id, max_age=facts_max_age)
+            if facts is not None:
+                free = facts.last_vram_free
+                had_room = free is not None and (need is None or free >= need)
+                return (busy, 0 if had_room else 2, -facts.best_vram_total)
+            tags = c.job.runner.tags or ()
+            guess = min((largest[t] for t in tags if t in largest), default=None)
+            if guess is None:
+                return (busy, 3, 0)
+            return (busy, 4 if need is not None and guess < need else 1, -guess)
+
+        best = min(pending, key=promise)  # the first listed among equals
+        pending.remove(best)
+        return best
+
+    # 3. Read stats, most promising first, until `limit` fit; then the retries at the end.
+    def remaining() -> float | None:
+        return None if deadline_at is None else deadline_at - loop.time()
+
+    resources = dict(kinds)
+    found: list[CapacityRow] = []
+    checked: list[CapacityRow] = []
+    later: list[_Candidate] = []
+    in_flight: dict[asyncio.Task[StatsResult], _Candidate] = {}
+    try:
+        for first in (True, False):
+            queue = pending if first else later
+            while len(found) < limit and not cut:
+                while queue and len(in_flight) < min(concurrency, limit - len(found)):
+                    c = pop_best() if first else queue.pop(0)
+                    read = read_stats(
+                        resources[c.kind]._fetch_stats,
+                        c.job,
+                        timeout=timeout,
+                        deadline=remaining(),
+                        max_retries=max_retries,
+                        count=count,
+                    )
+                    in_flight[loop.create_task(read)] = c
+                if not in_flight:
+                    break
+                left = remaining()
+                if left is not None and left <= 0:
+                    cut = True
+                    break
+                done, _ = await asyncio.wait(
+                    in_flight, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    c = in_flight.pop(task)
+                    result = task.result()
+                    row = _report.row_from_result(c.kind, result, read_at=clock())
+                    row = attrs.evolve(row, queue_depth=c.queue_depth)
+                    cache.remember(row)
+                    if retry_later(c.job, result, max_retries):
+                        c.job = result
+                        later.append(c)
+                        continue
+                    checked.append(row)
+                    if _report.fits(row, need, device_type):
+                        found.append(row)
+    finally:
+        unread = bool(in_flight)  # the limit was met while these were asked: never read
+        for task in in_flight:
+            task.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)
+    # Runners to retry at the end but not reached (the limit was met first) are checked too.
+    checked.extend(_report.row_from_result(c.kind, c.job, read_at=clock()) for c in later)
+    if cut and not listing_errors:
+        listing_errors.append(str(APITimeoutError(f"the search's deadline of {deadline} s passed")))
+    now = clock()
+    rows = sorted(found, key=lambda r: (r.queue_depth or 0, -(r.best_vram_free or 0)))
+    return FoundRunners(
+        rows=tuple(_report.aged(r, now) for r in rows[:limit]),
+        requests=requests,
+        checked=tuple(_report.aged(r, now) for r in checked),
+        ruled_out=tuple(ruled_out),
+        complete=not (cut or listing_errors or pending or later or unread),
+        listing_errors=tuple(listing_errors),
+        elapsed=loop.time() - started,
+    )
+
+
+async def _counted_items(listing: Any, count: Callable[[], None]) -> AsyncIterator[Any]:
+    """A paginator's items, counting one request per page."""
+    async with listing:
+        async for page in listing.pages():
+            count()
+            for item in page.items:
+                yield item
+
+
+async def _queue_depths(
+    workflows: Workflows, cache: FactsCache, count: Callable[[], None]
+) -> dict[str, int]:
+    """Your queued and running workflows per runner (a workflow's runner is cached for good)."""
+    depths: dict[str, int] = {}
+    lookups = 0
+    for status in ("running", "queued"):
+        async for summary in _counted_items(workflows.list(status=status), count):
+            rid = cache.workflow_runner(summary.id)
+            if rid is None and lookups < MAX_WORKFLOW_LOOKUPS:
+                lookups += 1
+                count()
+                try:
+                    detail = await workflows.get(summary.id)
+                except ComfyControlError:
+                    continue  # gone or unreadable: it tells nothing about a runner
+                rid = detail.managed_runner_id or detail.user_runner_id
+                if rid is not None:
+                    cache.remember_workflow(summary.id, rid)
+            if rid is not None:
+                depths[rid] = depths.get(rid, 0) + 1
+    return depths
