@@ -3,8 +3,6 @@
 Knows nothing of HTTP: ``fetch`` retries and paces, the caller checks the arguments.
 """
 
-from __future__ import annotations
-
 import asyncio
 import logging
 import math
@@ -44,7 +42,7 @@ class PageLike(Protocol[T_co]):
 
 #: ``fetch(page, per_page)``: one page; it retries and paces, and raises ComfyControlError.
 FetchPage: TypeAlias = Callable[[int, int], Awaitable[PageLike[T]]]
-_Task: TypeAlias = "asyncio.Task[tuple[int, PageLike[T]]]"  # (answer number, page)
+_Task: TypeAlias = asyncio.Task[tuple[int, PageLike[T]]]  # (answer number, page)
 
 
 class _Closed(Exception):

@@ -5,8 +5,6 @@ ended. With ``RateLimit.store`` slots and pause live in Redis (:mod:`._ratestore
 README, "When Redis fails"). Nothing here sends, retries or knows HTTP.
 """
 
-from __future__ import annotations
-
 import asyncio
 import dataclasses
 import itertools

@@ -5,8 +5,6 @@ only when a store is asked for; every failure is a :class:`StoreUnavailable`, pa
 Pacing policy is the pacer's.
 """
 
-from __future__ import annotations
-
 from collections.abc import Awaitable, Sequence
 from typing import Any, Final, NamedTuple
 

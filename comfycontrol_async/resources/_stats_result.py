@@ -30,7 +30,6 @@ class StatsResult:
     """The outcome of one runner's stats in a sweep.
 
     Attributes:
-        runner_id: The runner's id.
         runner: The model object given for it (``None`` for a bare id).
         stats: The stats when the call succeeded.
         error: The typed API error (or ``ValueError`` for a bad id) when it failed.
@@ -53,14 +52,7 @@ class StatsResult:
 
 @attrs.define(kw_only=True)
 class SweepProgress:
-    """A running count, passed to the ``progress`` callback after each result.
-
-    Attributes:
-        done: Results produced so far.
-        ok: Of which succeeded.
-        failed: Of which failed.
-        total: Runners to expect, once known (a sized or exhausted source, a paginator's total).
-    """
+    """Results so far (``done`` = ``ok`` + ``failed``) of ``total`` runners, once known."""
 
     done: int = 0
     ok: int = 0
