@@ -12,7 +12,7 @@ from .._converter import decode, decode_list, decode_page
 from .._core import RequestSpec, check_id, check_int, check_page_args
 from .._pagination import DEFAULT_PREFETCH, Paginator
 from ..models import Page, RunnerStats, WorkflowSummary
-from ._checks import check_status
+from ._checks import FormFields, check_status
 from ._fanout import DEFAULT_CONCURRENCY, StatsSweep
 from ._stats_result import ProgressCallback
 
@@ -57,7 +57,7 @@ class Resource:
         deadline: float | NotGiven | None,
         params: Mapping[str, str] | None = None,
         json: Any = None,
-        form: tuple[tuple[str, str | tuple[str, bytes, str]], ...] | None = None,
+        form: FormFields | None = None,
         expect_body: bool = True,
     ) -> Any:
         spec = RequestSpec(

@@ -12,9 +12,5 @@ class UserResource(Resource):
     _segment = "user"
 
     async def get(self, *, deadline: float | NotGiven | None = NOT_GIVEN) -> User:
-        """Fetch the caller's profile, tier included.
-
-        Raises:
-            AuthenticationError: The token is missing, unknown or expired.
-        """
+        """Fetch the caller's profile, tier included."""
         return decode(await self._call("GET", deadline=deadline), User)
