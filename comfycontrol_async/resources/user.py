@@ -7,7 +7,7 @@ from ._base import Resource
 
 
 class UserResource(Resource):
-    """The account the token belongs to."""
+    """The account the token belongs to; any call with a bad token gets AuthenticationError."""
 
     _segment = "user"
 
