@@ -3,8 +3,6 @@
 Knows nothing of HTTP: ``fetch`` retries and paces, the caller checks the arguments.
 """
 
-from __future__ import annotations
-
 import asyncio
 import logging
 import math
@@ -12,6 +10,7 @@ import operator
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Final, Generic, Protocol, Self, TypeAlias, TypeVar
 
 from ._core import MAX_PER_PAGE
@@ -44,14 +43,14 @@ class PageLike(Protocol[T_co]):
 
 #: ``fetch(page, per_page)``: one page; it retries and paces, and raises ComfyControlError.
 FetchPage: TypeAlias = Callable[[int, int], Awaitable[PageLike[T]]]
-_Task: TypeAlias = "asyncio.Task[tuple[int, PageLike[T]]]"  # (answer number, page)
+_Task: TypeAlias = asyncio.Task[tuple[int, PageLike[T]]]  # (answer number, page)
 
 
 class _Closed(Exception):
     """The walk was closed while its consumer waited: end quietly."""
 
 
-class Paginator(Generic[T]):
+class Paginator(Generic[T], AbstractAsyncContextManager["Paginator[T]"]):
     """Every item of a list in order, no ``key(item)`` twice, ``prefetch`` pages ahead. Single-use.
 
     A changed total sets ``total_changed``, too few distinct items ``incomplete`` (a warning, or
@@ -80,12 +79,11 @@ class Paginator(Generic[T]):
         self._start_page, self._prefetch, self._strict = start_page, prefetch, strict
         self.total: int | None = None
         self.first_total: int | None = None
-        self.total_changed = self.incomplete = False
+        self.total_changed = self.incomplete = self._closed = self._busy = False
         self.totals_seen: list[int] = []
         self.duplicates_dropped = self.items_recovered = self.rereads = self.items_settled = 0
         self.items_yielded = self.requests_made = 0
         self._claimed: str | None = None
-        self._closed = self._busy = False
         self._done = max_items == 0  # the forward walk is over
         self._start = self._offset = (start_page - 1) * per_page  # list positions
         self._limit = math.inf  # positions the walk may reach before it gives up
@@ -96,10 +94,9 @@ class Paginator(Generic[T]):
         self._running: set[_Task[T]] = set()
         self._seen: set[Hashable] = set()
         self._order: deque[Hashable] = deque()
-        self._distinct = self._warnings = 0
         self._head: frozenset[Hashable] | None = None  # keys of page 1, for settle
         self._previous: tuple[int, int] | None = None  # (total, answer number) of the last page
-        self._seq = self._answers = 0  # answer number of the page just taken; answers so far
+        self._seq = self._answers = self._distinct = self._warnings = 0  # _seq: the answer taken
 
     def __repr__(self) -> str:
         state = f"{'closed' if self._done else 'open'}: {self.items_yielded} items yielded"
@@ -133,9 +130,6 @@ class Paginator(Generic[T]):
         """Stop the walk: cancel the fetches in flight and wait for them. Idempotent."""
         self._closed = True
         await self._shutdown()
-
-    async def __aenter__(self) -> Self:
-        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

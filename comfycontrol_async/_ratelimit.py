@@ -5,9 +5,8 @@ ended. With ``RateLimit.store`` slots and pause live in Redis (:mod:`._ratestore
 README, "When Redis fails"). Nothing here sends, retries or knows HTTP.
 """
 
-from __future__ import annotations
-
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -64,8 +63,7 @@ class Pacer:
         self._fallback = self._warned = self._closed = False
         self._peers: int | None = None
         self._store: RedisWindow | None = None
-        url = rate.resolved_store() if rate is not None else None
-        if rate is not None and url is not None:
+        if rate is not None and (url := rate.resolved_store()) is not None:
             key = rate.key or f"comfycontrol:ratelimit:{host or 'default'}"
             self._store = RedisWindow(url, key, requests=rate.requests, window=self.window)
             self._retry_every = min(1.0, rate.per_seconds / 10)
@@ -148,11 +146,9 @@ class Pacer:
                     ends.append(self._retry_at)
                 timeout = min(ends) - now if ends else None
                 self._released.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(timeout):
                         await self._released.wait()
-                except TimeoutError:
-                    pass
         self.granted += 1
         return slot
 

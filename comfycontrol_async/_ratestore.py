@@ -1,19 +1,15 @@
-"""The shared window in Redis: slots, the 429 pause and the peers of a key, one Lua script each.
+"""The shared window in Redis (slots, the 429 pause, peers), a Lua script each; no pacing policy.
 
-Scripts are timed by the Redis server's ``TIME``, so hosts never compare clocks. redis is imported
-only when a store is asked for; every failure is a :class:`StoreUnavailable`, password hidden.
-Pacing policy is the pacer's.
+Scripts use the Redis server's ``TIME``, so hosts never compare clocks. redis is imported only
+when a store is asked for; every failure is a :class:`StoreUnavailable`, password hidden.
 """
-
-from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 from typing import Any, Final, NamedTuple
 
 from ._redact import redact_store_url, remember, scrub_text, store_url_secrets
 
-# Seconds to connect or answer: a slower store is down (the pacer falls back), not a stall.
-STORE_TIMEOUT: Final = 1.0
+STORE_TIMEOUT: Final = 1.0  # seconds to connect or answer: a slower store is down, not a stall
 STORE_LEASE: Final = 60.0  # a killed worker's slots stop counting this long after their window
 _PEER_WINDOWS: Final = 3.0  # clients that used the key within this many windows are peers
 
@@ -117,7 +113,6 @@ class RedisWindow:
         self._pause = self._redis.register_script(_NOW + _PAUSE)
 
     async def _run(self, call: Awaitable[Any]) -> Any:
-        """Await one Redis call; any failure is a StoreUnavailable without the password."""
         try:
             return await call
         except self._errors as err:

@@ -12,7 +12,7 @@ from .._converter import decode, decode_list, decode_page
 from .._core import RequestSpec, check_id, check_int, check_page_args
 from .._pagination import DEFAULT_PREFETCH, Paginator
 from ..models import Page, RunnerStats, WorkflowSummary
-from ._checks import check_status
+from ._checks import FormFields, check_status
 from ._fanout import DEFAULT_CONCURRENCY, StatsSweep
 from ._stats_result import ProgressCallback
 
@@ -23,11 +23,8 @@ class Requester(Protocol):
     """The part of the client a resource uses (``NOT_GIVEN``: the client's setting)."""
 
     @property
-    def rate_limit(self) -> RateLimit | None:
-        """The client's pacing, or ``None`` when it is off."""
-
-    def url(self, *segments: str) -> URL:
-        """The absolute URL of an endpoint, each segment encoded as one."""
+    def rate_limit(self) -> RateLimit | None: ...
+    def url(self, *segments: str) -> URL: ...
 
     async def request(
         self,
@@ -60,7 +57,7 @@ class Resource:
         deadline: float | NotGiven | None,
         params: Mapping[str, str] | None = None,
         json: Any = None,
-        form: tuple[tuple[str, str | tuple[str, bytes, str]], ...] | None = None,
+        form: FormFields | None = None,
         expect_body: bool = True,
     ) -> Any:
         spec = RequestSpec(
@@ -94,26 +91,17 @@ class ListResource(Resource, Generic[T]):
         """Every item, newest first, as a :class:`Paginator` (see README, "Pagination").
 
         Args:
-            start_page: The page to start from (to resume a walk).
             prefetch: Pages fetched ahead once the total is known.
             strict: Raise :class:`ListChangedError` if the list changes during the walk.
             settle: Re-read the list's head after the walk for items added meanwhile.
             deadline: Seconds for each page request, retries included.
-
-        Raises:
-            ValueError: An argument is out of range (``TypeError``: not an int).
         """
         return self._walk(None, per_page, max_items, start_page, prefetch, strict, settle, deadline)
 
     async def list_page(
         self, *, page: int = 1, per_page: int = 100, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> Page[T]:
-        """One page of the list, with the list's ``total``.
-
-        Raises:
-            ValueError: ``page`` < 1 or ``per_page`` outside 1-100 (``TypeError``: not an int).
-            PermissionDeniedError: The list is closed to your tier (managed runners, free tier).
-        """
+        """One page of the list, with the list's ``total``."""
         check_page_args(page, per_page)
         return await self._read_page(page, per_page, {}, deadline)
 
@@ -208,7 +196,6 @@ class RunnerResource(Resource):
         """Live system stats, read from the runner's ComfyUI (``/system_stats``) at call time.
 
         Raises:
-            NotFoundError: No such runner (or not yours, or not open to your tier).
             ServerError: The runner could not be reached or its stats read (500).
         """
         return await self._fetch_stats(runner_id, deadline=deadline)
@@ -236,11 +223,7 @@ class RunnerResource(Resource):
     async def history(
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> list[WorkflowSummary]:
-        """Your last (at most 10) workflows run on this runner, newest first.
-
-        Raises:
-            NotFoundError: No such runner (or not yours, or not open to your tier).
-        """
+        """Your last (at most 10) workflows run on this runner, newest first."""
         rid = check_id(runner_id, "runner_id")
         data = await self._call("GET", rid, "history", deadline=deadline)
         return decode_list(data, WorkflowSummary)
@@ -265,9 +248,6 @@ class RunnerResource(Resource):
             deadline: Seconds for the whole sweep, listing included.
             max_retries: At most ``1 + max_retries`` attempts per runner (``0``: no end try).
             progress: Called as ``progress(counts, result)`` after each result.
-
-        Raises:
-            ValueError: ``concurrency`` < 1, or a bad ``timeout``/``deadline``/``max_retries``.
         """
         return StatsSweep(
             self._fetch_stats,

@@ -14,7 +14,6 @@ JsonSource = Mapping[str, Any] | str | os.PathLike[str] | bytes
 
 
 def check_text(value: object, what: str, low: int, high: int) -> str:
-    """A non-blank string of ``low`` to ``high`` characters."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a str, got {type(value).__name__}")
     if not value.strip():
@@ -36,7 +35,6 @@ def check_status(status: object) -> str:
 
 
 def check_endpoint(value: object) -> str:
-    """An absolute http or https URL with a host."""
     if not isinstance(value, str):
         raise TypeError(f"endpoint must be a str, got {type(value).__name__}")
     try:
@@ -132,7 +130,6 @@ def file_part(name: str, value: object) -> tuple[str, tuple[str, bytes, str]]:
 
 
 def check_size(form: FormFields) -> FormFields:
-    """``form``, unless its parts add up to more than 50 MB (a ``ValueError``)."""
     total = sum(
         len(name) + (len(value.encode()) if isinstance(value, str) else len(value[1]))
         for name, value in form

@@ -153,10 +153,8 @@ class _Engine:
 class StatsSweep(AsyncIterator[StatsResult], AbstractAsyncContextManager["StatsSweep"]):
     """The async iterator of :class:`StatsResult` that ``stats_many`` returns, in completion order.
 
-    ``async with`` (or ``aclose()``) stops it early; so does dropping it after a ``break``.
-
-    Attributes:
-        progress: The running counts (done, ok, failed, total when known).
+    ``async with`` (or ``aclose()``) stops it early, as does dropping it after a ``break``;
+    ``progress`` holds the running counts (:class:`SweepProgress`).
     """
 
     def __init__(
@@ -176,9 +174,7 @@ class StatsSweep(AsyncIterator[StatsResult], AbstractAsyncContextManager["StatsS
         check_seconds("timeout", timeout)
         check_seconds("deadline", deadline)
         if isinstance(source, str) or not isinstance(source, Iterable | AsyncIterable):
-            raise TypeError(
-                "stats_many takes an iterable or async iterable of runner ids or runners"
-            )
+            raise TypeError("stats_many takes a sync or async iterable of runner ids or runners")
         self.progress = SweepProgress(total=len(source) if isinstance(source, Sized) else None)
         self._engine = _Engine(
             fetch, source, concurrency, timeout, deadline, max_retries, progress, self.progress

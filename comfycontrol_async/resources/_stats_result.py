@@ -30,9 +30,7 @@ class StatsResult:
     """The outcome of one runner's stats in a sweep.
 
     Attributes:
-        runner_id: The runner's id.
         runner: The model object given for it (``None`` for a bare id).
-        stats: The stats when the call succeeded.
         error: The typed API error (or ``ValueError`` for a bad id) when it failed.
         elapsed: Seconds spent in calls for it, both tries included.
         attempts: HTTP attempts sent for it; a down runner (500) shows 2, never more.
@@ -53,14 +51,7 @@ class StatsResult:
 
 @attrs.define(kw_only=True)
 class SweepProgress:
-    """A running count, passed to the ``progress`` callback after each result.
-
-    Attributes:
-        done: Results produced so far.
-        ok: Of which succeeded.
-        failed: Of which failed.
-        total: Runners to expect, once known (a sized or exhausted source, a paginator's total).
-    """
+    """Results so far (``done`` = ``ok`` + ``failed``) of ``total`` runners, once known."""
 
     done: int = 0
     ok: int = 0
@@ -80,8 +71,7 @@ async def read_stats(
     max_retries: int | NotGiven,
     count: Callable[[], None] | None = None,
 ) -> StatsResult:
-    """One try at ``job``'s runner (fresh, or the failed first try), a failure in the result;
-    only the end-of-sweep try has retries. ``count()`` on every attempt."""
+    """One try at ``job``'s runner, a failure in the result; only the end-of-sweep try retries."""
     retries: int | NotGiven = 0
     failed = job.error
     # The API docs: a 500 on /stats means ComfyControl could not reach the runner or read its stats.

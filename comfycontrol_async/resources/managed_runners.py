@@ -10,7 +10,10 @@ from ._base import ListResource, RunnerResource
 
 
 class ManagedRunners(RunnerResource, ListResource[ManagedRunner]):
-    """Managed runners open to your tier; a free account gets :class:`PermissionDeniedError`."""
+    """Managed runners open to your tier; a free account gets :class:`PermissionDeniedError`.
+
+    An id that is not open to your tier raises :class:`NotFoundError`.
+    """
 
     _segment: ClassVar[str] = "managed-runner"
     _list_key: ClassVar[str] = "runners"
@@ -19,11 +22,6 @@ class ManagedRunners(RunnerResource, ListResource[ManagedRunner]):
     async def get(
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> ManagedRunner:
-        """One managed runner by id.
-
-        Raises:
-            NotFoundError: No such runner open to your tier.
-            PermissionDeniedError: The account's tier has no managed runners (free).
-        """
+        """One managed runner by id."""
         data = await self._call("GET", check_id(runner_id, "runner_id"), deadline=deadline)
         return decode(data, ManagedRunner)

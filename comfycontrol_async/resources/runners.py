@@ -41,7 +41,11 @@ def _body(**fields: object) -> dict[str, Any]:
 
 
 class Runners(RunnerResource, FilteredListResource[Runner]):
-    """Your own runners (``status``: ``active``, ``disabled``); header values are kept secret."""
+    """Your own runners (``status``: ``active``, ``disabled``); header values are kept secret.
+
+    Arguments are checked before sending (README, "Configuration"); an id that is not yours
+    raises :class:`NotFoundError`; ``create``, ``update`` and ``interrupt`` are never retried.
+    """
 
     _segment: ClassVar[str] = "runner"
     _list_key: ClassVar[str] = "runners"
@@ -52,21 +56,16 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
         return item
 
     async def get(self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN) -> Runner:
-        """One of your runners by id.
-
-        Raises:
-            NotFoundError: No such runner, or it is not yours.
-        """
+        """One of your runners by id."""
         data = await self._call("GET", check_id(runner_id, "runner_id"), deadline=deadline)
         return self._received(decode(data, Runner))
 
     async def interrupt(
         self, runner_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> None:
-        """Hard-stop the execution running on this runner now. Never retried.
+        """Hard-stop the execution running on this runner now.
 
         Raises:
-            NotFoundError: No such runner, or it is not yours.
             ServerError: The runner could not be reached (500).
         """
         rid = check_id(runner_id, "runner_id")
@@ -81,16 +80,14 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
         tags: Sequence[str] | None = None,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Runner:
-        """Register a ComfyUI server as a runner. Never retried.
+        """Register a ComfyUI server as a runner (``name``: 1 to 100 characters).
 
         Args:
-            name: 1 to 100 characters.
             endpoint: The server's http(s) URL, as ComfyControl will reach it.
             headers: Headers ComfyControl sends to it (its credentials, e.g. a Bearer token).
             tags: At most 10; workflows with tags run only on runners with all of them.
 
         Raises:
-            ValueError: An argument breaks a documented limit (``TypeError``: a wrong type).
             PermissionDeniedError: Your tier's runner limit is reached.
         """
         optional = {k: v for k, v in {"headers": headers, "tags": tags}.items() if v is not None}
@@ -109,14 +106,10 @@ class Runners(RunnerResource, FilteredListResource[Runner]):
         status: str | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Runner:
-        """Change the fields given, within the limits of :meth:`create`. Never retried.
-
-        Args:
-            status: ``active`` or ``disabled``.
+        """Change the fields given, as :meth:`create` checks them.
 
         Raises:
-            ValueError: Nothing to change, or a bad value (``TypeError``: a wrong type).
-            NotFoundError: No such runner, or it is not yours.
+            ValueError: Nothing to change.
         """
         body = _body(name=name, endpoint=endpoint, headers=headers, tags=tags, status=status)
         if not body:

@@ -25,7 +25,11 @@ def _form(
 
 
 class Templates(ListResource[TemplateSummary]):
-    """Templates: create and update (multipart), list (without bodies), get."""
+    """Templates: create and update (multipart), list (without bodies), get.
+
+    Arguments are checked before sending (README, "Configuration"); an id that is not yours
+    raises :class:`NotFoundError`; ``create`` and ``update`` are never retried.
+    """
 
     _segment: ClassVar[str] = "template"
     _list_key: ClassVar[str] = "templates"
@@ -34,11 +38,7 @@ class Templates(ListResource[TemplateSummary]):
     async def get(
         self, template_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> Template:
-        """One template, with its ``body``.
-
-        Raises:
-            NotFoundError: No such template, or it is not yours.
-        """
+        """One template, with its ``body``."""
         data = await self._call("GET", check_id(template_id, "template_id"), deadline=deadline)
         return decode(data, Template)
 
@@ -50,16 +50,10 @@ class Templates(ListResource[TemplateSummary]):
         body: JsonSource,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Template:
-        """Upload a template. Never retried.
+        """Upload a template (``name``: 1 to 100 characters, ``description``: 1 to 500).
 
         Args:
-            name: 1 to 100 characters.
-            description: 1 to 500 characters.
-            body: The ComfyUI workflow JSON: a dict, a path to a file, or bytes.
-
-        Raises:
-            ValueError: A limit is broken, or ``body`` is not a JSON object or over 50 MB.
-            TypeError: ``body`` is neither a mapping, a path nor bytes.
+            body: The ComfyUI workflow JSON: a dict, a path to a file, or bytes (at most 50 MB).
         """
         form = _form(name, description, body)
         return decode(await self._call("POST", form=form, deadline=deadline), Template)
@@ -73,12 +67,10 @@ class Templates(ListResource[TemplateSummary]):
         body: JsonSource | NotGiven = NOT_GIVEN,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> Template:
-        """Change the fields given, within the limits of :meth:`create`. Never retried.
+        """Change the fields given, as :meth:`create` checks them.
 
         Raises:
-            ValueError: Nothing to change, or a value breaks a limit.
-            TypeError: ``body`` is neither a mapping, a path nor bytes.
-            NotFoundError: No such template, or it is not yours.
+            ValueError: Nothing to change.
         """
         tid = check_id(template_id, "template_id")
         form = _form(name, description, body)

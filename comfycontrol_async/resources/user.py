@@ -7,14 +7,10 @@ from ._base import Resource
 
 
 class UserResource(Resource):
-    """The account the token belongs to."""
+    """The account the token belongs to; any call with a bad token gets AuthenticationError."""
 
     _segment = "user"
 
     async def get(self, *, deadline: float | NotGiven | None = NOT_GIVEN) -> User:
-        """Fetch the caller's profile, tier included.
-
-        Raises:
-            AuthenticationError: The token is missing, unknown or expired.
-        """
+        """Fetch the caller's profile, tier included."""
         return decode(await self._call("GET", deadline=deadline), User)

@@ -37,7 +37,11 @@ def _output_filename(output: WorkflowOutput, taken: set[str]) -> str:
 
 
 class Workflows(FilteredListResource[WorkflowSummary]):
-    """Workflows; ``status``: ``completed``, ``running``, ``queued``, ``failed``, ``cancelled``."""
+    """Workflows; ``status``: ``completed``, ``running``, ``queued``, ``failed``, ``cancelled``.
+
+    Arguments are checked before sending (README, "Configuration"); an id that is not yours
+    raises :class:`NotFoundError`; ``create`` and ``cancel`` are never retried.
+    """
 
     _segment: ClassVar[str] = "workflow"
     _list_key: ClassVar[str] = "workflows"
@@ -46,22 +50,17 @@ class Workflows(FilteredListResource[WorkflowSummary]):
     async def get(
         self, workflow_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> Workflow:
-        """Full detail of one workflow (with its error on failure).
-
-        Raises:
-            NotFoundError: No such workflow, or it is not yours.
-        """
+        """Full detail of one workflow (with its error on failure)."""
         data = await self._call("GET", check_id(workflow_id, "workflow_id"), deadline=deadline)
         return decode(data, Workflow)
 
     async def cancel(
         self, workflow_id: str, *, deadline: float | NotGiven | None = NOT_GIVEN
     ) -> None:
-        """Cancel gracefully; only ``queued`` or ``running`` workflows. Never retried.
+        """Cancel gracefully.
 
         Raises:
-            BadRequestError: The workflow is in another status.
-            NotFoundError: No such workflow, or it is not yours.
+            BadRequestError: The workflow is not ``queued`` or ``running``.
         """
         wid = check_id(workflow_id, "workflow_id")
         await self._call("POST", wid, "cancel", deadline=deadline, expect_body=False)
@@ -73,7 +72,6 @@ class Workflows(FilteredListResource[WorkflowSummary]):
 
         Raises:
             BadRequestError: The workflow has not completed.
-            NotFoundError: No such workflow, or it is not yours.
         """
         wid = check_id(workflow_id, "workflow_id")
         data = await self._call("GET", wid, "outputs", deadline=deadline)
@@ -89,10 +87,9 @@ class Workflows(FilteredListResource[WorkflowSummary]):
         files: Mapping[str, Any] | None = None,
         deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> WorkflowSummary:
-        """Create and schedule a workflow, and return its summary. Never retried.
+        """Create and schedule a workflow (``name``: 1 to 200 characters).
 
         Args:
-            name: 1 to 200 characters.
             workflow: The ComfyUI workflow JSON: a dict, a path to a file, or bytes.
             tags: The workflow runs only on a runner with all of them (at most 10).
             params: Values for ``$text`` and ``$choice`` placeholders, by name.
@@ -100,8 +97,6 @@ class Workflows(FilteredListResource[WorkflowSummary]):
 
         Raises:
             PlaceholderError: The params or files do not fit the placeholders (all problems).
-            ValueError: Another argument breaks a limit (``TypeError``: a wrong type), or the
-                upload is over 50 MB.
         """
         obj, raw, filename = _checks.load_json_object(workflow, "workflow")
         fields = validate_params(obj, params=params, files=files)
@@ -130,9 +125,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             poll_interval: The first interval; it grows by half each poll.
 
         Raises:
-            ValueError: A bad interval or ``deadline``.
             APITimeoutError: ``deadline`` passed first; the message names the last status.
-            NotFoundError: No such workflow, or it is not yours.
         """
         wid = check_id(workflow_id, "workflow_id")
         check_seconds("poll_interval", poll_interval, none=False)
@@ -173,9 +166,7 @@ class Workflows(FilteredListResource[WorkflowSummary]):
             deadline: Seconds for the whole call, the output list and renewals included.
 
         Raises:
-            ValueError: A bad ``timeout`` or ``deadline``.
             BadRequestError: The workflow has not completed.
-            NotFoundError: No such workflow, or it is not yours.
             APITimeoutError: A file took longer than ``timeout``, or ``deadline`` passed.
             APIStatusError: The storage host refused a file (a 403 even after renewal).
         """
