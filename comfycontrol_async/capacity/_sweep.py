@@ -63,14 +63,11 @@ async def sweep(
     progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.time,
 ) -> CapacityReport:
-    """List runners and read their live stats in one pipeline: a row per runner listed (what
-    could not be listed is in the report's ``listing_errors``).
+    """List runners and read their live stats: a row per runner listed, what could not be listed
+    in ``listing_errors`` (README, "Capacity sweeps", for retries and ``deadline``).
 
     Args:
-        own: Your own runners to sweep (the active ones), or ``None``.
         concurrency: Stats calls in flight at once, per kind.
-        deadline: Seconds for the whole sweep, listing included.
-        max_retries: At most ``1 + max_retries`` attempts per runner (see ``stats_many``).
         progress: Called as ``progress(counts, result)`` after each runner.
 
     Raises:
@@ -135,17 +132,11 @@ async def watch_capacity(
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[CapacityReport]:
     """Yield a report of every runner read so far after each round of ``batch`` reads, forever,
-    within ``share`` of the client's rate.
-
-    Its own limiter keeps it under ``share`` of the rate, stalest runners first, so a row is never
-    older than about ``fleet size / (share x rate)`` plus a window; ``break`` ends it cleanly.
+    stalest runners first, within ``share`` (in (0, 1]) of the client's rate.
 
     Args:
-        own: Your own runners to watch (the active ones), or ``None``.
         rate: The client's rate (the documented 40 per 10 s when ``None``).
-        share: The part of ``rate`` the watch may use, in (0, 1].
-        min_vram_free: Among equally stale runners, those whose largest GPU can hold this are
-            read first (the largest GPUs first without it).
+        min_vram_free: Among equally stale runners, read those whose largest GPU can hold it first.
         batch: Runners read per report (the watch's requests per window by default).
 
     Raises:
@@ -242,8 +233,7 @@ class FoundRunners:
     """The answer of :func:`find_runners`.
 
     Attributes:
-        rows: At most ``limit`` fitting runners, fewest of your workflows on them first, then
-            most free VRAM on one GPU.
+        rows: Up to ``limit`` fitting runners, fewest of your workflows first, then most free VRAM.
         requests: API requests spent (a retried page counts once, every stats attempt counts).
         checked: Every runner whose stats it asked for, in the order the answers came.
         complete: Whether it considered every runner that could fit (true when fewer fit).
@@ -295,11 +285,8 @@ async def find_runners(
     (how: README, "Where can this job run now?").
 
     Args:
-        own: Your own runners to search (the active ones), or ``None``.
         workflows: Read to learn which runners your queued and running workflows keep busy.
         min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on one GPU.
-        deadline: Seconds for the whole search, listing included (then ``complete`` is false).
-        max_retries: At most ``1 + max_retries`` attempts per runner (see ``stats_many``).
         facts_max_age: Seconds after which facts are not used to rule out.
 
     Raises:
@@ -320,13 +307,8 @@ async def find_runners(
     loop = asyncio.get_running_loop()
     started = loop.time()
     deadline_at = None if deadline is None else started + deadline
-    requests = 0
-
-    def count() -> None:
-        nonlocal requests
-        requests += 1
-
-    # 1. Who is there, and who is busy with your work.
+    spent: list[None] = []  # one entry per request
+    count = partial(spent.append, None)
     listed: list[tuple[RunnerKind, Any]] = []
     listing_errors: list[str] = []
     depths: dict[str, int] | None = None
@@ -348,7 +330,6 @@ async def find_runners(
         cut = True
         listing_errors.append(f"the search's deadline of {deadline} s passed while listing")
 
-    # 2. Rule out for free who cannot fit.
     pending: list[_Candidate] = []
     ruled_out: list[RuledOut] = []
     for kind, runner in listed:
@@ -397,7 +378,6 @@ async def find_runners(
         pending.remove(best)
         return best
 
-    # 3. Read stats, most promising first, until `limit` fit; then the retries at the end.
     def remaining() -> float | None:
         return None if deadline_at is None else deadline_at - loop.time()
 
@@ -456,7 +436,7 @@ async def find_runners(
     rows = sorted(found, key=lambda r: (r.queue_depth or 0, -(r.best_vram_free or 0)))
     return FoundRunners(
         rows=tuple(_report.aged(r, now) for r in rows[:limit]),
-        requests=requests,
+        requests=len(spent),
         checked=tuple(_report.aged(r, now) for r in checked),
         ruled_out=tuple(ruled_out),
         complete=not (cut or listing_errors or pending or later or unread),
