@@ -183,12 +183,8 @@ def aged(row: CapacityRow, now: float) -> CapacityRow:
 
 @attrs.frozen(kw_only=True)
 class CapacityReport:
-    """The capacity of a fleet at one moment: a row per runner, and the totals.
-
-    Attributes:
-        rows: Most free VRAM on one GPU first, failures last.
-        made_at: When the report was made (Unix time); rows' ``age`` is counted to it.
-    """
+    """The capacity of a fleet at ``made_at`` (Unix time, rows' ``age`` counts to it): a row per
+    runner (most free VRAM on one GPU first, failures last), and the totals."""
 
     rows: tuple[CapacityRow, ...]
     elapsed: float = 0.0
@@ -326,9 +322,8 @@ class CapacityReport:
         untagged = [r for r in eligible if not r.tags]
         misfits = sum(1 for r in untagged if not fits(r, need))
         # Only sets between ``wanted`` and a fitting runner's tags (<= 10 tags) can do better.
-        tagged = [r for r in eligible if r.tags]
-        sizes = Counter(frozenset(r.tags) for r in tagged)
-        misfit_sets = {frozenset(r.tags) for r in tagged if not fits(r, need)}
+        sizes = Counter(frozenset(r.tags) for r in eligible if r.tags)
+        misfit_sets = {frozenset(r.tags) for r in eligible if r.tags and not fits(r, need)}
         seeds = set() if misfits else {wanted, *(frozenset(r.tags) for r in fitting if r.tags)}
         candidates = {
             wanted.union(chosen)

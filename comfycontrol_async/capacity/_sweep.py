@@ -151,15 +151,13 @@ async def watch_capacity(
     check_seconds("timeout", timeout)
     base = rate or RateLimit()
     allowed = max(1, math.floor(base.requests * share))
-    if batch is None:
-        batch = allowed
+    batch = allowed if batch is None else batch
     check_count("batch", batch)
     need = None if min_vram_free is None else _report.parse_size(min_vram_free)
     wanted = frozenset(tags or ())
     facts = cache if cache is not None else FactsCache(clock=clock)
     budget = Pacer(RateLimit(requests=allowed, per_seconds=base.per_seconds, jitter=0.0))
     loop = asyncio.get_running_loop()
-    resources = dict(kinds)
     runners: dict[str, tuple[RunnerKind, Any]] = {}
     rows: dict[str, CapacityRow] = {}
     listed_at: float | None = None
@@ -196,7 +194,7 @@ async def watch_capacity(
 
     async def read(rid: str) -> None:
         kind, runner = runners[rid]
-        fetch, job = resources[kind]._fetch_stats, StatsResult(runner_id=rid, runner=runner)
+        fetch, job = dict(kinds)[kind]._fetch_stats, StatsResult(runner_id=rid, runner=runner)
         # A down runner is asked again on its next turn, not at once: one request a round.
         result = await paced(lambda: read_stats(fetch, job, timeout=timeout, max_retries=0))
         rows[rid] = row = _report.row_from_result(kind, result, read_at=clock())
@@ -324,8 +322,23 @@ async def find_runners(
                     if len(listed) == before:
                         raise
                     listing_errors.append(f"{kind} runners: {err.message}")
-            if workflows is not None:
-                depths = await _queue_depths(workflows, cache, count)
+            if workflows is not None:  # your queued and running workflows per runner
+                depths, lookups = {}, 0
+                for status in ("running", "queued"):
+                    async for summary in _counted_items(workflows.list(status=status), count):
+                        rid = cache.workflow_runner(summary.id)
+                        if rid is None and lookups < MAX_WORKFLOW_LOOKUPS:
+                            lookups += 1
+                            count()
+                            try:
+                                detail = await workflows.get(summary.id)
+                            except ComfyControlError:
+                                continue  # gone or unreadable: it tells nothing about a runner
+                            rid = detail.managed_runner_id or detail.user_runner_id
+                            if rid is not None:  # fixed once assigned: cached for good
+                                cache.remember_workflow(summary.id, rid)
+                        if rid is not None:
+                            depths[rid] = depths.get(rid, 0) + 1
     except TimeoutError:
         cut = True
         listing_errors.append(f"the search's deadline of {deadline} s passed while listing")
@@ -349,8 +362,7 @@ async def find_runners(
             job = StatsResult(runner_id=rid, runner=runner)
             pending.append(_Candidate(kind, job, None if depths is None else depths.get(rid, 0)))
             continue
-        name = getattr(runner, "name", None)
-        ruled_out.append(RuledOut(runner_id=rid, kind=kind, name=name, reason=reason))
+        ruled_out.append(RuledOut(runner_id=rid, kind=kind, name=runner.name, reason=reason))
 
     def pop_best() -> _Candidate:
         # A runner never read is guessed from its tags (fleets tag by GPU model and tier): the
@@ -381,7 +393,6 @@ async def find_runners(
     def remaining() -> float | None:
         return None if deadline_at is None else deadline_at - loop.time()
 
-    resources = dict(kinds)
     found: list[CapacityRow] = []
     checked: list[CapacityRow] = []
     later: list[_Candidate] = []
@@ -393,7 +404,7 @@ async def find_runners(
                 while queue and len(in_flight) < min(concurrency, limit - len(found)):
                     c = pop_best() if first else queue.pop(0)
                     read = read_stats(
-                        resources[c.kind]._fetch_stats,
+                        dict(kinds)[c.kind]._fetch_stats,
                         c.job,
                         timeout=timeout,
                         deadline=remaining(),
@@ -452,27 +463,3 @@ async def _counted_items(listing: Any, count: Callable[[], None]) -> AsyncIterat
             count()
             for item in page.items:
                 yield item
-
-
-async def _queue_depths(
-    workflows: Workflows, cache: FactsCache, count: Callable[[], None]
-) -> dict[str, int]:
-    """Your queued and running workflows per runner (a workflow's runner is cached for good)."""
-    depths: dict[str, int] = {}
-    lookups = 0
-    for status in ("running", "queued"):
-        async for summary in _counted_items(workflows.list(status=status), count):
-            rid = cache.workflow_runner(summary.id)
-            if rid is None and lookups < MAX_WORKFLOW_LOOKUPS:
-                lookups += 1
-                count()
-                try:
-                    detail = await workflows.get(summary.id)
-                except ComfyControlError:
-                    continue  # gone or unreadable: it tells nothing about a runner
-                rid = detail.managed_runner_id or detail.user_runner_id
-                if rid is not None:
-                    cache.remember_workflow(summary.id, rid)
-            if rid is not None:
-                depths[rid] = depths.get(rid, 0) + 1
-    return depths
