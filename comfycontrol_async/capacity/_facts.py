@@ -80,9 +80,8 @@ class FactsCache:
     def get(self, runner_id: str, *, max_age: float | None = None) -> RunnerFacts | None:
         """The facts of a runner, or ``None`` if unknown or older than ``max_age`` seconds."""
         facts = self._runners.get(runner_id)
-        if facts is None or (max_age is not None and self.age(facts) > max_age):
-            return None
-        return facts
+        stale = facts is not None and max_age is not None and self.age(facts) > max_age
+        return None if stale else facts
 
     def age(self, facts: RunnerFacts) -> float:
         """Seconds since ``facts`` were seen."""

@@ -131,13 +131,12 @@ def row_from_result(
     kind: RunnerKind, result: StatsResult, *, read_at: float | None = None
 ) -> CapacityRow:
     """Build the row of one runner from its stats result (success or failure)."""
-    runner = result.runner
     row = CapacityRow(
         kind=kind,
         runner_id=result.runner_id,
-        name=getattr(runner, "name", None),
-        tags=tuple(getattr(runner, "tags", ()) or ()),
-        runner_type=getattr(runner, "runner_type", None),
+        name=getattr(result.runner, "name", None),
+        tags=tuple(getattr(result.runner, "tags", ()) or ()),
+        runner_type=getattr(result.runner, "runner_type", None),
         elapsed=result.elapsed,
         attempts=result.attempts,
         read_at=read_at,
@@ -333,10 +332,8 @@ class CapacityReport:
         }
         options = []
         for candidate in candidates:
-            if any(candidate <= bad for bad in misfit_sets):
-                continue
             runners = len(untagged) + sum(n for tagset, n in sizes.items() if candidate <= tagset)
-            if runners:
+            if runners and not any(candidate <= bad for bad in misfit_sets):
                 options.append(TagSetOption(tags=tuple(sorted(candidate)), runners=runners))
         options.sort(key=lambda o: (-len(o.tags), -o.runners, o.tags))
         warning = (

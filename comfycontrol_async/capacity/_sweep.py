@@ -46,9 +46,8 @@ def runner_kinds(
 
 def list_runners(resource: Resource, **options: Any) -> Any:
     """The paginator of a kind's runners (your own: the active ones)."""
-    if isinstance(resource, Runners):
-        return resource.list(status="active", **options)
-    return resource.list(**options)
+    active: dict[str, Any] = {"status": "active"} if isinstance(resource, Runners) else {}
+    return resource.list(**active, **options)
 
 
 async def sweep(
