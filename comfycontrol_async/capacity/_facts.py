@@ -1,5 +1,4 @@
-"""The client-side cache of runners' static facts (GPUs, total VRAM and RAM, ComfyUI version) and
-of your workflows' runners, with which :func:`find_runners` rules runners out for free."""
+"""The client-side cache of runners' static facts and of your workflows' runners."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What reads a fleet: :func:`sweep`, :func:`find_runners` (a few runners that fit, for few
-requests) and :func:`watch_capacity`, and the listing they share."""
+"""What reads a fleet: :func:`sweep`, :func:`find_runners`, :func:`watch_capacity`."""
 
 from __future__ import annotations
 
@@ -157,7 +156,6 @@ async def watch_capacity(
     facts = cache if cache is not None else FactsCache(clock=clock)
     budget = Pacer(RateLimit(requests=allowed, per_seconds=base.per_seconds, jitter=0.0))
     loop = asyncio.get_running_loop()
-    runners: dict[str, tuple[RunnerKind, Any]] = {}
     rows: dict[str, CapacityRow] = {}
     listed_at: float | None = None
 
@@ -168,7 +166,7 @@ async def watch_capacity(
         finally:
             budget.release(slot)
 
-    async def relist() -> None:
+    async def relist() -> dict[str, tuple[RunnerKind, Any]]:
         fresh: dict[str, tuple[RunnerKind, Any]] = {}
         for kind, resource in kinds:
             listing = list_runners(resource, prefetch=0)
@@ -178,10 +176,7 @@ async def watch_capacity(
                     fresh.update(
                         (r.id, (kind, r)) for r in page.items if wanted <= set(r.tags or ())
                     )
-        runners.clear()
-        runners.update(fresh)
-        for gone in set(rows) - set(fresh):
-            del rows[gone]
+        return fresh
 
     def promise(rid: str) -> tuple[float, int, int]:
         row = rows.get(rid)
@@ -201,7 +196,8 @@ async def watch_capacity(
 
     while True:
         if listed_at is None or loop.time() - listed_at >= relist_every:
-            await relist()
+            runners = await relist()
+            rows = {rid: row for rid, row in rows.items() if rid in runners}
             listed_at = loop.time()
         started = loop.time()
         turn = sorted(runners, key=promise)[:batch]
