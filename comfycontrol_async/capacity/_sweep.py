@@ -359,31 +359,23 @@ async def find_runners(
             continue
         ruled_out.append(RuledOut(runner_id=rid, kind=kind, name=runner.name, reason=reason))
 
-    def pop_best() -> _Candidate:
-        # A runner never read is guessed from its tags (fleets tag by GPU model and tier): the
-        # tightest of its tags' largest GPUs. A guess orders the reads, never rules one out.
-        largest: dict[str, int] = {}
-        for known in cache.runners():
-            for tag in known.tags:
-                largest[tag] = max(largest.get(tag, 0), known.best_vram_total)
+    # A runner never read is guessed from its tags (fleets tag by GPU model and tier): the
+    # tightest of its tags' largest GPUs. A guess orders the reads, never rules one out.
+    largest: dict[str, int] = {}
 
-        def promise(c: _Candidate) -> tuple[int, int, int]:
-            # Idle first; then known with room, guessed big enough, known, unknown, guessed small.
-            busy = 1 if c.queue_depth else 0
-            facts = cache.get(c.job.runner_id, max_age=facts_max_age)
-            if facts is not None:
-                free = facts.last_vram_free
-                had_room = free is not None and (need is None or free >= need)
-                return (busy, 0 if had_room else 2, -facts.best_vram_total)
-            tags = c.job.runner.tags or ()
-            guess = min((largest[t] for t in tags if t in largest), default=None)
-            if guess is None:
-                return (busy, 3, 0)
-            return (busy, 4 if need is not None and guess < need else 1, -guess)
-
-        best = min(pending, key=promise)  # the first listed among equals
-        pending.remove(best)
-        return best
+    def promise(c: _Candidate) -> tuple[int, int, int]:
+        # Idle first; then known with room, guessed big enough, known, unknown, guessed small.
+        busy = 1 if c.queue_depth else 0
+        facts = cache.get(c.job.runner_id, max_age=facts_max_age)
+        if facts is not None:
+            free = facts.last_vram_free
+            had_room = free is not None and (need is None or free >= need)
+            return (busy, 0 if had_room else 2, -facts.best_vram_total)
+        tags = c.job.runner.tags or ()
+        guess = min((largest[t] for t in tags if t in largest), default=None)
+        if guess is None:
+            return (busy, 3, 0)
+        return (busy, 4 if need is not None and guess < need else 1, -guess)
 
     def remaining() -> float | None:
         return None if deadline_at is None else deadline_at - loop.time()
@@ -396,8 +388,13 @@ async def find_runners(
         for first in (True, False):
             queue = pending if first else later
             while len(found) < limit and not cut:
+                largest.clear()  # from the facts as they are now, reads of the last round included
+                for known in cache.runners():
+                    for tag in known.tags:
+                        largest[tag] = max(largest.get(tag, 0), known.best_vram_total)
                 while queue and len(in_flight) < min(concurrency, limit - len(found)):
-                    c = pop_best() if first else queue.pop(0)
+                    c = min(queue, key=promise) if first else queue[0]  # the first among equals
+                    queue.remove(c)
                     read = read_stats(
                         dict(kinds)[c.kind]._fetch_stats,
                         c.job,
