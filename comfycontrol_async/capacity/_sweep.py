@@ -279,7 +279,6 @@ async def find_runners(
 
     Args:
         workflows: Read to learn which runners your queued and running workflows keep busy.
-        min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on one GPU.
         facts_max_age: Seconds after which facts are not used to rule out.
 
     Raises:
@@ -449,7 +448,6 @@ async def find_runners(
 
 
 async def _counted_items(listing: Any, count: Callable[[], None]) -> AsyncIterator[Any]:
-    """A paginator's items, counting one request per page."""
     async with listing:
         async for page in listing.pages():
             count()
