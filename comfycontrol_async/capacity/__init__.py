@@ -1,7 +1,6 @@
 """Fleet capacity: :func:`sweep` reads every runner, :func:`find_runners` a few that fit,
 :meth:`CapacityReport.route` finds tag sets, :func:`watch_capacity` keeps a live view. They take
-the resources they read, never the client.
-"""
+the resources they read, never the client."""
 
 from __future__ import annotations
 

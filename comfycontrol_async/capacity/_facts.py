@@ -1,5 +1,4 @@
-"""The client-side cache of runners' static facts (GPUs, total VRAM and RAM, ComfyUI version) and
-of your workflows' runners, with which :func:`find_runners` rules runners out for free."""
+"""The client-side cache of runners' static facts and of your workflows' runners."""
 
 from __future__ import annotations
 
@@ -21,12 +20,8 @@ _VERSION: Final = 1
 
 @attrs.frozen(kw_only=True)
 class RunnerFacts:
-    """What a runner is, as last seen at ``seen_at`` (Unix time).
-
-    Attributes:
-        last_vram_free: The largest free VRAM of one GPU then: a hint for the order of reads,
-            never a reason to rule a runner out.
-    """
+    """What a runner is, as last seen at ``seen_at`` (Unix time); ``last_vram_free`` (then, on one
+    GPU) orders reads, never rules a runner out."""
 
     runner_id: str
     tags: tuple[str, ...] = ()
@@ -84,9 +79,8 @@ class FactsCache:
     def get(self, runner_id: str, *, max_age: float | None = None) -> RunnerFacts | None:
         """The facts of a runner, or ``None`` if unknown or older than ``max_age`` seconds."""
         facts = self._runners.get(runner_id)
-        if facts is None or (max_age is not None and self.age(facts) > max_age):
-            return None
-        return facts
+        stale = facts is not None and max_age is not None and self.age(facts) > max_age
+        return None if stale else facts
 
     def age(self, facts: RunnerFacts) -> float:
         """Seconds since ``facts`` were seen."""
@@ -157,10 +151,10 @@ class FactsCache:
                     device_names=tuple(map(str, entry["device_names"])),
                     device_types=tuple(map(str, entry["device_types"])),
                     gpu_vram_totals=tuple(int(v) for v in entry["gpu_vram_totals"]),
-                    ram_total=_int_or_none(entry["ram_total"]),
+                    ram_total=None if (v := entry["ram_total"]) is None else int(v),
                     comfyui_version=entry["comfyui_version"],
                     seen_at=float(entry["seen_at"]),
-                    last_vram_free=_int_or_none(entry.get("last_vram_free")),
+                    last_vram_free=None if (v := entry.get("last_vram_free")) is None else int(v),
                 )
                 cache._runners[facts.runner_id] = facts
             cache._workflows = {str(k): str(v) for k, v in data["workflows"].items()}
@@ -169,7 +163,3 @@ class FactsCache:
         except (ValueError, KeyError, TypeError, AttributeError) as err:  # UnicodeDecodeError too
             raise ValueError(f"{os.fspath(path)!r} is not a runner facts cache: {err}") from None
         return cache
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)

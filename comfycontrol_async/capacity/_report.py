@@ -70,15 +70,12 @@ class DeviceCapacity:
 
 @attrs.frozen(kw_only=True)
 class CapacityRow:
-    """One runner in a capacity report: its identity, and its capacity or its error.
-
-    Sizes are in bytes; VRAM counts GPUs only (ComfyUI reports RAM as VRAM of ``cpu``/``mps``).
+    """One runner in a capacity report (sizes in bytes; VRAM counts GPUs only).
 
     Attributes:
         runner_type: ``pro``/``plus`` for managed runners, ``None`` for your own.
         best_vram_free: The largest free VRAM of one GPU (what one job can use).
         error: Why its stats could not be read (``status``: the HTTP status, if any).
-        elapsed: Seconds spent reading its stats; ``attempts``: HTTP requests spent.
         age: Seconds from ``read_at`` (Unix time) to the making of its report.
         queue_depth: Your own queued and running workflows on it, when known.
     """
@@ -134,13 +131,12 @@ def row_from_result(
     kind: RunnerKind, result: StatsResult, *, read_at: float | None = None
 ) -> CapacityRow:
     """Build the row of one runner from its stats result (success or failure)."""
-    runner = result.runner
     row = CapacityRow(
         kind=kind,
         runner_id=result.runner_id,
-        name=getattr(runner, "name", None),
-        tags=tuple(getattr(runner, "tags", ()) or ()),
-        runner_type=getattr(runner, "runner_type", None),
+        name=getattr(result.runner, "name", None),
+        tags=tuple(getattr(result.runner, "tags", ()) or ()),
+        runner_type=getattr(result.runner, "runner_type", None),
         elapsed=result.elapsed,
         attempts=result.attempts,
         read_at=read_at,
@@ -186,13 +182,8 @@ def aged(row: CapacityRow, now: float) -> CapacityRow:
 
 @attrs.frozen(kw_only=True)
 class CapacityReport:
-    """The capacity of a fleet at one moment: a row per runner, and the totals.
-
-    Attributes:
-        rows: Most free VRAM on one GPU first, failures last.
-        made_at: When the report was made (Unix time); rows' ``age`` is counted to it.
-        listing_errors: Why some runners could not be listed; empty when all were.
-    """
+    """The capacity of a fleet at ``made_at`` (Unix time, rows' ``age`` counts to it): a row per
+    runner (most free VRAM on one GPU first, failures last), and the totals."""
 
     rows: tuple[CapacityRow, ...]
     elapsed: float = 0.0
@@ -281,8 +272,6 @@ class CapacityReport:
 
         Args:
             min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on one GPU.
-            device_type: A device type the runner must have (``cuda``, ``cpu``...).
-            min_ram_free: Bytes (or a size) of free system RAM.
         """
         need = None if min_vram_free is None else parse_size(min_vram_free)
         need_ram = None if min_ram_free is None else parse_size(min_ram_free)
@@ -319,12 +308,7 @@ class CapacityReport:
     def route(
         self, *, tags: Sequence[str] = (), min_vram_free: int | str | None = None
     ) -> RouteAdvice:
-        """Which runners of this report ComfyControl may pick for a workflow with ``tags`` (its
-        tag set, never a runner id, decides), and which of them fit.
-
-        Args:
-            min_vram_free: What the job needs free on one GPU; ``None``: any readable runner fits.
-        """
+        """Which runners may take a workflow with ``tags``, which fit, and the tag sets to use."""
         if isinstance(tags, str):
             raise ValueError("tags must be a list of tags, not one string")
         wanted = frozenset(tags)
@@ -336,11 +320,9 @@ class CapacityReport:
         )
         untagged = [r for r in eligible if not r.tags]
         misfits = sum(1 for r in untagged if not fits(r, need))
-        # Tag sets: ``wanted`` and those between it and a fitting tagged runner's tags (<= 2**10
-        # each: at most 10 tags); any other set leaves only untagged runners, as ``wanted`` does.
-        tagged = [r for r in eligible if r.tags]
-        sizes = Counter(frozenset(r.tags) for r in tagged)
-        misfit_sets = {frozenset(r.tags) for r in tagged if not fits(r, need)}
+        # Only sets between ``wanted`` and a fitting runner's tags (<= 10 tags) can do better.
+        sizes = Counter(frozenset(r.tags) for r in eligible if r.tags)
+        misfit_sets = {frozenset(r.tags) for r in eligible if r.tags and not fits(r, need)}
         seeds = set() if misfits else {wanted, *(frozenset(r.tags) for r in fitting if r.tags)}
         candidates = {
             wanted.union(chosen)
@@ -350,18 +332,14 @@ class CapacityReport:
         }
         options = []
         for candidate in candidates:
-            if any(candidate <= bad for bad in misfit_sets):
-                continue
             runners = len(untagged) + sum(n for tagset, n in sizes.items() if candidate <= tagset)
-            if runners:
+            if runners and not any(candidate <= bad for bad in misfit_sets):
                 options.append(TagSetOption(tags=tuple(sorted(candidate)), runners=runners))
         options.sort(key=lambda o: (-len(o.tags), -o.runners, o.tags))
-        warnings = []
-        if misfits:
-            warnings.append(
-                f"{misfits} of the {len(untagged)} untagged runners do not fit now and "
-                "take any workflow: no tag set keeps the job off them"
-            )
+        warning = (
+            f"{misfits} of the {len(untagged)} untagged runners do not fit now and "
+            "take any workflow: no tag set keeps the job off them"
+        )
         return RouteAdvice(
             tags=tuple(sorted(wanted)),
             min_vram_free=need,
@@ -370,12 +348,11 @@ class CapacityReport:
             share=len(fitting) / len(eligible) if eligible else 0.0,
             untagged=len(untagged),
             tag_sets=tuple(options),
-            warnings=tuple(warnings),
+            warnings=(warning,) if misfits else (),
         )
 
     def to_prometheus(self) -> str:
-        """The report in the Prometheus text format, with DCGM-style names (the metrics:
-        :mod:`comfycontrol_async.capacity._prometheus`).
+        """In the Prometheus text format (:mod:`comfycontrol_async.capacity._prometheus`).
 
         Raises:
             ImportError: ``prometheus_client`` (the ``prometheus`` extra) is not installed.
@@ -398,13 +375,9 @@ class RouteAdvice:
     """Where a workflow with ``tags`` may run, and what fits there now.
 
     Attributes:
-        eligible: The runners ComfyControl may pick: those with all of ``tags`` and the untagged
-            ones (one whose stats could not be read is eligible and does not fit).
-        fitting: Those of them that fit now, best first.
-        share: ``len(fitting) / len(eligible)`` (0.0 when nothing is eligible).
-        tag_sets: Tag sets (each holding ``tags``) under which every eligible runner fits, most
-            tags first, then most runners, then by name.
-        warnings: E.g. untagged runners that do not fit: no tag set keeps the job off them.
+        eligible: The runners with all of ``tags`` and the untagged ones (unreadable ones too).
+        fitting: Those that fit now, fewest of your workflows first, then most free VRAM.
+        tag_sets: Tag sets holding ``tags`` under which every eligible runner fits, most tags first.
     """
 
     tags: tuple[str, ...]

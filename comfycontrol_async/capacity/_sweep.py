@@ -1,5 +1,4 @@
-"""What reads a fleet: :func:`sweep`, :func:`find_runners` (a few runners that fit, for few
-requests) and :func:`watch_capacity`, and the listing they share."""
+"""What reads a fleet: :func:`sweep`, :func:`find_runners`, :func:`watch_capacity`."""
 
 from __future__ import annotations
 
@@ -46,9 +45,8 @@ def runner_kinds(
 
 def list_runners(resource: Resource, **options: Any) -> Any:
     """The paginator of a kind's runners (your own: the active ones)."""
-    if isinstance(resource, Runners):
-        return resource.list(status="active", **options)
-    return resource.list(**options)
+    active: dict[str, Any] = {"status": "active"} if isinstance(resource, Runners) else {}
+    return resource.list(**active, **options)
 
 
 async def sweep(
@@ -63,14 +61,11 @@ async def sweep(
     progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.time,
 ) -> CapacityReport:
-    """List runners and read their live stats in one pipeline: a row per runner listed (what
-    could not be listed is in the report's ``listing_errors``).
+    """List runners and read their live stats: a row per runner listed, what could not be listed
+    in ``listing_errors`` (README, "Capacity sweeps", for retries and ``deadline``).
 
     Args:
-        own: Your own runners to sweep (the active ones), or ``None``.
         concurrency: Stats calls in flight at once, per kind.
-        deadline: Seconds for the whole sweep, listing included.
-        max_retries: At most ``1 + max_retries`` attempts per runner (see ``stats_many``).
         progress: Called as ``progress(counts, result)`` after each runner.
 
     Raises:
@@ -135,17 +130,11 @@ async def watch_capacity(
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[CapacityReport]:
     """Yield a report of every runner read so far after each round of ``batch`` reads, forever,
-    within ``share`` of the client's rate.
-
-    Its own limiter keeps it under ``share`` of the rate, stalest runners first, so a row is never
-    older than about ``fleet size / (share x rate)`` plus a window; ``break`` ends it cleanly.
+    stalest runners first, within ``share`` (in (0, 1]) of the client's rate.
 
     Args:
-        own: Your own runners to watch (the active ones), or ``None``.
         rate: The client's rate (the documented 40 per 10 s when ``None``).
-        share: The part of ``rate`` the watch may use, in (0, 1].
-        min_vram_free: Among equally stale runners, those whose largest GPU can hold this are
-            read first (the largest GPUs first without it).
+        min_vram_free: Among equally stale runners, read those whose largest GPU can hold it first.
         batch: Runners read per report (the watch's requests per window by default).
 
     Raises:
@@ -160,16 +149,13 @@ async def watch_capacity(
     check_seconds("timeout", timeout)
     base = rate or RateLimit()
     allowed = max(1, math.floor(base.requests * share))
-    if batch is None:
-        batch = allowed
+    batch = allowed if batch is None else batch
     check_count("batch", batch)
     need = None if min_vram_free is None else _report.parse_size(min_vram_free)
     wanted = frozenset(tags or ())
     facts = cache if cache is not None else FactsCache(clock=clock)
     budget = Pacer(RateLimit(requests=allowed, per_seconds=base.per_seconds, jitter=0.0))
     loop = asyncio.get_running_loop()
-    resources = dict(kinds)
-    runners: dict[str, tuple[RunnerKind, Any]] = {}
     rows: dict[str, CapacityRow] = {}
     listed_at: float | None = None
 
@@ -180,7 +166,7 @@ async def watch_capacity(
         finally:
             budget.release(slot)
 
-    async def relist() -> None:
+    async def relist() -> dict[str, tuple[RunnerKind, Any]]:
         fresh: dict[str, tuple[RunnerKind, Any]] = {}
         for kind, resource in kinds:
             listing = list_runners(resource, prefetch=0)
@@ -190,10 +176,7 @@ async def watch_capacity(
                     fresh.update(
                         (r.id, (kind, r)) for r in page.items if wanted <= set(r.tags or ())
                     )
-        runners.clear()
-        runners.update(fresh)
-        for gone in set(rows) - set(fresh):
-            del rows[gone]
+        return fresh
 
     def promise(rid: str) -> tuple[float, int, int]:
         row = rows.get(rid)
@@ -205,7 +188,7 @@ async def watch_capacity(
 
     async def read(rid: str) -> None:
         kind, runner = runners[rid]
-        fetch, job = resources[kind]._fetch_stats, StatsResult(runner_id=rid, runner=runner)
+        fetch, job = dict(kinds)[kind]._fetch_stats, StatsResult(runner_id=rid, runner=runner)
         # A down runner is asked again on its next turn, not at once: one request a round.
         result = await paced(lambda: read_stats(fetch, job, timeout=timeout, max_retries=0))
         rows[rid] = row = _report.row_from_result(kind, result, read_at=clock())
@@ -213,7 +196,8 @@ async def watch_capacity(
 
     while True:
         if listed_at is None or loop.time() - listed_at >= relist_every:
-            await relist()
+            runners = await relist()
+            rows = {rid: row for rid, row in rows.items() if rid in runners}
             listed_at = loop.time()
         started = loop.time()
         turn = sorted(runners, key=promise)[:batch]
@@ -242,8 +226,7 @@ class FoundRunners:
     """The answer of :func:`find_runners`.
 
     Attributes:
-        rows: At most ``limit`` fitting runners, fewest of your workflows on them first, then
-            most free VRAM on one GPU.
+        rows: Up to ``limit`` fitting runners, fewest of your workflows first, then most free VRAM.
         requests: API requests spent (a retried page counts once, every stats attempt counts).
         checked: Every runner whose stats it asked for, in the order the answers came.
         complete: Whether it considered every runner that could fit (true when fewer fit).
@@ -295,11 +278,7 @@ async def find_runners(
     (how: README, "Where can this job run now?").
 
     Args:
-        own: Your own runners to search (the active ones), or ``None``.
         workflows: Read to learn which runners your queued and running workflows keep busy.
-        min_vram_free: Bytes (or ``"40GB"``, ``"24GiB"``) free on one GPU.
-        deadline: Seconds for the whole search, listing included (then ``complete`` is false).
-        max_retries: At most ``1 + max_retries`` attempts per runner (see ``stats_many``).
         facts_max_age: Seconds after which facts are not used to rule out.
 
     Raises:
@@ -320,13 +299,8 @@ async def find_runners(
     loop = asyncio.get_running_loop()
     started = loop.time()
     deadline_at = None if deadline is None else started + deadline
-    requests = 0
-
-    def count() -> None:
-        nonlocal requests
-        requests += 1
-
-    # 1. Who is there, and who is busy with your work.
+    spent: list[None] = []  # one entry per request
+    count = partial(spent.append, None)
     listed: list[tuple[RunnerKind, Any]] = []
     listing_errors: list[str] = []
     depths: dict[str, int] | None = None
@@ -342,13 +316,27 @@ async def find_runners(
                     if len(listed) == before:
                         raise
                     listing_errors.append(f"{kind} runners: {err.message}")
-            if workflows is not None:
-                depths = await _queue_depths(workflows, cache, count)
+            if workflows is not None:  # your queued and running workflows per runner
+                depths, lookups = {}, 0
+                for status in ("running", "queued"):
+                    async for summary in _counted_items(workflows.list(status=status), count):
+                        rid = cache.workflow_runner(summary.id)
+                        if rid is None and lookups < MAX_WORKFLOW_LOOKUPS:
+                            lookups += 1
+                            count()
+                            try:
+                                detail = await workflows.get(summary.id)
+                            except ComfyControlError:
+                                continue  # gone or unreadable: it tells nothing about a runner
+                            rid = detail.managed_runner_id or detail.user_runner_id
+                            if rid is not None:  # fixed once assigned: cached for good
+                                cache.remember_workflow(summary.id, rid)
+                        if rid is not None:
+                            depths[rid] = depths.get(rid, 0) + 1
     except TimeoutError:
         cut = True
         listing_errors.append(f"the search's deadline of {deadline} s passed while listing")
 
-    # 2. Rule out for free who cannot fit.
     pending: list[_Candidate] = []
     ruled_out: list[RuledOut] = []
     for kind, runner in listed:
@@ -368,40 +356,29 @@ async def find_runners(
             job = StatsResult(runner_id=rid, runner=runner)
             pending.append(_Candidate(kind, job, None if depths is None else depths.get(rid, 0)))
             continue
-        name = getattr(runner, "name", None)
-        ruled_out.append(RuledOut(runner_id=rid, kind=kind, name=name, reason=reason))
+        ruled_out.append(RuledOut(runner_id=rid, kind=kind, name=runner.name, reason=reason))
 
-    def pop_best() -> _Candidate:
-        # A runner never read is guessed from its tags (fleets tag by GPU model and tier): the
-        # tightest of its tags' largest GPUs. A guess orders the reads, never rules one out.
-        largest: dict[str, int] = {}
-        for known in cache.runners():
-            for tag in known.tags:
-                largest[tag] = max(largest.get(tag, 0), known.best_vram_total)
+    # A runner never read is guessed from its tags (fleets tag by GPU model and tier): the
+    # tightest of its tags' largest GPUs. A guess orders the reads, never rules one out.
+    largest: dict[str, int] = {}
 
-        def promise(c: _Candidate) -> tuple[int, int, int]:
-            # Idle first; then known with room, guessed big enough, known, unknown, guessed small.
-            busy = 1 if c.queue_depth else 0
-            facts = cache.get(c.job.runner_id, max_age=facts_max_age)
-            if facts is not None:
-                free = facts.last_vram_free
-                had_room = free is not None and (need is None or free >= need)
-                return (busy, 0 if had_room else 2, -facts.best_vram_total)
-            tags = c.job.runner.tags or ()
-            guess = min((largest[t] for t in tags if t in largest), default=None)
-            if guess is None:
-                return (busy, 3, 0)
-            return (busy, 4 if need is not None and guess < need else 1, -guess)
+    def promise(c: _Candidate) -> tuple[int, int, int]:
+        # Idle first; then known with room, guessed big enough, known, unknown, guessed small.
+        busy = 1 if c.queue_depth else 0
+        facts = cache.get(c.job.runner_id, max_age=facts_max_age)
+        if facts is not None:
+            free = facts.last_vram_free
+            had_room = free is not None and (need is None or free >= need)
+            return (busy, 0 if had_room else 2, -facts.best_vram_total)
+        tags = c.job.runner.tags or ()
+        guess = min((largest[t] for t in tags if t in largest), default=None)
+        if guess is None:
+            return (busy, 3, 0)
+        return (busy, 4 if need is not None and guess < need else 1, -guess)
 
-        best = min(pending, key=promise)  # the first listed among equals
-        pending.remove(best)
-        return best
-
-    # 3. Read stats, most promising first, until `limit` fit; then the retries at the end.
     def remaining() -> float | None:
         return None if deadline_at is None else deadline_at - loop.time()
 
-    resources = dict(kinds)
     found: list[CapacityRow] = []
     checked: list[CapacityRow] = []
     later: list[_Candidate] = []
@@ -410,10 +387,15 @@ async def find_runners(
         for first in (True, False):
             queue = pending if first else later
             while len(found) < limit and not cut:
+                largest.clear()  # from the facts as they are now, reads of the last round included
+                for known in cache.runners():
+                    for tag in known.tags:
+                        largest[tag] = max(largest.get(tag, 0), known.best_vram_total)
                 while queue and len(in_flight) < min(concurrency, limit - len(found)):
-                    c = pop_best() if first else queue.pop(0)
+                    c = min(queue, key=promise) if first else queue[0]  # the first among equals
+                    queue.remove(c)
                     read = read_stats(
-                        resources[c.kind]._fetch_stats,
+                        dict(kinds)[c.kind]._fetch_stats,
                         c.job,
                         timeout=timeout,
                         deadline=remaining(),
@@ -456,7 +438,7 @@ async def find_runners(
     rows = sorted(found, key=lambda r: (r.queue_depth or 0, -(r.best_vram_free or 0)))
     return FoundRunners(
         rows=tuple(_report.aged(r, now) for r in rows[:limit]),
-        requests=requests,
+        requests=len(spent),
         checked=tuple(_report.aged(r, now) for r in checked),
         ruled_out=tuple(ruled_out),
         complete=not (cut or listing_errors or pending or later or unread),
@@ -466,33 +448,8 @@ async def find_runners(
 
 
 async def _counted_items(listing: Any, count: Callable[[], None]) -> AsyncIterator[Any]:
-    """A paginator's items, counting one request per page."""
     async with listing:
         async for page in listing.pages():
             count()
             for item in page.items:
                 yield item
-
-
-async def _queue_depths(
-    workflows: Workflows, cache: FactsCache, count: Callable[[], None]
-) -> dict[str, int]:
-    """Your queued and running workflows per runner (a workflow's runner is cached for good)."""
-    depths: dict[str, int] = {}
-    lookups = 0
-    for status in ("running", "queued"):
-        async for summary in _counted_items(workflows.list(status=status), count):
-            rid = cache.workflow_runner(summary.id)
-            if rid is None and lookups < MAX_WORKFLOW_LOOKUPS:
-                lookups += 1
-                count()
-                try:
-                    detail = await workflows.get(summary.id)
-                except ComfyControlError:
-                    continue  # gone or unreadable: it tells nothing about a runner
-                rid = detail.managed_runner_id or detail.user_runner_id
-                if rid is not None:
-                    cache.remember_workflow(summary.id, rid)
-            if rid is not None:
-                depths[rid] = depths.get(rid, 0) + 1
-    return depths
