@@ -2,14 +2,13 @@
 timestamps timezone-aware, decoded by ``comfycontrol_async._converter``. Status-like fields are
 plain ``str`` (a new value still decodes); the ``Literal`` aliases list the documented values."""
 
+from ._base import Page
 from .managed_runner import ManagedRunner, RunnerType
-from .output import WorkflowOutput
-from .page import Page
 from .runner import Runner, RunnerStatus
 from .stats import Device, RunnerStats, SystemInfo
 from .template import Template, TemplateSummary
 from .user import Provider, Tier, User
-from .workflow import TERMINAL_STATUSES, Workflow, WorkflowStatus, WorkflowSummary
+from .workflow import TERMINAL_STATUSES, Workflow, WorkflowOutput, WorkflowStatus, WorkflowSummary
 
 __all__ = [
     "TERMINAL_STATUSES",

@@ -1,11 +1,14 @@
-"""What every model shares: the ``extra`` field, and reprs that keep secrets out of logs."""
+"""What every model shares: the ``extra`` field, reprs that keep secrets out of logs, and
+:class:`Page`, the envelope of every list."""
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 import attrs
 
 from .._redact import REDACTED, redact_data, scrub_text
+
+T = TypeVar("T")
 
 
 def repr_extra(value: Mapping[str, Any]) -> str:
@@ -30,3 +33,26 @@ def repr_opaque_object(value: Mapping[str, Any]) -> str:
 
 def extra_field() -> Any:
     return attrs.field(factory=dict, repr=repr_extra, kw_only=True)
+
+
+@attrs.frozen(kw_only=True)
+class Page(Generic[T]):
+    """One page of a list, ``{"<key>": [...], "total": N}``, newest first; iteration and ``len`` see
+    its ``items``; ``page`` (1-based) and ``per_page`` are as asked, ``extra`` the other keys."""
+
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+    extra: Mapping[str, Any] = extra_field()
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a later page may hold more items (``page * per_page < total``)."""
+        return self.page * self.per_page < self.total
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)

@@ -1,4 +1,5 @@
-"""Workflows: one execution of a ComfyUI workflow each (``/v1/workflow`` and runner history)."""
+"""Workflows: one execution of a ComfyUI workflow each (``/v1/workflow`` and runner history), and
+their output files (``GET /v1/workflow/{id}/outputs``)."""
 
 from collections.abc import Mapping
 from datetime import datetime
@@ -6,7 +7,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from ._base import extra_field, repr_opaque_object
+from ._base import extra_field, repr_opaque_object, repr_signed_url
 
 WorkflowStatus = Literal[
     "accepted", "uploaded", "queued", "running", "completed", "failed", "cancelled", "invalid"
@@ -52,3 +53,14 @@ class Workflow(WorkflowSummary):
     exception_type: str | None = None
     exception_message: str | None = None
     extra: Mapping[str, Any] = extra_field()  # again: it stays the last field
+
+
+@attrs.frozen(kw_only=True)
+class WorkflowOutput:
+    """One output of a workflow: ``src`` is a signed URL valid about five minutes (download it
+    without the API token; the repr hides its query); ``id`` is not a UUID."""
+
+    id: str
+    workflow_id: str
+    src: str = attrs.field(repr=repr_signed_url)
+    extra: Mapping[str, Any] = extra_field()
