@@ -13,15 +13,18 @@ each opened once and kept warm:
   validated by ``ManagedRunnerP.model_validate_json`` (a pydantic v2 model mirroring
   ``ManagedRunner``): the stack most users would otherwise write by hand.
 
-The three run one after another inside each repetition (their order rotates) so that they see
-the same machine state; each figure is the median over the repetitions of the run-by-run ratio.
+Inside each repetition the three take turns on slices of 100 requests (their order rotating), so
+that they see the same machine state even when this shared machine's speed changes from one
+second to the next; each figure is the median over the repetitions of the run-by-run ratio.
 Besides wall time per request, the client's CPU time per request (``time.process_time`` of this
 process; the server's CPU is in the child) is reported: it isolates each client's own overhead.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from itertools import cycle, islice
@@ -37,6 +40,7 @@ from ._server import ServerProcess
 
 __all__ = ["run"]
 
+_SLICE = 100  # requests per turn
 _POOL = 100  # the SDK's connector limit (comfycontrol_async/_transport.py, _POOL_SIZE)
 _USER_AGENT = "benchmark"
 
@@ -45,6 +49,7 @@ Batch = Callable[[list[str]], Awaitable[None]]
 
 async def _timed(batch: Batch, ids: list[str]) -> tuple[float, float]:
     """Run one batch; return (wall µs, client CPU µs) per request."""
+    gc.collect()  # no client pays for the garbage of the one before it (httpx leaves the most)
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
     await batch(ids)
@@ -106,12 +111,17 @@ async def run(sizes: Sizes) -> BenchResult:
             wall: dict[str, list[float]] = {k: [] for k in variants}
             cpu: dict[str, list[float]] = {k: [] for k in variants}
             names = list(variants)
-            for rep in range(reps):
-                order = names[rep % 3 :] + names[: rep % 3]
-                for name in order:
-                    w, c = await _timed(variants[name], ids)
-                    wall[name].append(w)
-                    cpu[name].append(c)
+            for _ in range(reps):
+                spent = {k: [0.0, 0.0] for k in variants}
+                for turn, start in enumerate(range(0, n, _SLICE)):
+                    for name in names[turn % 3 :] + names[: turn % 3]:
+                        w, c = await _timed(variants[name], ids[start : start + _SLICE])
+                        spent[name][0] += w
+                        spent[name][1] += c
+                slices = math.ceil(n / _SLICE)
+                for name, (w, c) in spent.items():
+                    wall[name].append(w / slices)
+                    cpu[name].append(c / slices)
 
     vs_raw = median(paired_ratios(wall["sdk"], wall["raw"]))
     vs_httpx = median(paired_ratios(wall["sdk"], wall["httpx"]))
